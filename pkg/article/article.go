@@ -1,0 +1,76 @@
+// Package article holds newsflow's data contracts: the raw article that ingest writes to
+// articles.raw and the enriched article that enrich writes to articles.enriched (see DESIGN.md).
+// Every stage and every test decodes and encodes through these types, so the JSON field names here
+// are the contract; change them only on purpose, everywhere at once.
+package article
+
+import (
+	"time"
+)
+
+// Article is the value of a message on articles.raw.
+type Article struct {
+	ID          string    `json:"id"`
+	Source      string    `json:"source,omitempty"`
+	URL         string    `json:"url,omitempty"`
+	Title       string    `json:"title"`
+	Body        string    `json:"body"`
+	Authors     []string  `json:"authors,omitempty"`
+	Language    string    `json:"language,omitempty"`
+	PublishedAt time.Time `json:"published_at"`
+	IngestedAt  time.Time `json:"ingested_at"`
+}
+
+// Entity types, as DESIGN.md fixes them. MISC covers nationalities, events, works and products.
+const (
+	TypePerson = "PERSON"
+	TypeOrg    = "ORG"
+	TypeLoc    = "LOC"
+	TypeMisc   = "MISC"
+)
+
+// Field names a mention can point into.
+const (
+	FieldTitle = "title"
+	FieldBody  = "body"
+)
+
+// Mention locates one occurrence of an entity: Start and End are byte offsets into the UTF-8 value
+// of Field, End exclusive.
+type Mention struct {
+	Field string `json:"field"`
+	Start int    `json:"start"`
+	End   int    `json:"end"`
+}
+
+// Entity is one distinct entity with every place the article mentions it.
+type Entity struct {
+	Name     string    `json:"name"`
+	Type     string    `json:"type"`
+	Mentions []Mention `json:"mentions"`
+}
+
+// DateMention is one date expression, normalised TIMEX3-style and as a day range.
+// Value is e.g. "2019-08-20", "2019-08", "2014", "201X" or "2019-W34"; GTE and LTE are the first
+// and last calendar day (YYYY-MM-DD) the value covers; Relative says it was resolved against
+// published_at.
+type DateMention struct {
+	Text        string `json:"text"`
+	Field       string `json:"field"`
+	Start       int    `json:"start"`
+	End         int    `json:"end"`
+	Value       string `json:"value"`
+	Granularity string `json:"granularity"`
+	GTE         string `json:"gte,omitempty"`
+	LTE         string `json:"lte,omitempty"`
+	Relative    bool   `json:"relative"`
+}
+
+// Enriched is the value of a message on articles.enriched and what `enrich extract` prints.
+type Enriched struct {
+	Article
+	EnrichedAt        time.Time     `json:"enriched_at"`
+	EnrichmentVersion string        `json:"enrichment_version"`
+	Entities          []Entity      `json:"entities"`
+	Dates             []DateMention `json:"dates"`
+}

@@ -1,0 +1,3 @@
+module github.com/newsflow/newsflow/pkg
+
+go 1.26

@@ -1,0 +1,3 @@
+module github.com/newsflow/newsflow/services/ingest
+
+go 1.26
