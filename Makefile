@@ -1,0 +1,39 @@
+# newsflow: the targets people guess. `make demo` runs the main job, `make test` the tests.
+SHELL := /bin/bash
+GO    ?= go
+# Every package of the workspace's modules (go.work has no root module, so ./... does not work).
+PKGS  := github.com/newsflow/newsflow/...
+BIN   := $(CURDIR)/bin
+
+.PHONY: up down demo test test-unit lint build model bench
+
+## up: start the local stack (Kafka, OpenSearch, Prometheus), installing what is missing
+up:
+	@bash deploy/local/up.sh
+
+## down: stop everything deploy/local and `make demo` started
+down:
+	@bash deploy/local/down.sh
+
+## build: build the three services into ./bin
+build:
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/ ./services/ingest/cmd/ingest ./services/enrich/cmd/enrich ./services/index/cmd/index
+
+## demo: the main job: stack, services, a stream of real articles, a search, a throughput summary
+demo: up
+	@bash deploy/local/demo.sh
+
+## test: every test, against the real local stack (started if it is not up)
+test: up
+	$(GO) vet $(PKGS)
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+## test-unit: the tests that need no servers (integration tests skip under -short, and say so)
+test-unit:
+	$(GO) test -race -short -count=1 $(PKGS)
+
+## lint: gofmt and go vet
+lint:
+	@out=$$(gofmt -l pkg services); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)

@@ -1,0 +1,88 @@
+# shellcheck shell=bash
+# Shared settings and helpers for deploy/local/{up,down,status}.sh. Sourced, never run.
+#
+# Everything the local stack writes lives under $NEWSFLOW_LOCAL_DIR (default: .local/ at the
+# repository root, ignored by git): downloaded jars, data, logs and the PID files of every process
+# it started. `down.sh` stops exactly the processes named by those PID files.
+
+set -euo pipefail
+
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+DEPLOY_DIR="$REPO_ROOT/deploy/local"
+LOCAL_DIR=${NEWSFLOW_LOCAL_DIR:-$REPO_ROOT/.local}
+PID_DIR="$LOCAL_DIR/pids"
+LOG_DIR="$LOCAL_DIR/logs"
+LIB_DIR="$LOCAL_DIR/lib"
+
+KAFKA_PORT=${NEWSFLOW_LOCAL_KAFKA_PORT:-9092}
+KAFKA_CONTROLLER_PORT=${NEWSFLOW_LOCAL_KAFKA_CONTROLLER_PORT:-9093}
+KAFKA_HEAP=${NEWSFLOW_LOCAL_KAFKA_HEAP:-512m}
+SEARCH_PORT=${NEWSFLOW_LOCAL_SEARCH_PORT:-9200}
+SEARCH_TRANSPORT_PORT=${NEWSFLOW_LOCAL_SEARCH_TRANSPORT_PORT:-9300}
+SEARCH_HEAP=${NEWSFLOW_LOCAL_SEARCH_HEAP:-1g}
+PROMETHEUS_PORT=${NEWSFLOW_LOCAL_PROMETHEUS_PORT:-9090}
+# Seconds each component gets to become healthy before up.sh gives up and names its log.
+START_TIMEOUT=${NEWSFLOW_LOCAL_START_TIMEOUT:-120}
+SEARCH_CLUSTER_NAME=newsflow-local
+
+log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# pid_alive NAME: true when NAME's PID file names a running process that is still the one we
+# started (the PID file records the marker that must appear in its command line, so a recycled
+# PID is never mistaken for ours).
+pid_alive() {
+  local f="$PID_DIR/$1.pid" pid marker
+  [[ -f $f ]] || return 1
+  read -r pid marker <"$f" || return 1
+  [[ -n ${pid:-} && -d /proc/$pid ]] || return 1
+  [[ -z ${marker:-} ]] && return 0
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$marker"
+}
+
+# port_open PORT: something accepts TCP connections on 127.0.0.1:PORT.
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# start_bg NAME MARKER CMD...: start CMD detached (own session, so it survives the caller and
+# gets no terminal signals), stdout+stderr to $LOG_DIR/NAME.log, and record its PID and marker.
+start_bg() {
+  local name=$1 marker=$2; shift 2
+  mkdir -p "$PID_DIR" "$LOG_DIR"
+  setsid "$@" >>"$LOG_DIR/$name.log" 2>&1 </dev/null &
+  echo "$! $marker" >"$PID_DIR/$name.pid"
+}
+
+# wait_healthy NAME CHECK_FN: poll CHECK_FN until it succeeds, the process dies, or the timeout.
+wait_healthy() {
+  local name=$1 check=$2 deadline=$((SECONDS + START_TIMEOUT))
+  while ((SECONDS < deadline)); do
+    if "$check"; then return 0; fi
+    if ! pid_alive "$name"; then
+      tail -n 30 "$LOG_DIR/$name.log" >&2 || true
+      die "$name exited during start-up; see its log: $LOG_DIR/$name.log"
+    fi
+    sleep 1
+  done
+  tail -n 30 "$LOG_DIR/$name.log" >&2 || true
+  die "$name did not become healthy within ${START_TIMEOUT}s; see its log: $LOG_DIR/$name.log"
+}
+
+# stop_pid NAME: SIGTERM the recorded process, wait up to 30 s, then SIGKILL; remove the PID file.
+stop_pid() {
+  local name=$1 f="$PID_DIR/$1.pid" pid
+  [[ -f $f ]] || return 0
+  if pid_alive "$name"; then
+    read -r pid _ <"$f"
+    log "stopping $name (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 60); do
+      [[ -d /proc/$pid ]] || break
+      sleep 0.5
+    done
+    if [[ -d /proc/$pid ]]; then
+      log "$name did not stop in 30 s; killing it"
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  fi
+  rm -f "$f"
+}

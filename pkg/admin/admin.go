@@ -1,0 +1,131 @@
+// Package admin serves a service's operational endpoints on its admin port: /metrics for
+// Prometheus, /healthz (the process is alive) and /readyz (it can do its work now: its
+// dependencies answer and it is not shutting down). Kubernetes probes and deploy/local use them.
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Check reports whether one dependency is usable; a non-nil error makes /readyz answer 503.
+type Check func(ctx context.Context) error
+
+// Server is the admin HTTP server.
+type Server struct {
+	addr   string
+	log    *slog.Logger
+	mux    *http.ServeMux
+	ready  atomic.Bool
+	mu     sync.Mutex
+	checks map[string]Check
+}
+
+// New builds an admin server on addr exposing reg (which should hold the Go and process
+// collectors too, see metrics.NewRegistry). It starts not ready; call SetReady(true) once the
+// service has finished starting.
+func New(addr string, reg *prometheus.Registry, log *slog.Logger) *Server {
+	s := &Server{addr: addr, log: log, mux: http.NewServeMux(), checks: map[string]Check{}}
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg, EnableOpenMetrics: true}))
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = fmt.Fprintln(w, "ok")
+	})
+	s.mux.HandleFunc("GET /readyz", s.readyz)
+	return s
+}
+
+// Handle adds a handler to the admin mux (e.g. a debug endpoint).
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+// AddCheck registers a readiness check under name.
+func (s *Server) AddCheck(name string, c Check) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.checks[name] = c
+}
+
+// SetReady marks the service ready (after start-up) or not (when shutdown begins, so load
+// balancers stop sending work before the service stops taking it).
+func (s *Server) SetReady(v bool) { s.ready.Store(v) }
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	type result struct {
+		Ready  bool              `json:"ready"`
+		Checks map[string]string `json:"checks,omitempty"`
+	}
+	res := result{Ready: s.ready.Load(), Checks: map[string]string{}}
+	if !res.Ready {
+		res.Checks["service"] = "starting or shutting down"
+	}
+	s.mu.Lock()
+	names := make([]string, 0, len(s.checks))
+	for n := range s.checks {
+		names = append(names, n)
+	}
+	checks := make(map[string]Check, len(s.checks))
+	for n, c := range s.checks {
+		checks[n] = c
+	}
+	s.mu.Unlock()
+	sort.Strings(names)
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	for _, n := range names {
+		if err := checks[n](ctx); err != nil {
+			res.Ready = false
+			res.Checks[n] = err.Error()
+		} else {
+			res.Checks[n] = "ok"
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if !res.Ready {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+	_ = json.NewEncoder(w).Encode(res)
+}
+
+// Run listens and serves until ctx is done, then shuts the server down within 5 s.
+func (s *Server) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.addr)
+	if err != nil {
+		return fmt.Errorf("admin server: listening on %s: %w", s.addr, err)
+	}
+	return Serve(ctx, &http.Server{Handler: s.mux, ReadHeaderTimeout: 5 * time.Second}, ln, s.log.With("server", "admin"))
+}
+
+// Serve runs srv on ln until ctx is done, then shuts it down gracefully (in-flight requests get up
+// to 10 s). It is shared by the admin server and the services' public HTTP APIs.
+func Serve(ctx context.Context, srv *http.Server, ln net.Listener, log *slog.Logger) error {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("listening", "addr", ln.Addr().String())
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serving %s: %w", ln.Addr(), err)
+	case <-ctx.Done():
+	}
+	log.Info("stopping HTTP server", "addr", ln.Addr().String())
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutting down %s: %w", ln.Addr(), err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,213 @@
+// Package kafkax is newsflow's thin layer over segmentio/kafka-go: the shared connection
+// settings, explicit topic creation, a producer configured for durability (acks=all, small
+// batches, a deadline on every write), consumer-group readers that never auto-commit, dead-letter
+// records, and consumer-lag measurement. Stage logic lives in the services.
+package kafkax
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/compress"
+
+	"github.com/newsflow/newsflow/pkg/config"
+)
+
+// Topic names from DESIGN.md; every service takes them as flags so that tests can use their own.
+const (
+	TopicRaw      = "articles.raw"
+	TopicEnriched = "articles.enriched"
+	TopicDLQ      = "articles.dlq"
+)
+
+// Config is the Kafka part of every service's configuration.
+type Config struct {
+	Brokers           []string
+	Partitions        int
+	ReplicationFactor int
+	WriteTimeout      time.Duration
+}
+
+// RegisterFlags binds the Kafka settings to flags and NEWSFLOW_KAFKA_* variables with defaults
+// that work against deploy/local.
+func (c *Config) RegisterFlags(s *config.Set) {
+	s.Strings(&c.Brokers, "kafka-brokers", "NEWSFLOW_KAFKA_BROKERS", "127.0.0.1:9092", "Kafka bootstrap brokers")
+	s.Int(&c.Partitions, "kafka-partitions", "NEWSFLOW_KAFKA_PARTITIONS", 6, "partitions of topics created at start-up")
+	s.Int(&c.ReplicationFactor, "kafka-replication-factor", "NEWSFLOW_KAFKA_REPLICATION_FACTOR", 1, "replication factor of topics created at start-up (3 in production)")
+	s.Duration(&c.WriteTimeout, "kafka-write-timeout", "NEWSFLOW_KAFKA_WRITE_TIMEOUT", 10*time.Second, "deadline for one acknowledged write")
+}
+
+// Validate reports the first setting that cannot work.
+func (c *Config) Validate() error {
+	switch {
+	case len(c.Brokers) == 0:
+		return errors.New("kafka-brokers: at least one broker is needed")
+	case c.Partitions < 1:
+		return fmt.Errorf("kafka-partitions: %d, want >= 1", c.Partitions)
+	case c.ReplicationFactor < 1:
+		return fmt.Errorf("kafka-replication-factor: %d, want >= 1", c.ReplicationFactor)
+	case c.WriteTimeout <= 0:
+		return fmt.Errorf("kafka-write-timeout: %v, want > 0", c.WriteTimeout)
+	}
+	for _, b := range c.Brokers {
+		if _, _, err := net.SplitHostPort(b); err != nil {
+			return fmt.Errorf("kafka-brokers: %q is not host:port", b)
+		}
+	}
+	return nil
+}
+
+// Client returns a kafka-go admin client for the brokers.
+func (c *Config) Client() *kafka.Client {
+	return &kafka.Client{Addr: kafka.TCP(c.Brokers...), Timeout: 10 * time.Second}
+}
+
+// EnsureTopics creates the topics that do not exist yet with the configured partitions and
+// replication factor. Existing topics are left as they are.
+func (c *Config) EnsureTopics(ctx context.Context, topics ...string) error {
+	req := &kafka.CreateTopicsRequest{}
+	for _, t := range topics {
+		req.Topics = append(req.Topics, kafka.TopicConfig{Topic: t, NumPartitions: c.Partitions, ReplicationFactor: c.ReplicationFactor})
+	}
+	res, err := c.Client().CreateTopics(ctx, req)
+	if err != nil {
+		return fmt.Errorf("creating topics %v on %v: %w", topics, c.Brokers, err)
+	}
+	for t, err := range res.Errors {
+		if err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
+			return fmt.Errorf("creating topic %s: %w", t, err)
+		}
+	}
+	return c.waitForTopics(ctx, topics)
+}
+
+// waitForTopics waits until the broker reports a leader for every partition of topics, so that
+// the first write after EnsureTopics does not race the topic's creation.
+func (c *Config) waitForTopics(ctx context.Context, topics []string) error {
+	cl := c.Client()
+	for {
+		md, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
+		ready := err == nil
+		if ready {
+			for _, t := range md.Topics {
+				if t.Error != nil || len(t.Partitions) == 0 {
+					ready = false
+				}
+				for _, p := range t.Partitions {
+					if p.Error != nil || p.Leader.Host == "" {
+						ready = false
+					}
+				}
+			}
+		}
+		if ready {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for topics %v: %w (last metadata error: %v)", topics, ctx.Err(), err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// Ping checks that a broker answers a metadata request; it backs the services' /readyz.
+func (c *Config) Ping(ctx context.Context) error {
+	_, err := c.Client().Metadata(ctx, &kafka.MetadataRequest{Topics: []string{}})
+	if err != nil {
+		return fmt.Errorf("kafka %v: %w", c.Brokers, err)
+	}
+	return nil
+}
+
+// NewWriter returns a producer for topic that waits for acks from all in-sync replicas, keys
+// records to partitions by hash (one article id, one partition), compresses with snappy, and
+// flushes batches after at most 5 ms rather than kafka-go's 1 s default. It never creates topics.
+// WriteMessages on it returns only when every record was acknowledged or failed.
+func (c *Config) NewWriter(topic string) *kafka.Writer {
+	return &kafka.Writer{
+		Addr:                   kafka.TCP(c.Brokers...),
+		Topic:                  topic,
+		Balancer:               &kafka.Hash{},
+		RequiredAcks:           kafka.RequireAll,
+		BatchTimeout:           5 * time.Millisecond,
+		BatchSize:              1000,
+		BatchBytes:             16 << 20,
+		Compression:            compress.Snappy,
+		MaxAttempts:            3,
+		WriteBackoffMin:        50 * time.Millisecond,
+		WriteBackoffMax:        500 * time.Millisecond,
+		WriteTimeout:           c.WriteTimeout,
+		ReadTimeout:            c.WriteTimeout,
+		AllowAutoTopicCreation: false,
+	}
+}
+
+// NewReader returns a consumer-group reader for topic. It never commits on its own
+// (CommitInterval 0 and FetchMessage/CommitMessages only): a stage commits an offset only after
+// what it produced from the message is durable. A new group starts at the earliest offset, so
+// nothing written before the first consumer started is skipped.
+func (c *Config) NewReader(group, topic string) *kafka.Reader {
+	return kafka.NewReader(kafka.ReaderConfig{
+		Brokers:                c.Brokers,
+		GroupID:                group,
+		Topic:                  topic,
+		MinBytes:               1,
+		MaxBytes:               16 << 20,
+		MaxWait:                250 * time.Millisecond,
+		QueueCapacity:          1000,
+		CommitInterval:         0,
+		StartOffset:            kafka.FirstOffset,
+		HeartbeatInterval:      time.Second,
+		SessionTimeout:         10 * time.Second,
+		RebalanceTimeout:       10 * time.Second,
+		JoinGroupBackoff:       time.Second,
+		ReadBackoffMin:         50 * time.Millisecond,
+		ReadBackoffMax:         time.Second,
+		WatchPartitionChanges:  true,
+		PartitionWatchInterval: 5 * time.Second,
+	})
+}
+
+// Header names on dead-letter records: which stage gave up, why, and where the record came from.
+const (
+	HeaderStage     = "newsflow-stage"
+	HeaderError     = "newsflow-error"
+	HeaderTopic     = "newsflow-original-topic"
+	HeaderPartition = "newsflow-original-partition"
+	HeaderOffset    = "newsflow-original-offset"
+)
+
+// DeadLetter builds the record that carries msg to articles.dlq: the original key and value
+// untouched, and headers naming the stage, the reason and the original topic/partition/offset.
+func DeadLetter(msg kafka.Message, stage, reason string) kafka.Message {
+	if len(reason) > 1000 {
+		reason = reason[:1000]
+	}
+	return kafka.Message{
+		Key:   msg.Key,
+		Value: msg.Value,
+		Headers: []kafka.Header{
+			{Key: HeaderStage, Value: []byte(stage)},
+			{Key: HeaderError, Value: []byte(reason)},
+			{Key: HeaderTopic, Value: []byte(msg.Topic)},
+			{Key: HeaderPartition, Value: []byte(strconv.Itoa(msg.Partition))},
+			{Key: HeaderOffset, Value: []byte(strconv.FormatInt(msg.Offset, 10))},
+		},
+	}
+}
+
+// Header returns the value of header key on msg, or "".
+func Header(msg kafka.Message, key string) string {
+	for _, h := range msg.Headers {
+		if h.Key == key {
+			return string(h.Value)
+		}
+	}
+	return ""
+}

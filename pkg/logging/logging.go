@@ -1,0 +1,48 @@
+// Package logging builds the slog logger every newsflow service and command uses: JSON when its
+// output is not a terminal (production, log shippers), text on a terminal (people), snake_case keys.
+package logging
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+)
+
+// New returns a logger for service writing to w. format is "json", "text" or "auto" (text when w
+// is a terminal); level is "debug", "info", "warn" or "error".
+func New(w io.Writer, service, format, level string) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	var h slog.Handler
+	switch strings.ToLower(format) {
+	case "json":
+		h = slog.NewJSONHandler(w, opts)
+	case "text":
+		h = slog.NewTextHandler(w, opts)
+	case "auto", "":
+		if IsTerminal(w) {
+			h = slog.NewTextHandler(w, opts)
+		} else {
+			h = slog.NewJSONHandler(w, opts)
+		}
+	default:
+		return nil, fmt.Errorf("log format %q: want json, text or auto", format)
+	}
+	return slog.New(h).With("service", service), nil
+}
+
+// IsTerminal reports whether w is a character device such as an interactive terminal; progress
+// lines and text logs are for people, JSON for machines.
+func IsTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
