@@ -17,8 +17,8 @@ type Article struct {
 	Body        string    `json:"body"`
 	Authors     []string  `json:"authors,omitempty"`
 	Language    string    `json:"language,omitempty"`
-	PublishedAt time.Time `json:"published_at"`
-	IngestedAt  time.Time `json:"ingested_at"`
+	PublishedAt time.Time `json:"published_at,omitzero"`
+	IngestedAt  time.Time `json:"ingested_at,omitzero"`
 }
 
 // Entity types, as DESIGN.md fixes them. MISC covers nationalities, events, works and products.
