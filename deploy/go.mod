@@ -1,0 +1,3 @@
+module github.com/newsflow/newsflow/deploy
+
+go 1.26
