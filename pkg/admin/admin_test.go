@@ -1,0 +1,58 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+func TestEndpoints(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "newsflow_test_things_total", Help: "h"})
+	reg.MustRegister(c)
+	c.Add(3)
+	s := New("127.0.0.1:0", reg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	srv := httptest.NewServer(s.mux)
+	defer srv.Close()
+	get := func(path string) (int, string) {
+		res, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	if code, body := get("/healthz"); code != 200 || !strings.Contains(body, "ok") {
+		t.Fatalf("/healthz %d %q", code, body)
+	}
+	if code, body := get("/metrics"); code != 200 || !strings.Contains(body, "newsflow_test_things_total 3") {
+		t.Fatalf("/metrics %d %q", code, body)
+	}
+	if code, body := get("/readyz"); code != 503 || !strings.Contains(body, "starting") {
+		t.Fatalf("/readyz before SetReady: %d %q", code, body)
+	}
+	s.SetReady(true)
+	broken := errors.New("kafka unreachable")
+	var fail bool
+	s.AddCheck("kafka", func(context.Context) error {
+		if fail {
+			return broken
+		}
+		return nil
+	})
+	if code, body := get("/readyz"); code != 200 || !strings.Contains(body, `"kafka":"ok"`) {
+		t.Fatalf("/readyz ready: %d %q", code, body)
+	}
+	fail = true
+	if code, body := get("/readyz"); code != 503 || !strings.Contains(body, "kafka unreachable") {
+		t.Fatalf("/readyz with a failing check: %d %q", code, body)
+	}
+}
