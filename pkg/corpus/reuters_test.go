@@ -1,6 +1,7 @@
 package corpus
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -56,4 +57,47 @@ func TestWholeCorpus(t *testing.T) {
 		t.Fatalf("read %d stories with %d distinct ids", n, len(ids))
 	}
 	t.Logf("Reuters-21578: %d stories with title and body", n)
+}
+
+func TestDetokenize(t *testing.T) {
+	for _, tc := range []struct {
+		in   []string
+		want string
+	}{
+		{[]string{"EU", "rejects", "German", "call", "."}, "EU rejects German call."},
+		{[]string{"He", "said", `"`, "no", `"`, "(", "again", ")", ",", "it", "'s", "5", "%"}, `He said "no" (again), it's 5%`},
+	} {
+		if got := Detokenize(tc.in); got != tc.want {
+			t.Errorf("Detokenize(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestCoNLLDocs(t *testing.T) {
+	dir := filepath.Join(testenv.DataDir(t), "conll2003")
+	total := 0
+	for _, f := range []string{"train.txt", "valid.txt"} {
+		fh, err := os.Open(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		err = ReadCoNLLDocs(fh, f, func(a article.Article) error {
+			n++
+			if a.Title == "" || a.Body == "" || a.PublishedAt.Year() < 1996 || a.ID == "" {
+				t.Fatalf("bad document %d of %s: %+v", n, f, a)
+			}
+			return nil
+		})
+		fh.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += n
+	}
+	// train has 946 documents and valid 216; a few are too short to be an article.
+	if total < 1100 || total > 1162 {
+		t.Fatalf("%d CoNLL documents", total)
+	}
+	t.Logf("CoNLL-2003 train+valid: %d documents", total)
 }
