@@ -33,6 +33,10 @@ test: up
 test-unit:
 	$(GO) test -race -short -count=1 $(PKGS)
 
+## bench: throughput and latency of every stage against same-run baselines (sizes: BENCH_FLAGS)
+bench: up build
+	$(GO) run ./deploy/bench -bin $(BIN) $(BENCH_FLAGS)
+
 ## lint: gofmt and go vet
 lint:
 	@out=$$(gofmt -l pkg services); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

@@ -1,0 +1,780 @@
+// Command bench is `make bench`: newsflow's throughput and latency, each stage measured against
+// the best baseline for it, run on the same machine in the same run so that the ratio holds on a
+// noisy machine. It needs the local stack (make up) and the built services (make build).
+//
+//	ingest  HTTP NDJSON → Kafka, articles/s          vs kcat -P producing the same records
+//	enrich  enrich extract on one core, articles/s   vs the target of 2,000 articles/s
+//	index   Kafka → search node, docs/s              vs a minimal client posting plain _bulk of the same documents
+//	e2e     all three stages, articles/s             vs index alone; p50/p99 ingest-ack → searchable at half the max rate
+//
+// Output: a table, a JSON file (bench/out/results.json) and docs/BENCHMARKS.md.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/newsflow/newsflow/deploy/internal/pipeline"
+	"github.com/newsflow/newsflow/pkg/article"
+	"github.com/newsflow/newsflow/pkg/corpus"
+	"github.com/newsflow/newsflow/pkg/kafkax"
+	"github.com/newsflow/newsflow/pkg/search"
+	"github.com/newsflow/newsflow/pkg/testenv"
+)
+
+type opts struct {
+	bin, brokers, searchURL, outDir, doc string
+	articles, enrichArticles             int
+	latencySeconds                       int
+}
+
+// Result is one figure with its baseline.
+type Result struct {
+	Name     string  `json:"name"`
+	Unit     string  `json:"unit"`
+	Value    float64 `json:"value"`
+	Baseline string  `json:"baseline,omitempty"`
+	BaseVal  float64 `json:"baseline_value,omitempty"`
+	Ratio    float64 `json:"ratio,omitempty"`
+	Goal     string  `json:"goal,omitempty"`
+	Note     string  `json:"note,omitempty"`
+}
+
+// Usage is the CPU and peak memory of one process during a phase.
+type Usage struct {
+	Process    string  `json:"process"`
+	Phase      string  `json:"phase"`
+	CPUSeconds float64 `json:"cpu_seconds"`
+	PeakRSSMB  float64 `json:"peak_rss_mb"`
+}
+
+type report struct {
+	Date    string   `json:"date"`
+	Machine string   `json:"machine"`
+	Sizes   string   `json:"sizes"`
+	Results []Result `json:"results"`
+	Usage   []Usage  `json:"usage"`
+}
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	var o opts
+	flag.StringVar(&o.bin, "bin", "bin", "folder with the built ingest, enrich and index binaries")
+	flag.StringVar(&o.brokers, "kafka-brokers", envOr("NEWSFLOW_KAFKA_BROKERS", "127.0.0.1:9092"), "Kafka brokers")
+	flag.StringVar(&o.searchURL, "search-url", envOr("NEWSFLOW_SEARCH_URL", "http://127.0.0.1:9200"), "search node")
+	flag.IntVar(&o.articles, "articles", 10000, "articles for the ingest, index and end-to-end runs")
+	flag.IntVar(&o.enrichArticles, "enrich-articles", 19043, "articles for the enrich run (Reuters-21578 has 19,043 with a body)")
+	flag.IntVar(&o.latencySeconds, "latency-seconds", 30, "length of the open-loop latency run")
+	flag.StringVar(&o.outDir, "out", "bench/out", "where results.json goes")
+	flag.StringVar(&o.doc, "doc", "docs/BENCHMARKS.md", "the Markdown report to rewrite")
+	flag.Parse()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	dataDir, ok := testenv.FindDataDir()
+	if !ok {
+		return errors.New("../shared/data not found beside the repository")
+	}
+	var all []article.Article
+	if err := corpus.ReadReutersDir(filepath.Join(dataDir, "reuters21578"), max(o.articles, o.enrichArticles), func(a article.Article) error {
+		all = append(all, a)
+		return nil
+	}); err != nil {
+		return err
+	}
+	n := min(o.articles, len(all))
+	arts := all[:n]
+	rep := &report{Date: time.Now().UTC().Format(time.RFC3339), Machine: machine(),
+		Sizes: fmt.Sprintf("%d articles (ingest, index, e2e), %d (enrich), %d s latency run", n, min(o.enrichArticles, len(all)), o.latencySeconds)}
+	kc := kafkax.Config{Brokers: strings.Split(o.brokers, ","), Partitions: 6, ReplicationFactor: 1, WriteTimeout: 10 * time.Second}
+	sc, err := search.New(search.Config{URLs: []string{o.searchURL}})
+	if err != nil {
+		return err
+	}
+	b := &bench{o: o, kc: kc, sc: sc, rep: rep, tmp: mustTemp()}
+	defer os.RemoveAll(b.tmp)
+	steps := []struct {
+		name string
+		fn   func(context.Context, []article.Article) error
+	}{
+		{"enrich", func(ctx context.Context, _ []article.Article) error {
+			return b.enrich(ctx, all[:min(o.enrichArticles, len(all))])
+		}},
+		{"ingest", b.ingest},
+		{"index", b.index},
+		{"e2e", b.e2e},
+	}
+	for _, s := range steps {
+		fmt.Fprintf(os.Stderr, "== %s ==\n", s.name)
+		if err := s.fn(ctx, arts); err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+	}
+	printTable(os.Stdout, rep)
+	if err := os.MkdirAll(o.outDir, 0o755); err != nil {
+		return err
+	}
+	js, _ := json.MarshalIndent(rep, "", "  ")
+	if err := os.WriteFile(filepath.Join(o.outDir, "results.json"), append(js, '\n'), 0o644); err != nil {
+		return err
+	}
+	return writeDoc(o.doc, rep)
+}
+
+type bench struct {
+	indexRate float64
+	o         opts
+	kc        kafkax.Config
+	sc        *search.Client
+	rep       *report
+	tmp       string
+}
+
+func envOr(k, d string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return d
+}
+
+func mustTemp() string {
+	d, err := os.MkdirTemp("", "newsflow-bench")
+	if err != nil {
+		panic(err)
+	}
+	return d
+}
+
+func machine() string {
+	model := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "model name") {
+				_, model, _ = strings.Cut(l, ": ")
+				break
+			}
+		}
+	}
+	mem := ""
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		f := strings.Fields(strings.SplitN(string(b), "\n", 2)[0])
+		if len(f) >= 2 {
+			kb, _ := strconv.Atoi(f[1])
+			mem = fmt.Sprintf(", %.0f GiB", float64(kb)/(1<<20))
+		}
+	}
+	return fmt.Sprintf("%s, %d cores%s, %s", model, runtime.NumCPU(), mem, runtime.Version())
+}
+
+func (b *bench) add(r Result) {
+	if r.BaseVal > 0 {
+		r.Ratio = r.Value / r.BaseVal
+	}
+	b.rep.Results = append(b.rep.Results, r)
+	fmt.Fprintf(os.Stderr, "  %s: %.1f %s %s\n", r.Name, r.Value, r.Unit, ratioText(r))
+}
+
+func ratioText(r Result) string {
+	if r.Baseline == "" {
+		return ""
+	}
+	if r.Ratio == 0 {
+		return fmt.Sprintf("(baseline %s: %.1f)", r.Baseline, r.BaseVal)
+	}
+	return fmt.Sprintf("(baseline %s: %.1f, ratio %.2f)", r.Baseline, r.BaseVal, r.Ratio)
+}
+
+// --- processes --------------------------------------------------------------------------------
+
+type svc struct {
+	name  string
+	cmd   *exec.Cmd
+	admin string
+	log   string
+}
+
+func freeAddr() string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func (b *bench) start(ctx context.Context, name string, args ...string) (*svc, error) {
+	s := &svc{name: name, admin: freeAddr(), log: filepath.Join(b.tmp, name+".log")}
+	f, err := os.Create(s.log)
+	if err != nil {
+		return nil, err
+	}
+	s.cmd = exec.Command(filepath.Join(b.o.bin, name), append(append([]string{"serve"}, args...), "--admin-addr", s.admin)...)
+	s.cmd.Env = append(os.Environ(), "NEWSFLOW_KAFKA_BROKERS="+b.o.brokers, "NEWSFLOW_SEARCH_URL="+b.o.searchURL, "NEWSFLOW_LOG_FORMAT=json")
+	s.cmd.Stdout, s.cmd.Stderr = f, f
+	if err := s.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", name, err)
+	}
+	deadline := time.Now().Add(90 * time.Second)
+	for time.Now().Before(deadline) {
+		res, err := http.Get("http://" + s.admin + "/readyz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return s, nil
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	s.stop()
+	return nil, fmt.Errorf("%s not ready; see %s", name, s.log)
+}
+
+// usage reads CPU seconds and peak RSS of the running process from /proc.
+func (s *svc) usage(phase string) Usage {
+	u := Usage{Process: s.name, Phase: phase}
+	pid := s.cmd.Process.Pid
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
+		if len(f) > 12 {
+			ut, _ := strconv.ParseFloat(f[11], 64)
+			st, _ := strconv.ParseFloat(f[12], 64)
+			u.CPUSeconds = (ut + st) / 100 // USER_HZ
+		}
+	}
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid)); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "VmHWM:") {
+				kb, _ := strconv.ParseFloat(strings.Fields(l)[1], 64)
+				u.PeakRSSMB = kb / 1024
+			}
+		}
+	}
+	return u
+}
+
+func (s *svc) stop() {
+	if s.cmd.Process != nil {
+		_ = s.cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = s.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(40 * time.Second):
+			_ = s.cmd.Process.Kill()
+		}
+	}
+}
+
+// name returns a topic/group/index name unique to this run.
+func name(stage string) string { return fmt.Sprintf("bench-%s-%d", stage, time.Now().UnixNano()) }
+
+// --- enrich -----------------------------------------------------------------------------------
+
+func (b *bench) enrich(ctx context.Context, arts []article.Article) error {
+	in := filepath.Join(b.tmp, "enrich-in.jsonl")
+	if err := os.WriteFile(in, pipeline.NDJSON(arts), 0o644); err != nil {
+		return err
+	}
+	words := 0
+	for _, a := range arts {
+		words += len(strings.Fields(a.Title)) + len(strings.Fields(a.Body))
+	}
+	cmd := exec.CommandContext(ctx, filepath.Join(b.o.bin, "enrich"), "extract", in)
+	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
+	cmd.Stdout = io.Discard
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("enrich extract: %v: %s", err, stderr.String())
+	}
+	secs := time.Since(start).Seconds()
+	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+	b.add(Result{Name: "enrich extract, one core (GOMAXPROCS=1)", Unit: "articles/s", Value: float64(len(arts)) / secs,
+		Baseline: "target", BaseVal: 2000, Goal: ">= 500 articles/s (goal 2,000)"})
+	b.add(Result{Name: "enrich extract, one core: words", Unit: "words/s", Value: float64(words) / secs})
+	b.add(Result{Name: "enrich extract, one core: peak memory", Unit: "MB", Value: float64(ru.Maxrss) / 1024, Goal: "<= 150 MB"})
+	b.rep.Usage = append(b.rep.Usage, Usage{Process: "enrich extract", Phase: "enrich", CPUSeconds: cpu, PeakRSSMB: float64(ru.Maxrss) / 1024})
+	return nil
+}
+
+// --- ingest -----------------------------------------------------------------------------------
+
+func (b *bench) ingest(ctx context.Context, arts []article.Article) error {
+	// Baseline: kcat producing the same records (key = id, value = the article JSON), acks=all.
+	topicK := name("ingest-kcat")
+	if err := b.kc.EnsureTopics(ctx, topicK); err != nil {
+		return err
+	}
+	var lines bytes.Buffer
+	for i := range arts {
+		v, _ := json.Marshal(&arts[i])
+		lines.WriteString(arts[i].ID)
+		lines.WriteByte('\t')
+		lines.Write(v)
+		lines.WriteByte('\n')
+	}
+	cmd := exec.CommandContext(ctx, "kcat", "-P", "-b", b.o.brokers, "-t", topicK, "-K", "\t", "-X", "acks=all", "-z", "snappy", "-X", "linger.ms=5")
+	cmd.Stdin = bytes.NewReader(lines.Bytes())
+	start := time.Now()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("kcat -P: %v: %s", err, out)
+	}
+	kcatRate := float64(len(arts)) / time.Since(start).Seconds()
+
+	topic := name("ingest")
+	addr := freeAddr()
+	s, err := b.start(ctx, "ingest", "--topic", topic, "--addr", addr, "--data-dir", filepath.Join(b.tmp, "ingest-state"))
+	if err != nil {
+		return err
+	}
+	defer s.stop()
+	url := "http://" + addr
+	start = time.Now()
+	if err := postAll(ctx, url, arts, 500, 4); err != nil {
+		return err
+	}
+	rate := float64(len(arts)) / time.Since(start).Seconds()
+	b.rep.Usage = append(b.rep.Usage, s.usage("ingest"))
+	b.add(Result{Name: "ingest: HTTP NDJSON → Kafka (acks=all)", Unit: "articles/s", Value: rate, Baseline: "kcat -P, same records, acks=all", BaseVal: kcatRate, Goal: "ratio >= 0.8"})
+	return nil
+}
+
+// postAll posts arts as NDJSON batches with `workers` concurrent requests; every batch must be
+// accepted (202).
+func postAll(ctx context.Context, url string, arts []article.Article, batch, workers int) error {
+	jobs := make(chan []article.Article)
+	errc := make(chan error, workers)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				res, err := pipeline.Post(ctx, url, "", "application/x-ndjson", pipeline.NDJSON(j), nil)
+				if err != nil || res.Status != 202 {
+					errc <- fmt.Errorf("POST: status %d %s %v", res.Status, res.Error, err)
+					return
+				}
+			}
+		}()
+	}
+	for i := 0; i < len(arts); i += batch {
+		select {
+		case jobs <- arts[i:min(i+batch, len(arts))]:
+		case err := <-errc:
+			close(jobs)
+			wg.Wait()
+			return err
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	select {
+	case err := <-errc:
+		return err
+	default:
+		return nil
+	}
+}
+
+// --- index ------------------------------------------------------------------------------------
+
+// enriched returns the articles enriched by `enrich extract` (all cores), as JSON lines.
+func (b *bench) enriched(ctx context.Context, arts []article.Article) ([][]byte, error) {
+	in := filepath.Join(b.tmp, "index-in.jsonl")
+	if err := os.WriteFile(in, pipeline.NDJSON(arts), 0o644); err != nil {
+		return nil, err
+	}
+	out, err := exec.CommandContext(ctx, filepath.Join(b.o.bin, "enrich"), "extract", in).Output()
+	if err != nil {
+		return nil, fmt.Errorf("enrich extract: %w", err)
+	}
+	var lines [][]byte
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	for sc.Scan() {
+		lines = append(lines, append([]byte(nil), sc.Bytes()...))
+	}
+	return lines, sc.Err()
+}
+
+func (b *bench) produce(ctx context.Context, topic string, lines [][]byte) error {
+	if err := b.kc.EnsureTopics(ctx, topic); err != nil {
+		return err
+	}
+	w := b.kc.NewWriter(topic)
+	defer w.Close()
+	msgs := make([]kafka.Message, 0, len(lines))
+	for _, l := range lines {
+		var a struct {
+			ID string `json:"id"`
+		}
+		_ = json.Unmarshal(l, &a)
+		msgs = append(msgs, kafka.Message{Key: []byte(a.ID), Value: l})
+	}
+	for i := 0; i < len(msgs); i += 1000 {
+		if err := w.WriteMessages(ctx, msgs[i:min(i+1000, len(msgs))]...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b *bench) waitCount(ctx context.Context, index string, n int, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		c, err := pipeline.Count(ctx, b.sc, index)
+		if err == nil && c >= n {
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	c, _ := pipeline.Count(ctx, b.sc, index)
+	return fmt.Errorf("%s holds %d of %d documents after %v", index, c, n, timeout)
+}
+
+func (b *bench) index(ctx context.Context, arts []article.Article) error {
+	lines, err := b.enriched(ctx, arts)
+	if err != nil {
+		return err
+	}
+	topic := name("index")
+	prefix := topic
+	if err := b.produce(ctx, topic, lines); err != nil {
+		return err
+	}
+	s, err := b.start(ctx, "index", "--topic", topic, "--group", prefix, "--index-prefix", prefix, "--dlq-topic", topic+".dlq")
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	err = b.waitCount(ctx, prefix, len(lines), 5*time.Minute)
+	secs := time.Since(start).Seconds()
+	b.rep.Usage = append(b.rep.Usage, s.usage("index"))
+	s.stop()
+	if err != nil {
+		return err
+	}
+	rate := float64(len(lines)) / secs
+	b.indexRate = rate
+
+	// Baseline: the same documents (as stored) bulk-posted by a minimal client into an index with
+	// the same mapping on the same node, in requests of ~5 MB, two at a time.
+	docs, mapping, err := b.dump(ctx, prefix)
+	if err != nil {
+		return err
+	}
+	base := prefix + "-baseline"
+	if err := b.sc.Do(ctx, http.MethodPut, "/"+base, mapping, nil); err != nil {
+		return fmt.Errorf("creating baseline index: %w", err)
+	}
+	defer func() {
+		_ = b.sc.Do(context.Background(), http.MethodDelete, "/"+base, nil, nil)
+		_ = b.sc.Do(context.Background(), http.MethodDelete, "/"+prefix+"-*", nil, nil)
+		_ = b.sc.Do(context.Background(), http.MethodDelete, "/_index_template/"+prefix, nil, nil)
+	}()
+	start = time.Now()
+	if err := bulkPlain(ctx, b.o.searchURL, base, docs, 5<<20, 2); err != nil {
+		return err
+	}
+	if err := b.waitCount(ctx, base, len(docs), 5*time.Minute); err != nil {
+		return err
+	}
+	baseRate := float64(len(docs)) / time.Since(start).Seconds()
+	b.add(Result{Name: "index: Kafka → search node", Unit: "docs/s", Value: rate, Baseline: "plain _bulk of the same documents (minimal client)", BaseVal: baseRate, Goal: "ratio >= 0.85"})
+	return nil
+}
+
+// dump returns every document of index with its id, and a create-index body with its mapping.
+func (b *bench) dump(ctx context.Context, index string) ([][2][]byte, map[string]any, error) {
+	var mres map[string]struct {
+		Mappings map[string]any `json:"mappings"`
+	}
+	if err := b.sc.Do(ctx, http.MethodGet, "/"+index+"/_mapping", nil, &mres); err != nil {
+		return nil, nil, err
+	}
+	var mapping map[string]any
+	for _, m := range mres {
+		mapping = map[string]any{"settings": map[string]any{"number_of_shards": 1, "number_of_replicas": 0, "refresh_interval": "1s"}, "mappings": m.Mappings}
+		break
+	}
+	var docs [][2][]byte
+	var res struct {
+		ScrollID string `json:"_scroll_id"`
+		Hits     struct {
+			Hits []struct {
+				ID     string          `json:"_id"`
+				Source json.RawMessage `json:"_source"`
+			} `json:"hits"`
+		} `json:"hits"`
+	}
+	if err := b.sc.Do(ctx, http.MethodPost, "/"+index+"/_search?scroll=1m", map[string]any{"size": 2000, "sort": []string{"_doc"}}, &res); err != nil {
+		return nil, nil, err
+	}
+	for len(res.Hits.Hits) > 0 {
+		for _, h := range res.Hits.Hits {
+			docs = append(docs, [2][]byte{[]byte(h.ID), h.Source})
+		}
+		id := res.ScrollID
+		res.Hits.Hits = nil
+		if err := b.sc.Do(ctx, http.MethodPost, "/_search/scroll", map[string]any{"scroll": "1m", "scroll_id": id}, &res); err != nil {
+			return nil, nil, err
+		}
+	}
+	return docs, mapping, nil
+}
+
+// bulkPlain is the baseline: net/http posting _bulk bodies, checking only the errors flag.
+func bulkPlain(ctx context.Context, url, index string, docs [][2][]byte, maxBytes, workers int) error {
+	var bodies [][]byte
+	var cur bytes.Buffer
+	for _, d := range docs {
+		fmt.Fprintf(&cur, `{"index":{"_index":%q,"_id":%q}}`+"\n", index, d[0])
+		cur.Write(d[1])
+		cur.WriteByte('\n')
+		if cur.Len() >= maxBytes {
+			bodies = append(bodies, append([]byte(nil), cur.Bytes()...))
+			cur.Reset()
+		}
+	}
+	if cur.Len() > 0 {
+		bodies = append(bodies, cur.Bytes())
+	}
+	jobs := make(chan []byte)
+	errc := make(chan error, len(bodies))
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for body := range jobs {
+				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url+"/_bulk", bytes.NewReader(body))
+				req.Header.Set("Content-Type", "application/x-ndjson")
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					errc <- err
+					continue
+				}
+				var r struct {
+					Errors bool `json:"errors"`
+				}
+				_ = json.NewDecoder(res.Body).Decode(&r)
+				res.Body.Close()
+				if res.StatusCode != 200 || r.Errors {
+					errc <- fmt.Errorf("baseline _bulk: status %d errors %v", res.StatusCode, r.Errors)
+				}
+			}
+		}()
+	}
+	for _, body := range bodies {
+		jobs <- body
+	}
+	close(jobs)
+	wg.Wait()
+	select {
+	case err := <-errc:
+		return err
+	default:
+		return nil
+	}
+}
+
+// --- end to end -------------------------------------------------------------------------------
+
+func (b *bench) e2e(ctx context.Context, arts []article.Article) error {
+	base := name("e2e")
+	raw, enriched, dlq, prefix := base+".raw", base+".enriched", base+".dlq", base
+	addr := freeAddr()
+	ing, err := b.start(ctx, "ingest", "--topic", raw, "--addr", addr, "--data-dir", filepath.Join(b.tmp, "e2e-ingest"))
+	if err != nil {
+		return err
+	}
+	defer ing.stop()
+	url := "http://" + addr
+	enr, err := b.start(ctx, "enrich", "--topic", raw, "--output-topic", enriched, "--dlq-topic", dlq, "--group", base+"-enrich")
+	if err != nil {
+		return err
+	}
+	defer enr.stop()
+	idx, err := b.start(ctx, "index", "--topic", enriched, "--dlq-topic", dlq, "--group", base+"-index", "--index-prefix", prefix)
+	if err != nil {
+		return err
+	}
+	defer idx.stop()
+	defer func() {
+		_ = b.sc.Do(context.Background(), http.MethodDelete, "/"+prefix+"-*", nil, nil)
+		_ = b.sc.Do(context.Background(), http.MethodDelete, "/_index_template/"+prefix, nil, nil)
+	}()
+
+	start := time.Now()
+	if err := postAll(ctx, url, arts, 500, 4); err != nil {
+		return err
+	}
+	if err := b.waitCount(ctx, prefix, len(arts), 10*time.Minute); err != nil {
+		return err
+	}
+	rate := float64(len(arts)) / time.Since(start).Seconds()
+	for _, s := range []*svc{ing, enr, idx} {
+		b.rep.Usage = append(b.rep.Usage, s.usage("e2e throughput"))
+	}
+	b.add(Result{Name: "end to end: HTTP → ingest → enrich → index → searchable", Unit: "articles/s", Value: rate, Baseline: "index stage alone (above)", BaseVal: b.indexRate})
+
+	// Open-loop latency at half the measured maximum: articles sent at a fixed rate whether or not
+	// earlier ones are done; latency = searchable (found by id) minus ingest's 202.
+	target := rate / 2
+	fresh := make([]article.Article, 0)
+	for i := range arts {
+		a := arts[i]
+		a.URL = fmt.Sprintf("%s?latency-run=%d", a.URL, i) // new ids: not yet in the index
+		a.ID = article.ID(&a)
+		fresh = append(fresh, a)
+	}
+	perTick := max(1, int(target/10)) // ten requests a second
+	acked := map[string]time.Time{}
+	var mu sync.Mutex
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	end := time.Now().Add(time.Duration(b.o.latencySeconds) * time.Second)
+	var wg sync.WaitGroup
+	sentN := 0
+	for i := 0; time.Now().Before(end) && i < len(fresh); i += perTick {
+		<-tick.C
+		batch := fresh[i:min(i+perTick, len(fresh))]
+		sentN += len(batch)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := pipeline.Post(ctx, url, "", "application/x-ndjson", pipeline.NDJSON(batch), nil)
+			now := time.Now()
+			if err != nil || res.Status != 202 {
+				return
+			}
+			mu.Lock()
+			for _, it := range res.Items {
+				acked[it.ID] = now
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	// Poll for the documents; each is timed when first seen.
+	var lat []float64
+	pending := map[string]time.Time{}
+	for id, t := range acked {
+		pending[id] = t
+	}
+	deadline := time.Now().Add(3 * time.Minute)
+	for len(pending) > 0 && time.Now().Before(deadline) {
+		ids := make([]string, 0, len(pending))
+		for id := range pending {
+			ids = append(ids, id)
+		}
+		for i := 0; i < len(ids); i += 2000 {
+			_, hits, err := pipeline.Search(ctx, b.sc, prefix, map[string]any{"size": 2000, "_source": false,
+				"query": map[string]any{"ids": map[string]any{"values": ids[i:min(i+2000, len(ids))]}}})
+			if err != nil {
+				continue
+			}
+			now := time.Now()
+			for _, h := range hits {
+				if t, ok := pending[h.ID]; ok {
+					lat = append(lat, now.Sub(t).Seconds())
+					delete(pending, h.ID)
+				}
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(lat) == 0 {
+		return errors.New("latency run: no article became searchable")
+	}
+	sort.Float64s(lat)
+	p := func(q float64) float64 { return lat[min(len(lat)-1, int(q*float64(len(lat))))] }
+	note := fmt.Sprintf("open loop at %.0f articles/s (half the max), %d sent, %d measured, %d not searchable within 3 min; polling adds up to ~100 ms; refresh_interval 1 s",
+		target, sentN, len(lat), len(pending))
+	b.add(Result{Name: "end to end latency p50 (ingest 202 → searchable)", Unit: "s", Value: p(0.5), Note: note})
+	b.add(Result{Name: "end to end latency p99 (ingest 202 → searchable)", Unit: "s", Value: p(0.99), Note: note})
+	for _, s := range []*svc{ing, enr, idx} {
+		b.rep.Usage = append(b.rep.Usage, s.usage("e2e total"))
+	}
+	return nil
+}
+
+// --- output -----------------------------------------------------------------------------------
+
+func printTable(w io.Writer, r *report) {
+	fmt.Fprintf(w, "\nnewsflow benchmarks — %s — %s\n%s\n\n", r.Date, r.Machine, r.Sizes)
+	fmt.Fprintf(w, "%-58s %12s %-12s %12s %7s\n", "measure", "value", "unit", "baseline", "ratio")
+	for _, x := range r.Results {
+		base, ratio := "", ""
+		if x.BaseVal > 0 {
+			base = fmt.Sprintf("%.1f", x.BaseVal)
+		}
+		if x.Ratio > 0 {
+			ratio = fmt.Sprintf("%.2f", x.Ratio)
+		}
+		fmt.Fprintf(w, "%-58s %12.2f %-12s %12s %7s\n", x.Name, x.Value, x.Unit, base, ratio)
+	}
+	fmt.Fprintf(w, "\n%-16s %-16s %10s %10s\n", "process", "phase", "cpu s", "peak MB")
+	for _, u := range r.Usage {
+		fmt.Fprintf(w, "%-16s %-16s %10.1f %10.1f\n", u.Process, u.Phase, u.CPUSeconds, u.PeakRSSMB)
+	}
+}
+
+func writeDoc(path string, r *report) error {
+	var b strings.Builder
+	b.WriteString("# newsflow benchmarks\n\n")
+	b.WriteString("Written by `make bench` (deploy/bench); every figure is measured against a baseline run on the same machine in the same run, so ratios are what to compare across machines. Nothing here is a pass/fail test.\n\n")
+	fmt.Fprintf(&b, "- date: %s\n- machine: %s\n- sizes: %s\n\n", r.Date, r.Machine, r.Sizes)
+	b.WriteString("| measure | value | unit | baseline | baseline value | ratio | goal |\n| --- | ---: | --- | --- | ---: | ---: | --- |\n")
+	for _, x := range r.Results {
+		base, ratio := "", ""
+		if x.BaseVal > 0 {
+			base = fmt.Sprintf("%.1f", x.BaseVal)
+		}
+		if x.Ratio > 0 {
+			ratio = fmt.Sprintf("%.2f", x.Ratio)
+		}
+		fmt.Fprintf(&b, "| %s | %.2f | %s | %s | %s | %s | %s |\n", x.Name, x.Value, x.Unit, x.Baseline, base, ratio, x.Goal)
+	}
+	b.WriteString("\n| process | phase | CPU seconds | peak RSS MB |\n| --- | --- | ---: | ---: |\n")
+	for _, u := range r.Usage {
+		fmt.Fprintf(&b, "| %s | %s | %.1f | %.1f |\n", u.Process, u.Phase, u.CPUSeconds, u.PeakRSSMB)
+	}
+	for _, x := range r.Results {
+		if x.Note != "" {
+			fmt.Fprintf(&b, "\nNote on %s: %s\n", x.Name, x.Note)
+			break
+		}
+	}
+	b.WriteString("\nThe Kafka broker (512 MB heap) and the OpenSearch node (1 GB heap) run on the same machine as the services and the load generator, so every figure includes their cost.\n")
+	return os.WriteFile(path, []byte(b.String()), 0o644)
+}

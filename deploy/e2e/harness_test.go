@@ -1,0 +1,281 @@
+// Package e2e runs the three newsflow services as real processes against a real Kafka broker and
+// a real OpenSearch node, feeds them through every door, and checks what ends up searchable.
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/newsflow/newsflow/deploy/internal/pipeline"
+	"github.com/newsflow/newsflow/pkg/kafkax"
+	"github.com/newsflow/newsflow/pkg/search"
+	"github.com/newsflow/newsflow/pkg/testenv"
+)
+
+var binDir string
+
+// TestMain builds the three services once, from the same cmd/<name> packages users run.
+func TestMain(m *testing.M) {
+	code := func() int {
+		dir, err := os.MkdirTemp("", "newsflow-e2e-bin")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		binDir = dir
+		cmd := exec.Command("go", "build", "-o", dir+"/",
+			"github.com/newsflow/newsflow/services/ingest/cmd/ingest",
+			"github.com/newsflow/newsflow/services/enrich/cmd/enrich",
+			"github.com/newsflow/newsflow/services/index/cmd/index")
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "building the services:", err)
+			return 1
+		}
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// proc is one service process.
+type proc struct {
+	t     testing.TB
+	name  string
+	args  []string
+	env   []string
+	admin string
+	log   string
+	cmd   *exec.Cmd
+	done  chan error
+}
+
+func (p *proc) start() {
+	p.t.Helper()
+	f, err := os.OpenFile(p.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.cmd = exec.Command(filepath.Join(binDir, strings.SplitN(p.name, "#", 2)[0]), p.args...)
+	p.cmd.Env = append(append(os.Environ(), "NEWSFLOW_LOG_FORMAT=json"), p.env...)
+	p.cmd.Stdout, p.cmd.Stderr = f, f
+	if err := p.cmd.Start(); err != nil {
+		p.t.Fatalf("starting %s: %v", p.name, err)
+	}
+	p.done = make(chan error, 1)
+	go func() { p.done <- p.cmd.Wait(); f.Close() }()
+}
+
+// waitReady polls /readyz until it answers 200.
+func (p *proc) waitReady(timeout time.Duration) {
+	p.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-p.done:
+			p.t.Fatalf("%s exited during start-up: %v; log %s:\n%s", p.name, err, p.log, tail(p.log))
+		default:
+		}
+		res, err := http.Get("http://" + p.admin + "/readyz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	p.t.Fatalf("%s not ready within %v; log %s:\n%s", p.name, timeout, p.log, tail(p.log))
+}
+
+// stop sends sig and waits for the process to exit; SIGKILL after the timeout.
+func (p *proc) stop(sig syscall.Signal, timeout time.Duration) error {
+	if p.cmd == nil || p.cmd.Process == nil {
+		return nil
+	}
+	_ = p.cmd.Process.Signal(sig)
+	select {
+	case err := <-p.done:
+		p.cmd = nil
+		return err
+	case <-time.After(timeout):
+		_ = p.cmd.Process.Kill()
+		err := <-p.done
+		p.cmd = nil
+		return fmt.Errorf("%s did not exit within %v after %v (killed): %v", p.name, timeout, sig, err)
+	}
+}
+
+func (p *proc) metrics(ctx context.Context) (pipeline.Metrics, error) {
+	return pipeline.Scrape(ctx, "http://"+p.admin+"/metrics")
+}
+
+func tail(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > 25 {
+		lines = lines[len(lines)-25:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// rig is one pipeline: its own topics, groups and indices, so that rigs never see each
+// other's data.
+type rig struct {
+	t                       testing.TB
+	kc                      kafkax.Config
+	sc                      *search.Client
+	searchURL               string
+	raw, enriched, dlq      string
+	enrichGroup, indexGroup string
+	prefix                  string
+	logDir                  string
+	procs                   []*proc
+}
+
+func newRig(t testing.TB, kc kafkax.Config, searchURL string) *rig {
+	t.Helper()
+	sc, err := search.New(search.Config{URLs: []string{searchURL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := testenv.Name(t, "e2e")
+	r := &rig{t: t, kc: kc, sc: sc, searchURL: searchURL,
+		raw: base + ".raw", enriched: base + ".enriched", dlq: base + ".dlq",
+		enrichGroup: base + "-enrich", indexGroup: base + "-index", prefix: base, logDir: t.TempDir()}
+	t.Cleanup(func() {
+		for _, p := range r.procs {
+			_ = p.stop(syscall.SIGTERM, 30*time.Second)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = sc.Do(ctx, http.MethodDelete, "/"+r.prefix+"-*", nil, nil)
+		_ = sc.Do(ctx, http.MethodDelete, "/_index_template/"+r.prefix, nil, nil)
+		if t.Failed() {
+			for _, p := range r.procs {
+				t.Logf("log of %s (%s):\n%s", p.name, p.log, tail(p.log))
+			}
+		}
+	})
+	return r
+}
+
+func (r *rig) common(name string) (*proc, []string) {
+	p := &proc{t: r.t, name: name, admin: fmt.Sprintf("127.0.0.1:%d", freePort(r.t)), log: filepath.Join(r.logDir, strings.ReplaceAll(name, "#", "-")+".log")}
+	p.env = []string{"NEWSFLOW_KAFKA_BROKERS=" + strings.Join(r.kc.Brokers, ","), "NEWSFLOW_SEARCH_URL=" + r.searchURL,
+		"NEWSFLOW_KAFKA_PARTITIONS=" + fmt.Sprint(r.kc.Partitions)}
+	r.procs = append(r.procs, p)
+	return p, []string{"--admin-addr", p.admin}
+}
+
+// ingest returns ingest's process (not started) and its HTTP URL.
+func (r *rig) ingest(extra ...string) (*proc, string) {
+	p, args := r.common("ingest")
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(r.t))
+	p.args = append(append([]string{"serve"}, args...), append([]string{"--addr", addr, "--topic", r.raw, "--data-dir", filepath.Join(r.logDir, "ingest-state")}, extra...)...)
+	return p, "http://" + addr
+}
+
+func (r *rig) enrich(name string) *proc {
+	p, args := r.common(name)
+	p.args = append([]string{"serve"}, append(args, "--topic", r.raw, "--output-topic", r.enriched, "--dlq-topic", r.dlq, "--group", r.enrichGroup)...)
+	return p
+}
+
+func (r *rig) index(name string) *proc {
+	p, args := r.common(name)
+	p.args = append([]string{"serve"}, append(args, "--topic", r.enriched, "--dlq-topic", r.dlq, "--group", r.indexGroup, "--index-prefix", r.prefix)...)
+	return p
+}
+
+// importFile runs `ingest import` on path and returns its exit error and output.
+func (r *rig) importFile(ctx context.Context, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "ingest"), append([]string{"import", "--topic", r.raw, "--progress", "never"}, args...)...)
+	cmd.Env = append(os.Environ(), "NEWSFLOW_KAFKA_BROKERS="+strings.Join(r.kc.Brokers, ","))
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// waitFor polls cond every 250 ms until it returns true or the timeout passes.
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var last string
+	for time.Now().Before(deadline) {
+		ok, state := cond()
+		last = state
+		if ok {
+			return
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Fatalf("timed out after %v waiting for %s; last state: %s", timeout, what, last)
+}
+
+// deadLetter is one record on a dead-letter topic as kcat (an independent client) reads it.
+type deadLetter struct {
+	Stage, Reason, Key, Value string
+}
+
+// readDLQ returns every dead letter on topic.
+func readDLQ(t testing.TB, brokers []string, topic string) []deadLetter {
+	t.Helper()
+	out, err := exec.Command("kcat", "-C", "-b", strings.Join(brokers, ","), "-t", topic, "-o", "beginning", "-e", "-q", "-J").Output()
+	if err != nil {
+		t.Fatalf("kcat reading %s: %v", topic, err)
+	}
+	var res []deadLetter
+	sc := bufio.NewScanner(strings.NewReader(string(out)))
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	for sc.Scan() {
+		var rec struct {
+			Headers []string `json:"headers"`
+			Key     *string  `json:"key"`
+			Payload *string  `json:"payload"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			t.Fatalf("kcat -J line %q: %v", sc.Text(), err)
+		}
+		var d deadLetter
+		for i := 0; i+1 < len(rec.Headers); i += 2 {
+			switch rec.Headers[i] {
+			case kafkax.HeaderStage:
+				d.Stage = rec.Headers[i+1]
+			case kafkax.HeaderError:
+				d.Reason = rec.Headers[i+1]
+			}
+		}
+		if rec.Key != nil {
+			d.Key = *rec.Key
+		}
+		if rec.Payload != nil {
+			d.Value = *rec.Payload
+		}
+		res = append(res, d)
+	}
+	return res
+}

@@ -1,0 +1,111 @@
+// Command nertrain trains the named-entity model that internal/ner embeds. Training is
+// deterministic (fixed seed), so the committed model.bin.gz can be rebuilt bit for bit:
+//
+//	go run ./cmd/nertrain -out internal/ner/model.bin.gz
+//
+// By default it trains on CoNLL-2003 train.txt, reports valid.txt scores after each epoch, then
+// (with -final, the default) retrains on train+valid for the shipped model.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/newsflow/newsflow/services/enrich/internal/conll"
+	"github.com/newsflow/newsflow/services/enrich/internal/ner"
+)
+
+func main() {
+	log.SetFlags(0)
+	if err := run(); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func run() error {
+	def := ner.DefaultTrainOptions()
+	data := flag.String("data", "../../../shared/data/conll2003", "folder with CoNLL-2003 train.txt and valid.txt")
+	out := flag.String("out", "internal/ner/model.bin.gz", "model file to write (empty: do not write)")
+	epochs := flag.Int("epochs", def.Epochs, "training epochs")
+	seed := flag.Int64("seed", def.Seed, "shuffle seed")
+	prune := flag.Float64("prune", def.Prune, "drop features whose averaged weights are all below this")
+	final := flag.Bool("final", true, "train the written model on train+valid (after reporting valid scores of a train-only model)")
+	evalEach := flag.Bool("eval-each", false, "report valid.txt scores after every epoch")
+	twoStage := flag.Bool("two-stage", def.TwoStage, "train a second, document-level stage")
+	flag.Parse()
+
+	train, err := conll.ReadFile(filepath.Join(*data, "train.txt"))
+	if err != nil {
+		return err
+	}
+	valid, err := conll.ReadFile(filepath.Join(*data, "valid.txt"))
+	if err != nil {
+		return err
+	}
+	opts := ner.TrainOptions{Epochs: *epochs, Seed: *seed, Prune: *prune, Log: os.Stderr, TwoStage: *twoStage}
+	if *evalEach {
+		opts.AfterEpoch = func(ep int, r *ner.Recognizer) {
+			s := score(r, valid)
+			log.Printf("epoch %d valid: P %.4f R %.4f F1 %.4f", ep, s.Overall.Precision(), s.Overall.Recall(), s.Overall.F1())
+		}
+	}
+	start := time.Now()
+	m, err := ner.Train(toTrain(train), opts)
+	if err != nil {
+		return err
+	}
+	log.Printf("trained on train.txt in %s, %d features", time.Since(start).Round(time.Millisecond), m.Features())
+	fmt.Print("valid.txt, model trained on train.txt:\n", score(m.Recognizer, valid).String())
+	if *final {
+		opts.AfterEpoch = nil
+		start = time.Now()
+		m, err = ner.Train(append(toTrain(train), toTrain(valid)...), opts)
+		if err != nil {
+			return err
+		}
+		log.Printf("trained on train+valid in %s, %d features", time.Since(start).Round(time.Millisecond), m.Features())
+	}
+	if *out == "" {
+		return nil
+	}
+	f, err := os.Create(*out)
+	if err != nil {
+		return err
+	}
+	if err := m.WriteModel(f); err != nil {
+		f.Close()
+		return fmt.Errorf("writing model: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	st, err := os.Stat(*out)
+	if err != nil {
+		return err
+	}
+	log.Printf("wrote %s (%d bytes)", *out, st.Size())
+	return nil
+}
+
+func toTrain(docs []conll.Document) []ner.TrainDoc {
+	out := make([]ner.TrainDoc, len(docs))
+	for i, d := range docs {
+		out[i] = ner.TrainDoc{Words: conll.Words(d), Tags: conll.Tags(d)}
+	}
+	return out
+}
+
+func score(r *ner.Recognizer, docs []conll.Document) conll.Scores {
+	var s conll.Scores
+	for _, d := range docs {
+		pred := r.TagTokens(conll.Words(d))
+		for i, g := range conll.Tags(d) {
+			s.Add(g, pred[i])
+		}
+	}
+	return s
+}

@@ -1,0 +1,40 @@
+package ner
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/newsflow/newsflow/services/enrich/internal/conll"
+)
+
+// validF1 is the overall F1 the shipped model reaches on CoNLL-2003 valid.txt minus 0.005 slack.
+// The shipped model is trained on train+valid, so this guards against a broken or stale model
+// file rather than measuring generalisation (nertrain reports the train-only figure).
+const validF1 = 0.90
+
+func TestConllValid(t *testing.T) {
+	path := filepath.Join(sharedData, "conll2003", "valid.txt")
+	if _, err := os.Stat(path); err != nil {
+		t.Skipf("CoNLL-2003 valid.txt not available (%v): shared data lives at ../shared/data next to the repository", err)
+	}
+	docs, err := conll.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s conll.Scores
+	for _, d := range docs {
+		pred := r.TagTokens(conll.Words(d))
+		for i, g := range conll.Tags(d) {
+			s.Add(g, pred[i])
+		}
+	}
+	t.Logf("valid.txt:\n%s", s.String())
+	if f := s.Overall.F1(); f < validF1 {
+		t.Errorf("valid F1 %.4f < %.4f", f, validF1)
+	}
+}

@@ -1,0 +1,270 @@
+// Package ner is newsflow's named-entity recogniser: a greedy averaged-perceptron sequence tagger
+// over hashed features (word, shape, affixes, context, gazetteers, document history), trained on
+// CoNLL-2003 by cmd/nertrain and shipped as an embedded model file, so the enrich stage needs no
+// external service and no model download. Pure Go, standard library only.
+package ner
+
+import (
+	"bytes"
+	_ "embed"
+	"fmt"
+	"io"
+	"sync"
+)
+
+//go:embed model.bin.gz
+var embeddedModel []byte
+
+// Recognizer tags named entities. It is immutable after construction and safe for concurrent use;
+// per-call buffers come from a pool so that the hot path does not allocate per token.
+type Recognizer struct {
+	w        *weights
+	twoStage bool // a second stage sees the first stage's tags of the whole document
+	gaz      *gazetteer
+	lowKnown map[uint64]bool
+	bufs     sync.Pool
+}
+
+var (
+	defaultOnce sync.Once
+	defaultRec  *Recognizer
+	defaultErr  error
+)
+
+// Default returns the recogniser built from the embedded model. The model is decoded once per
+// process (well under a second) and shared, because every caller wants the same model and
+// decoding it per article would dominate the cost.
+func Default() (*Recognizer, error) {
+	defaultOnce.Do(func() {
+		defaultRec, defaultErr = Load(bytes.NewReader(embeddedModel))
+	})
+	return defaultRec, defaultErr
+}
+
+// Load reads a model written by Train (for cmd/nertrain and tests that compare models; services
+// use Default).
+func Load(r io.Reader) (*Recognizer, error) {
+	m, err := readModel(r)
+	if err != nil {
+		return nil, fmt.Errorf("loading NER model: %w", err)
+	}
+	return newRecognizer(m.stages, m.gaz, m.gazMax, m.lowKnown), nil
+}
+
+func newRecognizer(stages []stage, trainGaz map[uint64]uint32, gazMax int, low map[uint64]bool) *Recognizer {
+	g := newGazetteer()
+	g.loadHand()
+	for k, v := range trainGaz {
+		g.phrases[k] |= v
+	}
+	g.maxLen = max(g.maxLen, gazMax)
+	return &Recognizer{w: buildWeights(stages), twoStage: len(stages) > 1, gaz: g, lowKnown: low}
+}
+
+// docBuf holds the reusable buffers of one tagging call.
+type docBuf struct {
+	sents  [][]attrs
+	caps   []bool
+	order  []int
+	feats  []uint64
+	hist   map[uint64]uint8
+	tags   [][]int
+	s1     [][]int
+	doc    docScratch
+	dyn    []uint64
+	part2  [][nTags]float32 // per token of the document: stage-2 weights of the base features
+	starts []int
+}
+
+func (r *Recognizer) getBuf() *docBuf {
+	if b, ok := r.bufs.Get().(*docBuf); ok {
+		return b
+	}
+	return &docBuf{hist: map[uint64]uint8{}}
+}
+
+func (r *Recognizer) putBuf(b *docBuf) {
+	if cap(b.feats) > 1<<16 || len(b.sents) > 4096 {
+		return // do not keep the buffers of a pathological document alive
+	}
+	r.bufs.Put(b)
+}
+
+// prepare computes the attributes of every token of a sentence.
+func prepare(g *gazetteer, low map[uint64]bool, words []string, as []attrs) ([]attrs, bool) {
+	as = as[:0]
+	for _, w := range words {
+		as = append(as, attrs{})
+		a := &as[len(as)-1]
+		computeAttrs(a, w)
+	}
+	g.mark(as)
+	for i := range as {
+		as[i].lowKnown = low[as[i].lower]
+	}
+	return as, capsSentence(as)
+}
+
+// sentenceOrder lists sentence indexes in tagging order: ordinary sentences first, then
+// ALL-CAPS ones (headlines, datelines), which then see what the body said about their words.
+func sentenceOrder(caps []bool, order []int) []int {
+	order = order[:0]
+	for i, c := range caps {
+		if !c {
+			order = append(order, i)
+		}
+	}
+	for i, c := range caps {
+		if c {
+			order = append(order, i)
+		}
+	}
+	return order
+}
+
+// typeBit is the document-history bit of an entity type (1..4).
+func typeBit(typ int) uint8 {
+	if typ == 0 {
+		return 0
+	}
+	return 1 << (typ - 1)
+}
+
+// decodeSentence tags one prepared sentence greedily, left to right, updating the document
+// history. In the first stage of a two-stage model, it also leaves the second stage's weights of
+// the base features in part2, so that the second stage need not look them up again.
+func (r *Recognizer) decodeSentence(b *docBuf, ctx sentCtx, part2 [][nTags]float32, out []int) {
+	as, caps := ctx.as, ctx.caps
+	var scores [nTags]float32
+	p1, p2 := 0, 0
+	for i := range as {
+		scores = [nTags]float32{}
+		switch {
+		case ctx.stage2:
+			scores = part2[i]
+			b.feats = ctx.stage2Features(b.feats[:0], i)
+			r.w.score2(b.feats, &scores)
+		case r.twoStage:
+			part2[i] = [nTags]float32{}
+			b.feats = ctx.baseFeatures(b.feats[:0], i)
+			r.w.scoreBoth(b.feats, &scores, &part2[i])
+		default:
+			b.feats = ctx.baseFeatures(b.feats[:0], i)
+			r.w.score(b.feats, &scores)
+		}
+		var hp uint8
+		if i > 0 {
+			hp = b.hist[as[i-1].lower]
+		}
+		b.dyn = dynamicFeatures(b.dyn[:0], &as[i], p1, p2, b.hist[as[i].lower], hp, caps)
+		if ctx.stage2 {
+			r.w.score2(b.dyn, &scores)
+		} else {
+			r.w.score(b.dyn, &scores)
+		}
+		best := bestTag(&scores, p1)
+		out[i] = best
+		if best != 0 && as[i].flags&fHasLetter != 0 && as[i].flags&(fInitCap|fAllCaps) != 0 {
+			b.hist[as[i].lower] |= typeBit(bilouType(best))
+		}
+		p2, p1 = p1, best
+	}
+}
+
+func bestTag(scores *[nTags]float32, prev int) int {
+	best := 0
+	for t := 1; t < nTags; t++ {
+		if allowed(prev, t) && scores[t] > scores[best] {
+			best = t
+		}
+	}
+	return best
+}
+
+// tagDoc tags every sentence of a document (words already normalised), leaving IOB2 tag indexes
+// in b.tags.
+func (r *Recognizer) tagDoc(doc [][]string, b *docBuf) {
+	for len(b.sents) < len(doc) {
+		b.sents = append(b.sents, nil)
+	}
+	b.caps = b.caps[:0]
+	for i, words := range doc {
+		var caps bool
+		b.sents[i], caps = prepare(r.gaz, r.lowKnown, words, b.sents[i])
+		b.caps = append(b.caps, caps)
+	}
+	b.order = sentenceOrder(b.caps, b.order)
+	clear(b.hist)
+	for len(b.tags) < len(doc) {
+		b.tags = append(b.tags, nil)
+	}
+	// Sentence si's tokens start at b.starts[si] in part2.
+	n := 0
+	b.starts = b.starts[:0]
+	for si := range doc {
+		b.starts = append(b.starts, n)
+		n += len(doc[si])
+	}
+	if r.twoStage && cap(b.part2) < n {
+		b.part2 = make([][nTags]float32, n)
+	}
+	b.part2 = b.part2[:0]
+	if r.twoStage {
+		b.part2 = b.part2[:n]
+	}
+	part := func(si int) [][nTags]float32 {
+		if !r.twoStage {
+			return nil
+		}
+		return b.part2[b.starts[si] : b.starts[si]+len(doc[si])]
+	}
+	for _, si := range b.order {
+		n := len(doc[si])
+		if cap(b.tags[si]) < n {
+			b.tags[si] = make([]int, n)
+		}
+		b.tags[si] = b.tags[si][:n]
+		r.decodeSentence(b, sentCtx{as: b.sents[si], caps: b.caps[si]}, part(si), b.tags[si])
+	}
+	for _, t := range b.tags[:len(doc)] {
+		for i := range t {
+			t[i] = toIOB(t[i])
+		}
+	}
+	if !r.twoStage {
+		return
+	}
+	for len(b.s1) < len(doc) {
+		b.s1 = append(b.s1, nil)
+	}
+	for i := range doc {
+		b.s1[i] = append(b.s1[i][:0], b.tags[i]...)
+	}
+	docEvidence(b.sents[:len(doc)], b.s1[:len(doc)], &b.doc)
+	clear(b.hist)
+	for _, si := range b.order {
+		r.decodeSentence(b, sentCtx{as: b.sents[si], caps: b.caps[si], stage2: true}, part(si), b.tags[si])
+	}
+	for _, t := range b.tags[:len(doc)] {
+		for i := range t {
+			t[i] = toIOB(t[i])
+		}
+	}
+}
+
+// TagTokens tags the pre-tokenised sentences of one document and returns IOB2 tags ("B-PER",
+// "I-ORG", "O"). It exists for CoNLL evaluation, where tokens are given; the whole document is
+// passed at once because the tagger uses evidence from other sentences of the same document.
+func (r *Recognizer) TagTokens(doc [][]string) [][]string {
+	b := r.getBuf()
+	defer r.putBuf(b)
+	r.tagDoc(doc, b)
+	out := make([][]string, len(doc))
+	for i := range doc {
+		out[i] = make([]string, len(doc[i]))
+		for j, t := range b.tags[i][:len(doc[i])] {
+			out[i][j] = iobNames[t]
+		}
+	}
+	return out
+}

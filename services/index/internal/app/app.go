@@ -1,0 +1,225 @@
+// Package app wires the index service: configuration, the search engine and Kafka clients, the
+// consumer loop, the admin server, and the three commands (serve, setup, reindex).
+package app
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/newsflow/newsflow/pkg/config"
+	"github.com/newsflow/newsflow/pkg/kafkax"
+	"github.com/newsflow/newsflow/pkg/retry"
+	"github.com/newsflow/newsflow/pkg/search"
+	"github.com/newsflow/newsflow/pkg/service"
+	"github.com/newsflow/newsflow/services/index/internal/indices"
+	"github.com/newsflow/newsflow/services/index/internal/schema"
+	"github.com/newsflow/newsflow/services/index/internal/sink"
+)
+
+const usageHead = `index: the last newsflow stage, where an article becomes searchable.
+
+It consumes enriched articles from Kafka (--topic, default articles.enriched) in a consumer group,
+writes each as a document (_id = article id) into the monthly index <prefix>-YYYY.MM of its
+published_at, read through the alias <prefix>, and commits a partition's offsets only after the
+search engine (Elasticsearch 8 or OpenSearch 2) acknowledged every document up to them.
+Connection errors, 429 and 5xx are retried with capped exponential backoff, never dropped;
+documents the engine rejects for good and undecodable messages go to --dlq-topic with the reason.
+
+Usage:
+  index [serve] [flags]    consume and index (default); runs setup first
+  index setup [flags]      install the index template and alias, idempotently
+                           (--print writes the template JSON to stdout and contacts nothing)
+  index reindex [flags]    roll this build's template version out: copy older indices into
+                           new ones, swap the alias atomically (--delete-old removes the old)
+  index --help
+
+Flags (each defaults to the environment variable named with it):
+`
+
+// Run is the index command: `index [serve|setup|reindex] [flags]`.
+func Run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	var cfg Config
+	set := config.New("index")
+	set.FS.SetOutput(stderr)
+	cfg.register(set)
+	var printOnly, deleteOld bool
+	switch cmd {
+	case "serve":
+	case "setup":
+		set.FS.BoolVar(&printOnly, "print", false, "print the index template JSON and exit")
+	case "reindex":
+		set.FS.BoolVar(&deleteOld, "delete-old", false, "delete each old index once the alias points at its copy")
+	case "help":
+		args = []string{"--help"}
+	default:
+		fmt.Fprint(stderr, usageHead)
+		return service.UsageError{Err: fmt.Errorf("unknown command %q: want serve, setup or reindex", cmd)}
+	}
+	set.FS.Usage = func() {
+		fmt.Fprint(stderr, usageHead)
+		set.FS.PrintDefaults()
+	}
+	if err := set.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return service.UsageError{Err: err}
+	}
+	if set.FS.NArg() > 0 {
+		return service.UsageError{Err: fmt.Errorf("unexpected arguments %q", set.FS.Args())}
+	}
+	if err := cfg.Validate(); err != nil {
+		return service.UsageError{Err: err}
+	}
+	names := schema.Names{Prefix: cfg.IndexPrefix}
+	settings := schema.Settings{Shards: cfg.Shards, Replicas: cfg.Replicas, RefreshInterval: cfg.RefreshInterval}
+	if printOnly {
+		_, err := fmt.Fprintf(stdout, "%s\n", names.TemplateJSON(schema.Version, settings))
+		return err
+	}
+
+	rt, err := service.NewRuntime("index", cfg.Common, stderr)
+	if err != nil {
+		return service.UsageError{Err: err}
+	}
+	log := rt.Log.With("command", cmd)
+	log.Info("starting", config.Attrs(cfg)...)
+
+	client, err := search.New(cfg.Search)
+	if err != nil {
+		return err
+	}
+	mgr := &indices.Manager{Client: client, Names: names, Settings: settings, Log: log}
+	startup := retry.Backoff{Initial: 500 * time.Millisecond, Max: 5 * time.Second}
+	if cmd != "serve" {
+		startup.Attempts = 5
+	}
+	if err := waitFor(ctx, log, startup, "search engine", func(ctx context.Context) error {
+		eng, err := client.Info(ctx)
+		if err == nil {
+			log.Info("search engine", "distribution", eng.Distribution, "version", eng.Version, "cluster", eng.ClusterName)
+		}
+		return err
+	}); err != nil {
+		return err
+	}
+
+	switch cmd {
+	case "setup":
+		res, err := mgr.Setup(ctx, schema.Version, time.Now())
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(stdout, "template %s version %d installed (skipped: %v), pattern %s, alias %s\n",
+			names.TemplateName(), res.Installed, res.Skipped, names.Pattern(), names.Alias())
+		return err
+	case "reindex":
+		moves, err := mgr.Reindex(ctx, schema.Version, deleteOld, time.Now())
+		for _, m := range moves {
+			fmt.Fprintf(stdout, "%s -> %s: %d documents\n", m.From, m.To, m.Copied)
+		}
+		if err == nil && len(moves) == 0 {
+			fmt.Fprintf(stdout, "every index behind %s already has schema version %d\n", names.Alias(), schema.Version)
+		}
+		return err
+	}
+	return serve(ctx, cfg, rt, log, mgr)
+}
+
+// serve runs the consumer, the lag monitor and the admin server until ctx ends, then drains.
+func serve(ctx context.Context, cfg Config, rt *service.Runtime, log *slog.Logger, mgr *indices.Manager) error {
+	startup := retry.Backoff{Initial: 500 * time.Millisecond, Max: 5 * time.Second}
+	if err := waitFor(ctx, log, startup, "index template", func(ctx context.Context) error {
+		_, err := mgr.Setup(ctx, schema.Version, time.Now())
+		return err
+	}); err != nil {
+		return err
+	}
+	if err := waitFor(ctx, log, startup, "kafka topics", func(ctx context.Context) error {
+		return cfg.Kafka.EnsureTopics(ctx, cfg.Topic, cfg.DLQTopic)
+	}); err != nil {
+		return err
+	}
+
+	m := sink.NewMetrics(rt.Registry)
+	dlq := cfg.Kafka.NewWriter(cfg.DLQTopic)
+	defer dlq.Close()
+	reader := cfg.Kafka.NewReader(cfg.Group, cfg.Topic)
+	defer func() {
+		if err := reader.Close(); err != nil {
+			log.Warn("closing the Kafka reader", "error", err)
+		}
+	}()
+	backoff := retry.Backoff{Initial: cfg.RetryInitial, Max: cfg.RetryMax}
+	sk := sink.New(sink.Config{
+		Names: mgr.Names, Version: schema.Version, FlushBytes: int(cfg.FlushBytes), Workers: cfg.Workers,
+		Backoff: backoff, Topic: cfg.Topic,
+	}, mgr, dlq, log, m)
+	consumer := &kafkax.Consumer{
+		Reader:       &sink.CappedFetcher{Fetcher: reader, Limit: cfg.MaxInflightBytes, Gauge: m.InflightBytes},
+		Handler:      sk.Handle,
+		Log:          log,
+		MaxBatch:     cfg.BatchSize,
+		Linger:       cfg.FlushInterval,
+		Backoff:      backoff,
+		DrainTimeout: cfg.ShutdownTimeout,
+		OnRetry:      func(error) { m.Failed.WithLabelValues("batch").Inc() },
+	}
+
+	rt.Admin.AddCheck("kafka", cfg.Kafka.Ping)
+	rt.Admin.AddCheck("search", mgr.Client.Ping)
+	g, gctx := service.NewGroup(ctx, log)
+	// Shutdown order: not ready, then stop fetching (the consumer finishes and commits the batch
+	// in hand, bounded by --shutdown-timeout), then the admin server.
+	consumeCtx, stopConsuming := context.WithCancel(context.WithoutCancel(gctx))
+	defer stopConsuming()
+	go func() {
+		<-gctx.Done()
+		rt.Admin.SetReady(false)
+		log.Info("stopping: no more fetching; finishing the batch in hand, then committing")
+		stopConsuming()
+	}()
+	// The admin server outlives the drain, so /metrics shows it and /readyz says not ready.
+	adminCtx, stopAdmin := context.WithCancel(context.WithoutCancel(gctx))
+	defer stopAdmin()
+	g.Go("admin", func(context.Context) error { return rt.Admin.Run(adminCtx) })
+	g.Go("consumer", func(context.Context) error {
+		defer stopAdmin()
+		return consumer.Run(consumeCtx)
+	})
+	g.Go("lag", func(ctx context.Context) error {
+		cfg.Kafka.MonitorLag(ctx, log, cfg.Group, cfg.Topic, m.ConsumerLag, cfg.LagInterval)
+		return nil
+	})
+	rt.Admin.SetReady(true)
+	log.Info("indexing", "topic", cfg.Topic, "group", cfg.Group, "alias", mgr.Names.Alias())
+	err := g.Wait()
+	log.Info("stopped")
+	return err
+}
+
+// waitFor retries op until it succeeds, its attempts run out or ctx ends, logging each failure:
+// a dependency that is still starting delays the service instead of killing it.
+func waitFor(ctx context.Context, log *slog.Logger, b retry.Backoff, what string, op func(ctx context.Context) error) error {
+	err := retry.Do(ctx, b, func(ctx context.Context) error {
+		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		return op(cctx)
+	}, func(attempt int, err error, wait time.Duration) {
+		log.Warn("waiting for "+what, "attempt", attempt, "wait", wait, "error", err)
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
+}

@@ -1,0 +1,105 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/newsflow/newsflow/pkg/config"
+	"github.com/newsflow/newsflow/pkg/kafkax"
+	"github.com/newsflow/newsflow/pkg/search"
+	"github.com/newsflow/newsflow/pkg/service"
+)
+
+// Config is the whole configuration of the index service: flags, each defaulting to its
+// NEWSFLOW_* variable, with defaults that work against deploy/local.
+type Config struct {
+	service.Common
+	Kafka  kafkax.Config
+	Search search.Config
+
+	Topic    string // consumed topic (articles.enriched)
+	Group    string // consumer group
+	DLQTopic string // dead-letter topic
+
+	IndexPrefix     string // monthly indices <prefix>-YYYY.MM, read alias and template <prefix>
+	Shards          int
+	Replicas        int
+	RefreshInterval string
+
+	BatchSize        int           // messages per batch at most
+	FlushInterval    time.Duration // how long a partial batch waits for more messages
+	FlushBytes       int64         // one _bulk body at most
+	Workers          int           // concurrent _bulk requests
+	MaxInflightBytes int64         // fetching pauses once this much is fetched and uncommitted
+	RetryInitial     time.Duration
+	RetryMax         time.Duration
+	LagInterval      time.Duration
+}
+
+func (c *Config) register(s *config.Set) {
+	c.Common.RegisterFlags(s, "127.0.0.1:9103")
+	c.Kafka.RegisterFlags(s)
+	c.Search.RegisterFlags(s)
+	s.String(&c.Topic, "topic", "NEWSFLOW_INDEX_TOPIC", kafkax.TopicEnriched, "topic of enriched articles to index")
+	s.String(&c.Group, "group", "NEWSFLOW_INDEX_GROUP", "newsflow-index", "Kafka consumer group")
+	s.String(&c.DLQTopic, "dlq-topic", "NEWSFLOW_INDEX_DLQ_TOPIC", kafkax.TopicDLQ, "dead-letter topic for messages that can never be indexed")
+	s.String(&c.IndexPrefix, "index-prefix", "NEWSFLOW_INDEX_PREFIX", "articles", "index name prefix: monthly indices <prefix>-YYYY.MM, read alias and template <prefix>")
+	s.Int(&c.Shards, "index-shards", "NEWSFLOW_INDEX_SHARDS", 1, "primary shards per monthly index")
+	s.Int(&c.Replicas, "index-replicas", "NEWSFLOW_INDEX_REPLICAS", 0, "replicas per monthly index (0 on one node, 1+ in production)")
+	s.String(&c.RefreshInterval, "index-refresh-interval", "NEWSFLOW_INDEX_REFRESH_INTERVAL", "1s", "how soon written documents become searchable")
+	s.Int(&c.BatchSize, "batch-size", "NEWSFLOW_INDEX_BATCH_SIZE", 2000, "messages per batch at most")
+	s.Duration(&c.FlushInterval, "flush-interval", "NEWSFLOW_INDEX_FLUSH_INTERVAL", 500*time.Millisecond, "how long a partial batch waits for more messages before it is written (<= 1s for news)")
+	s.Int64(&c.FlushBytes, "flush-bytes", "NEWSFLOW_INDEX_FLUSH_BYTES", 5<<20, "size of one _bulk request at most")
+	s.Int(&c.Workers, "workers", "NEWSFLOW_INDEX_WORKERS", 2, "concurrent _bulk requests per batch")
+	s.Int64(&c.MaxInflightBytes, "max-inflight-bytes", "NEWSFLOW_INDEX_MAX_INFLIGHT_BYTES", 32<<20, "fetching pauses once this many message bytes are fetched and not yet committed")
+	s.Duration(&c.RetryInitial, "retry-initial", "NEWSFLOW_INDEX_RETRY_INITIAL", 100*time.Millisecond, "first wait before retrying failed documents")
+	s.Duration(&c.RetryMax, "retry-max", "NEWSFLOW_INDEX_RETRY_MAX", 10*time.Second, "cap on one wait between retries")
+	s.Duration(&c.LagInterval, "lag-interval", "NEWSFLOW_INDEX_LAG_INTERVAL", 10*time.Second, "how often consumer lag is measured")
+}
+
+// Validate reports every setting that cannot work.
+func (c *Config) Validate() error {
+	var errs []error
+	if err := c.Kafka.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Search.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	check := func(bad bool, format string, args ...any) {
+		if bad {
+			errs = append(errs, fmt.Errorf(format, args...))
+		}
+	}
+	check(c.Topic == "", "topic: must not be empty")
+	check(c.Group == "", "group: must not be empty")
+	check(c.DLQTopic == "", "dlq-topic: must not be empty")
+	check(c.DLQTopic == c.Topic, "dlq-topic: must differ from topic")
+	check(!validPrefix(c.IndexPrefix), "index-prefix: %q must be lower-case letters, digits, '-' or '_', not starting with '-' or '_'", c.IndexPrefix)
+	check(c.Shards < 1, "index-shards: %d, want >= 1", c.Shards)
+	check(c.Replicas < 0, "index-replicas: %d, want >= 0", c.Replicas)
+	check(c.RefreshInterval == "", "index-refresh-interval: must not be empty")
+	check(c.BatchSize < 1, "batch-size: %d, want >= 1", c.BatchSize)
+	check(c.FlushInterval <= 0 || c.FlushInterval > 10*time.Second, "flush-interval: %v, want > 0 and <= 10s", c.FlushInterval)
+	check(c.FlushBytes < 1024, "flush-bytes: %d, want >= 1024", c.FlushBytes)
+	check(c.Workers < 1 || c.Workers > 64, "workers: %d, want 1..64", c.Workers)
+	check(c.MaxInflightBytes < c.FlushBytes, "max-inflight-bytes: %d, want >= flush-bytes (%d)", c.MaxInflightBytes, c.FlushBytes)
+	check(c.RetryInitial <= 0, "retry-initial: %v, want > 0", c.RetryInitial)
+	check(c.RetryMax < c.RetryInitial, "retry-max: %v, want >= retry-initial", c.RetryMax)
+	check(c.LagInterval <= 0, "lag-interval: %v, want > 0", c.LagInterval)
+	check(c.ShutdownTimeout <= 0, "shutdown-timeout: %v, want > 0", c.ShutdownTimeout)
+	return errors.Join(errs...)
+}
+
+func validPrefix(p string) bool {
+	if p == "" || len(p) > 200 || p[0] == '-' || p[0] == '_' {
+		return false
+	}
+	for _, r := range p {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,132 @@
+// Package document maps an enriched article (the value on articles.enriched) to the search
+// document the index template expects. It does no I/O, so the mapping is tested without servers.
+package document
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/newsflow/newsflow/pkg/article"
+	"github.com/newsflow/newsflow/services/index/internal/schema"
+)
+
+// Document is what is stored in the index, field for field the template's mapping
+// (schema.Template). Keep the two in step: the mapping is strict.
+type Document struct {
+	ID                string      `json:"id"`
+	Source            string      `json:"source,omitempty"`
+	URL               string      `json:"url,omitempty"`
+	Title             string      `json:"title"`
+	Body              string      `json:"body"`
+	Authors           []string    `json:"authors,omitempty"`
+	Language          string      `json:"language,omitempty"`
+	PublishedAt       time.Time   `json:"published_at"`
+	IngestedAt        *time.Time  `json:"ingested_at,omitempty"`
+	EnrichedAt        *time.Time  `json:"enriched_at,omitempty"`
+	IndexedAt         time.Time   `json:"indexed_at"`
+	EnrichmentVersion string      `json:"enrichment_version,omitempty"`
+	Entities          Entities    `json:"entities"`
+	DateMentions      []DateRange `json:"date_mentions,omitempty"`
+	DateValues        []string    `json:"date_values,omitempty"`
+}
+
+// Entities holds the distinct entity names per type, as keyword arrays for terms aggregations.
+type Entities struct {
+	Person []string `json:"person,omitempty"`
+	Org    []string `json:"org,omitempty"`
+	Loc    []string `json:"loc,omitempty"`
+	Misc   []string `json:"misc,omitempty"`
+}
+
+// DateRange is one date mention as a date_range value: the first and last day it covers.
+type DateRange struct {
+	GTE string `json:"gte,omitempty"`
+	LTE string `json:"lte,omitempty"`
+}
+
+// ErrInvalid marks a message that can never become a document (bad JSON, no id, no publication
+// time): it goes to the dead-letter topic instead of being retried.
+var ErrInvalid = errors.New("invalid enriched article")
+
+// Decode parses a message value. Errors wrap ErrInvalid and say what is wrong.
+func Decode(value []byte) (article.Enriched, error) {
+	var e article.Enriched
+	if err := json.Unmarshal(value, &e); err != nil {
+		return e, fmt.Errorf("%w: decoding JSON: %v", ErrInvalid, err)
+	}
+	if strings.TrimSpace(e.ID) == "" {
+		return e, fmt.Errorf("%w: no id", ErrInvalid)
+	}
+	if e.PublishedAt.IsZero() {
+		// Without it there is no monthly index to write to.
+		return e, fmt.Errorf("%w: no published_at", ErrInvalid)
+	}
+	return e, nil
+}
+
+// From maps an enriched article to its document; now becomes indexed_at. Entity names are
+// de-duplicated per type in first-seen order; an unknown type counts as MISC so that nothing the
+// enrichment found is lost. Date mentions without a day range keep their value only.
+func From(e article.Enriched, now time.Time) Document {
+	d := Document{
+		ID:                e.ID,
+		Source:            e.Source,
+		URL:               e.URL,
+		Title:             e.Title,
+		Body:              e.Body,
+		Authors:           e.Authors,
+		Language:          e.Language,
+		PublishedAt:       e.PublishedAt.UTC(),
+		IngestedAt:        timePtr(e.IngestedAt),
+		EnrichedAt:        timePtr(e.EnrichedAt),
+		IndexedAt:         now.UTC(),
+		EnrichmentVersion: e.EnrichmentVersion,
+	}
+	seen := map[string]bool{}
+	for _, en := range e.Entities {
+		name := strings.TrimSpace(en.Name)
+		if name == "" {
+			continue
+		}
+		field, dst := schema.EntityMisc, &d.Entities.Misc
+		switch strings.ToUpper(en.Type) {
+		case article.TypePerson:
+			field, dst = schema.EntityPerson, &d.Entities.Person
+		case article.TypeOrg:
+			field, dst = schema.EntityOrg, &d.Entities.Org
+		case article.TypeLoc:
+			field, dst = schema.EntityLoc, &d.Entities.Loc
+		}
+		key := field + "\x00" + name
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		*dst = append(*dst, name)
+	}
+	seenVal := map[string]bool{}
+	for _, dm := range e.Dates {
+		if dm.GTE != "" || dm.LTE != "" {
+			d.DateMentions = append(d.DateMentions, DateRange{GTE: dm.GTE, LTE: dm.LTE})
+		}
+		if dm.Value != "" && !seenVal[dm.Value] {
+			seenVal[dm.Value] = true
+			d.DateValues = append(d.DateValues, dm.Value)
+		}
+	}
+	return d
+}
+
+// Index returns the concrete monthly index of the document for schema version.
+func (d Document) Index(n schema.Names, version int) string { return n.Index(d.PublishedAt, version) }
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}

@@ -1,0 +1,271 @@
+// Package app wires ingest together: it reads the configuration, builds the Kafka writer, the
+// HTTP API, the feed poller and the admin server, and runs them until SIGTERM. Everything it
+// wires is tested on its own; this package is the one place that knows how they fit.
+package app
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/newsflow/newsflow/pkg/config"
+	"github.com/newsflow/newsflow/pkg/kafkax"
+	"github.com/newsflow/newsflow/pkg/metrics"
+	"github.com/newsflow/newsflow/pkg/retry"
+	"github.com/newsflow/newsflow/pkg/service"
+	"github.com/newsflow/newsflow/services/ingest/internal/feeds"
+	"github.com/newsflow/newsflow/services/ingest/internal/httpapi"
+	"github.com/newsflow/newsflow/services/ingest/internal/intake"
+	"github.com/newsflow/newsflow/services/ingest/internal/publish"
+)
+
+const usage = `ingest is the door through which news enters newsflow: it validates and normalises articles
+and writes them to the Kafka topic articles.raw (acks=all), keyed by a deterministic article id.
+
+Usage:
+  ingest [serve] [flags]        run the HTTP API, the feed poller and the admin server (the default)
+  ingest import [flags] PATH... read .txt, .json, .jsonl/.ndjson files and directories (recursively)
+  ingest help [serve|import]    this text, or a command's flags
+
+Every flag can also be set by the NEWSFLOW_* variable shown beside it; flags win.
+
+serve:
+  POST /v1/articles   one JSON article, a JSON array, NDJSON (application/x-ndjson), or text/plain
+                      (first line the title, the rest the body; source, url, published_at, language,
+                      author as query parameters). 202 only after Kafka acknowledged every accepted
+                      article; 400 with per-item reasons, 401, 413, 415, 503 with Retry-After.
+  GET  /openapi.yaml  the API description.
+  admin server:       /metrics, /healthz, /readyz.
+
+import:
+  Prints a summary (read, accepted, duplicates, rejected with file:line and reason) and exits
+  with status 1 if anything was rejected, 2 on a usage error.
+`
+
+// Run is ingest's main: it dispatches to serve or import.
+func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, args, stderr)
+	case "import":
+		return runImport(ctx, args, stdout, stderr)
+	case "help":
+		fmt.Fprint(stdout, usage)
+		if len(args) > 0 {
+			switch args[0] {
+			case "serve":
+				s, _ := serveFlags()
+				printFlags(stdout, "serve", s)
+			case "import":
+				s, _ := importFlags()
+				printFlags(stdout, "import", s)
+			}
+		}
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return service.UsageError{Err: fmt.Errorf("unknown command %q", cmd)}
+	}
+}
+
+func printFlags(w io.Writer, name string, s *config.Set) {
+	fmt.Fprintf(w, "\nFlags of %s:\n", name)
+	s.FS.SetOutput(w)
+	s.FS.PrintDefaults()
+}
+
+func serveFlags() (*config.Set, *ServeConfig) {
+	var cfg ServeConfig
+	s := config.New("ingest serve")
+	cfg.registerFlags(s)
+	return s, &cfg
+}
+
+func importFlags() (*config.Set, *ImportConfig) {
+	var cfg ImportConfig
+	s := config.New("ingest import")
+	cfg.registerFlags(s)
+	return s, &cfg
+}
+
+// parse parses args, turning --help into a printed usage and bad flags into UsageError.
+func parse(s *config.Set, name string, args []string, out io.Writer) error {
+	s.FS.SetOutput(out)
+	s.FS.Usage = func() {
+		fmt.Fprint(out, usage)
+		printFlags(out, name, s)
+		if name == "serve" { // `ingest --help` explains everything
+			is, _ := importFlags()
+			printFlags(out, "import", is)
+		}
+	}
+	if err := s.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return service.UsageError{Err: err}
+	}
+	return nil
+}
+
+// newWriter builds the acks=all producer with its own transport, so that closing it closes its
+// connections too (kafka-go's default transport is shared and never closed).
+//
+// kafka-go runs each produce attempt under its own deadline (WriteTimeout), detached from the
+// caller's context: a batch whose caller has given up is still retried in the background and may
+// land later. So the attempts are sized to end within the configured write timeout, and the
+// publisher waits a little longer than that (publishTimeout): when ingest answers 503, kafka-go
+// has already given up on the batch.
+func newWriter(k kafkax.Config, topic string) (*kafka.Writer, *kafka.Transport) {
+	w := k.NewWriter(topic)
+	tr := &kafka.Transport{DialTimeout: 5 * time.Second, MetadataTTL: 5 * time.Second, ClientID: "newsflow-ingest"}
+	w.Transport = tr
+	// Split batches below the broker's default message.max.bytes (1 MB): kafka-go would otherwise
+	// build batches of up to 16 MB that the broker refuses.
+	w.BatchBytes = 1_000_000
+	attempts := max(w.MaxAttempts, 1)
+	backoff := time.Duration(attempts-1) * w.WriteBackoffMax
+	w.WriteTimeout = max(500*time.Millisecond, (k.WriteTimeout-backoff)/time.Duration(attempts))
+	w.ReadTimeout = w.WriteTimeout
+	tr.DialTimeout = min(tr.DialTimeout, w.WriteTimeout)
+	return w, tr
+}
+
+// publishTimeout is the deadline of one acknowledged write as the caller sees it: the write
+// timeout plus a margin in which kafka-go reports its own verdict first.
+func publishTimeout(k kafkax.Config) time.Duration { return k.WriteTimeout + 2*time.Second }
+
+// ensureTopic creates the topic, retrying while Kafka is starting, bounded by timeout.
+func ensureTopic(ctx context.Context, k kafkax.Config, topic string, timeout time.Duration, log *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	return retry.Do(ctx, retry.Backoff{Initial: 200 * time.Millisecond, Max: 5 * time.Second}, func(ctx context.Context) error {
+		actx, acancel := context.WithTimeout(ctx, 10*time.Second)
+		defer acancel()
+		return k.EnsureTopics(actx, topic)
+	}, func(attempt int, err error, wait time.Duration) {
+		log.Warn("Kafka not ready; retrying", "attempt", attempt, "wait", wait.String(), "error", err)
+	})
+}
+
+func serve(ctx context.Context, args []string, stderr io.Writer) error {
+	s, cfg := serveFlags()
+	if err := parse(s, "serve", args, stderr); err != nil {
+		return err
+	}
+	if err := cfg.Validate(); err != nil {
+		return service.UsageError{Err: fmt.Errorf("invalid configuration: %w", err)}
+	}
+	rt, err := service.NewRuntime("ingest", cfg.Common, stderr)
+	if err != nil {
+		return service.UsageError{Err: err}
+	}
+	log := rt.Log
+	log.Info("starting", config.Attrs(cfg)...)
+
+	if err := ensureTopic(ctx, cfg.Kafka, cfg.Topic, cfg.StartupTimeout, log); err != nil {
+		return fmt.Errorf("creating topic %s: %w", cfg.Topic, err)
+	}
+	w, tr := newWriter(cfg.Kafka, cfg.Topic)
+	defer func() {
+		if err := w.Close(); err != nil {
+			log.Error("closing Kafka writer", "error", err)
+		}
+		tr.CloseIdleConnections()
+		log.Info("Kafka writer closed")
+	}()
+
+	stage := metrics.NewStage(rt.Registry, "ingest")
+	pub := &publish.Publisher{W: w, Topic: cfg.Topic, Timeout: publishTimeout(cfg.Kafka), M: publish.NewMetrics(rt.Registry, stage)}
+	im := intake.NewMetrics(rt.Registry, stage, cfg.Topic)
+	api := &httpapi.Handler{
+		Pub: pub, Token: cfg.Token, RetryAfter: cfg.RetryAfter, Log: log, Metrics: im,
+		Requests: httpapi.NewRequestsMetric(rt.Registry),
+		Limits:   httpapi.Limits{MaxRequestBytes: cfg.Limits.MaxRequestBytes, MaxItems: cfg.Limits.MaxItems, Article: cfg.Limits.article()},
+	}
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("HTTP API: listening on %s: %w", cfg.Addr, err)
+	}
+	rt.Admin.AddCheck("kafka", cfg.Kafka.Ping)
+
+	g, gctx := service.NewGroup(ctx, log)
+	g.Go("admin", rt.Admin.Run)
+	g.Go("http", func(ctx context.Context) error {
+		return serveAPI(ctx, ln, api.Routes(), rt.Admin.SetReady, cfg.ShutdownTimeout, log.With("server", "api"))
+	})
+	if len(cfg.Feeds) > 0 {
+		p, err := newPoller(cfg, pub, im, rt, log)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		g.Go("feeds", p.Run)
+	}
+	rt.Admin.SetReady(true)
+	log.Info("ready", "api", ln.Addr().String(), "admin", cfg.AdminAddr, "topic", cfg.Topic, "feeds", len(cfg.Feeds))
+	<-gctx.Done()
+	rt.Admin.SetReady(false)
+	return g.Wait()
+}
+
+// serveAPI serves h on ln until ctx ends, then shuts down in the order that loses nothing: not
+// ready first (load balancers stop sending), then stop accepting, then let in-flight requests
+// finish their acknowledged Kafka writes, for up to drain. Request contexts are not cancelled by
+// the shutdown; the Kafka writer is closed only after this returns.
+func serveAPI(ctx context.Context, ln net.Listener, h http.Handler, setReady func(bool), drain time.Duration, log *slog.Logger) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute,
+		IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("listening", "addr", ln.Addr().String())
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serving %s: %w", ln.Addr(), err)
+	case <-ctx.Done():
+	}
+	setReady(false)
+	log.Info("stopping HTTP API: not ready, finishing in-flight requests", "drain", drain.String())
+	sctx, cancel := context.WithTimeout(context.Background(), drain)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+		return serr
+	}
+	if err != nil {
+		return fmt.Errorf("in-flight requests still running after %v: %w", drain, err)
+	}
+	return nil
+}
+
+func newPoller(cfg *ServeConfig, pub *publish.Publisher, im *intake.Metrics, rt *service.Runtime, log *slog.Logger) (*feeds.Poller, error) {
+	store, err := feeds.OpenStore(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	var list []feeds.Feed
+	for _, f := range cfg.Feeds {
+		spec, _ := parseFeed(f)
+		list = append(list, feeds.Feed{URL: spec.URL, Source: spec.Source})
+	}
+	return &feeds.Poller{
+		Feeds: list, Interval: cfg.FeedInterval, Store: store, Pub: pub, Intake: im,
+		Client:     &http.Client{Timeout: cfg.FeedTimeout},
+		FetchPages: cfg.FeedFetchPages, Limits: cfg.Limits.article(), Log: log.With("actor", "feeds"),
+		Metrics: feeds.NewMetrics(rt.Registry),
+	}, nil
+}

@@ -1,0 +1,198 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/newsflow/newsflow/pkg/config"
+	"github.com/newsflow/newsflow/pkg/kafkax"
+	"github.com/newsflow/newsflow/pkg/service"
+	"github.com/newsflow/newsflow/services/ingest/internal/normalize"
+)
+
+// Limits are the size limits shared by `serve` and `import`.
+type Limits struct {
+	MaxRequestBytes int64
+	MaxBodyBytes    int
+	MaxItems        int
+}
+
+func (l *Limits) registerFlags(s *config.Set) {
+	s.Int64(&l.MaxRequestBytes, "max-request-bytes", "NEWSFLOW_INGEST_MAX_REQUEST_BYTES", 8<<20, "largest request body (and largest .txt/.json file or .jsonl line import reads), in bytes; larger gets 413")
+	s.Int(&l.MaxBodyBytes, "max-body-bytes", "NEWSFLOW_INGEST_MAX_BODY_BYTES", normalize.DefaultLimits.MaxBodyBytes, "largest article body in bytes (after HTML is converted to text); larger is rejected")
+	s.Int(&l.MaxItems, "max-items", "NEWSFLOW_INGEST_MAX_ITEMS", 10000, "most articles in one request; more gets 413")
+}
+
+func (l *Limits) validate() error {
+	switch {
+	case l.MaxRequestBytes < 1024:
+		return fmt.Errorf("max-request-bytes: %d, want >= 1024", l.MaxRequestBytes)
+	case l.MaxBodyBytes < 1 || l.MaxBodyBytes > 900<<10:
+		return fmt.Errorf("max-body-bytes: %d, want 1..%d (one Kafka record must stay under 1 MB)", l.MaxBodyBytes, 900<<10)
+	case l.MaxItems < 1:
+		return fmt.Errorf("max-items: %d, want >= 1", l.MaxItems)
+	}
+	return nil
+}
+
+func (l Limits) article() normalize.Limits {
+	return normalize.Limits{MaxTitleBytes: normalize.DefaultLimits.MaxTitleBytes, MaxBodyBytes: l.MaxBodyBytes}
+}
+
+// ServeConfig is everything `ingest serve` reads from flags and NEWSFLOW_* variables.
+type ServeConfig struct {
+	service.Common
+	Kafka  kafkax.Config
+	Topic  string
+	Addr   string
+	Token  config.Secret
+	Limits Limits
+	// RetryAfter is what 503 answers tell clients to wait.
+	RetryAfter time.Duration
+	// StartupTimeout bounds waiting for Kafka (topic creation) at start-up.
+	StartupTimeout time.Duration
+
+	Feeds          []string
+	FeedInterval   time.Duration
+	FeedTimeout    time.Duration
+	FeedFetchPages bool
+	DataDir        string
+}
+
+func (c *ServeConfig) registerFlags(s *config.Set) {
+	c.Common.RegisterFlags(s, "127.0.0.1:9101")
+	c.Kafka.RegisterFlags(s)
+	s.String(&c.Topic, "topic", "NEWSFLOW_INGEST_TOPIC", kafkax.TopicRaw, "Kafka topic articles are written to (created at start-up)")
+	s.String(&c.Addr, "addr", "NEWSFLOW_INGEST_ADDR", "127.0.0.1:8080", "address of the HTTP API")
+	s.Secret(&c.Token, "token", "NEWSFLOW_INGEST_TOKEN", "bearer token POST /v1/articles requires (empty: no authentication)")
+	c.Limits.registerFlags(s)
+	s.Duration(&c.RetryAfter, "retry-after", "NEWSFLOW_INGEST_RETRY_AFTER", 5*time.Second, "Retry-After of 503 answers when Kafka is unavailable")
+	s.Duration(&c.StartupTimeout, "startup-timeout", "NEWSFLOW_INGEST_STARTUP_TIMEOUT", 60*time.Second, "how long to wait for Kafka at start-up")
+	s.Strings(&c.Feeds, "feeds", "NEWSFLOW_INGEST_FEEDS", "", "RSS/Atom feed URLs to poll, each optionally prefixed with a source name: bbc=https://…")
+	s.Duration(&c.FeedInterval, "feed-interval", "NEWSFLOW_INGEST_FEED_INTERVAL", 5*time.Minute, "how often each feed is polled")
+	s.Duration(&c.FeedTimeout, "feed-timeout", "NEWSFLOW_INGEST_FEED_TIMEOUT", 30*time.Second, "deadline of one feed or page fetch")
+	s.Bool(&c.FeedFetchPages, "feed-fetch-pages", "NEWSFLOW_INGEST_FEED_FETCH_PAGES", false, "fetch each new item's linked page and extract the article text (readability)")
+	s.String(&c.DataDir, "data-dir", "NEWSFLOW_INGEST_DATA_DIR", ".local/ingest", "where feed state (seen items, ETags) is kept across restarts")
+}
+
+// Validate reports every setting that cannot work, at start-up rather than at the first request.
+func (c *ServeConfig) Validate() error {
+	var errs []error
+	if err := c.Kafka.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if strings.TrimSpace(c.Topic) == "" {
+		errs = append(errs, errors.New("topic: empty"))
+	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("addr: %q is not host:port", c.Addr))
+	}
+	if _, _, err := net.SplitHostPort(c.AdminAddr); err != nil {
+		errs = append(errs, fmt.Errorf("admin-addr: %q is not host:port", c.AdminAddr))
+	}
+	if err := c.Limits.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.RetryAfter < time.Second {
+		errs = append(errs, fmt.Errorf("retry-after: %v, want >= 1s", c.RetryAfter))
+	}
+	if c.ShutdownTimeout <= 0 || c.StartupTimeout <= 0 {
+		errs = append(errs, errors.New("shutdown-timeout and startup-timeout: want > 0"))
+	}
+	if len(c.Feeds) > 0 {
+		if c.FeedInterval < time.Second {
+			errs = append(errs, fmt.Errorf("feed-interval: %v, want >= 1s", c.FeedInterval))
+		}
+		if c.FeedTimeout <= 0 {
+			errs = append(errs, fmt.Errorf("feed-timeout: %v, want > 0", c.FeedTimeout))
+		}
+		if c.DataDir == "" {
+			errs = append(errs, errors.New("data-dir: needed to remember which feed items were published"))
+		}
+		for _, f := range c.Feeds {
+			if _, err := parseFeed(f); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// feedSpec is one --feeds entry.
+type feedSpec struct{ Source, URL string }
+
+// parseFeed reads "name=https://…" or a bare URL (the source is then the host name).
+func parseFeed(s string) (feedSpec, error) {
+	var f feedSpec
+	if name, rest, ok := strings.Cut(s, "="); ok && !strings.Contains(name, "/") && !strings.Contains(name, ":") {
+		f.Source, s = strings.TrimSpace(name), strings.TrimSpace(rest)
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return f, fmt.Errorf("feeds: %q is not an http(s) URL", s)
+	}
+	f.URL = s
+	if f.Source == "" {
+		f.Source = strings.TrimPrefix(u.Hostname(), "www.")
+	}
+	return f, nil
+}
+
+// ImportConfig is everything `ingest import` reads from flags and NEWSFLOW_* variables.
+type ImportConfig struct {
+	Kafka       kafkax.Config
+	Topic       string
+	Limits      Limits
+	Source      string
+	PublishedAt string
+	Language    string
+	BatchSize   int
+	DryRun      bool
+	Progress    string
+}
+
+func (c *ImportConfig) registerFlags(s *config.Set) {
+	c.Kafka.RegisterFlags(s)
+	s.String(&c.Topic, "topic", "NEWSFLOW_INGEST_TOPIC", kafkax.TopicRaw, "Kafka topic articles are written to (created if missing)")
+	c.Limits.registerFlags(s)
+	s.String(&c.Source, "source", "", "", "source of .txt articles (JSON articles carry their own)")
+	s.String(&c.PublishedAt, "published-at", "", "", "publication date of .txt articles, RFC 3339 (missing: the ingest time)")
+	s.String(&c.Language, "language", "", "", "language of .txt articles (missing: detected)")
+	s.Int(&c.BatchSize, "batch", "NEWSFLOW_INGEST_IMPORT_BATCH", 500, "articles per acknowledged Kafka write")
+	s.Bool(&c.DryRun, "dry-run", "", false, "validate and report without writing to Kafka")
+	s.String(&c.Progress, "progress", "", "auto", "progress line on stderr: auto (on a terminal), always, never")
+}
+
+// Validate reports every setting that cannot work.
+func (c *ImportConfig) Validate() error {
+	var errs []error
+	if !c.DryRun {
+		if err := c.Kafka.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if strings.TrimSpace(c.Topic) == "" {
+		errs = append(errs, errors.New("topic: empty"))
+	}
+	if err := c.Limits.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.BatchSize < 1 {
+		errs = append(errs, fmt.Errorf("batch: %d, want >= 1", c.BatchSize))
+	}
+	if c.PublishedAt != "" {
+		if _, err := normalize.ParseTime(c.PublishedAt); err != nil {
+			errs = append(errs, fmt.Errorf("published-at: %w", err))
+		}
+	}
+	switch c.Progress {
+	case "auto", "always", "never":
+	default:
+		errs = append(errs, fmt.Errorf("progress: %q, want auto, always or never", c.Progress))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,134 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/newsflow/newsflow/pkg/article"
+	"github.com/newsflow/newsflow/pkg/logging"
+	"github.com/newsflow/newsflow/pkg/metrics"
+	"github.com/newsflow/newsflow/pkg/retry"
+	"github.com/newsflow/newsflow/pkg/service"
+	"github.com/newsflow/newsflow/services/ingest/internal/decode"
+	"github.com/newsflow/newsflow/services/ingest/internal/importer"
+	"github.com/newsflow/newsflow/services/ingest/internal/intake"
+	"github.com/newsflow/newsflow/services/ingest/internal/publish"
+)
+
+// errRejected makes `ingest import` exit non-zero when any item was rejected; the summary has
+// already said which and why.
+var errRejected = errors.New("some items were rejected (see the summary)")
+
+// publisherFunc adapts a function to importer.Publisher.
+type publisherFunc func(ctx context.Context, arts []article.Article) error
+
+// Publish calls f.
+func (f publisherFunc) Publish(ctx context.Context, arts []article.Article) error {
+	return f(ctx, arts)
+}
+
+// discard is the publisher of a dry run: everything valid counts as accepted, nothing is written.
+type discard struct{}
+
+// Publish accepts and forgets arts.
+func (discard) Publish(context.Context, []article.Article) error { return nil }
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	s, cfg := importFlags()
+	if err := parse(s, "import", args, stderr); err != nil {
+		return err
+	}
+	paths := s.FS.Args()
+	if len(paths) == 0 {
+		return service.UsageError{Err: errors.New("import: name at least one file or directory")}
+	}
+	if err := cfg.Validate(); err != nil {
+		return service.UsageError{Err: fmt.Errorf("invalid configuration: %w", err)}
+	}
+
+	var pub importer.Publisher = discard{}
+	reg := metrics.NewRegistry()
+	stage := metrics.NewStage(reg, "ingest")
+	if !cfg.DryRun {
+		if err := ensureTopic(ctx, cfg.Kafka, cfg.Topic, 30*time.Second, discardLogger()); err != nil {
+			return fmt.Errorf("creating topic %s: %w", cfg.Topic, err)
+		}
+		w, tr := newWriter(cfg.Kafka, cfg.Topic)
+		defer tr.CloseIdleConnections()
+		defer w.Close()
+		p := &publish.Publisher{W: w, Topic: cfg.Topic, Timeout: publishTimeout(cfg.Kafka), M: publish.NewMetrics(reg, stage)}
+		// An import is unattended: a broker restarting for a few seconds should not abort an
+		// archive load, so a failed batch is retried. Re-sending is harmless (deterministic ids).
+		pub = publisherFunc(func(ctx context.Context, arts []article.Article) error {
+			return retry.Do(ctx, retry.Backoff{Initial: 500 * time.Millisecond, Max: 10 * time.Second, Attempts: 6}, func(ctx context.Context) error {
+				err := p.Publish(ctx, arts)
+				if errors.Is(err, publish.ErrRecordTooLarge) {
+					return retry.Permanent(err)
+				}
+				return err
+			}, func(attempt int, err error, wait time.Duration) {
+				fmt.Fprintf(stderr, "\nwriting to Kafka failed (attempt %d, retrying in %v): %v\n", attempt, wait.Round(time.Millisecond), err)
+			})
+		})
+	}
+
+	showProgress := cfg.Progress == "always" || (cfg.Progress == "auto" && logging.IsTerminal(stderr))
+	opt := importer.Options{
+		Meta:         decode.TextMeta{Source: cfg.Source, PublishedAt: cfg.PublishedAt, Language: cfg.Language},
+		Limits:       cfg.Limits.article(),
+		MaxFileBytes: cfg.Limits.MaxRequestBytes,
+		BatchSize:    cfg.BatchSize,
+		Metrics:      intake.NewMetrics(reg, stage, cfg.Topic),
+	}
+	start := time.Now()
+	if showProgress {
+		last := time.Time{}
+		opt.Progress = func(st importer.Stats) {
+			if time.Since(last) < 100*time.Millisecond {
+				return
+			}
+			last = time.Now()
+			fmt.Fprintf(stderr, "\r%d files, %d read, %d accepted, %d duplicates, %d rejected", st.Files, st.Read, st.Accepted, st.Duplicates, st.Rejected)
+		}
+	}
+	st, err := importer.Import(ctx, paths, pub, opt)
+	if showProgress {
+		fmt.Fprintln(stderr)
+	}
+	printSummary(stdout, st, time.Since(start), cfg.DryRun)
+	if err != nil {
+		return fmt.Errorf("import stopped: %w", err)
+	}
+	if st.Rejected > 0 {
+		return errRejected
+	}
+	return nil
+}
+
+func printSummary(w io.Writer, st importer.Stats, took time.Duration, dry bool) {
+	verb := "accepted"
+	if dry {
+		verb = "valid (dry run, nothing written)"
+	}
+	fmt.Fprintf(w, "%d files, %d read, %d %s, %d duplicates, %d rejected in %v",
+		st.Files, st.Read, st.Accepted, verb, st.Duplicates, st.Rejected, took.Round(time.Millisecond))
+	if st.Skipped > 0 {
+		fmt.Fprintf(w, " (%d files of other types skipped)", st.Skipped)
+	}
+	fmt.Fprintln(w)
+	if st.Rejected > 0 {
+		fmt.Fprintln(w, "rejected:")
+		for _, r := range st.Rejections {
+			fmt.Fprintf(w, "  %s\n", r)
+		}
+		if more := st.Rejected - len(st.Rejections); more > 0 {
+			fmt.Fprintf(w, "  … and %d more\n", more)
+		}
+	}
+}

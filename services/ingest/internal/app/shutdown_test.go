@@ -1,0 +1,65 @@
+package app
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestServeAPIShutdown: on cancel the service turns not ready, stops accepting connections, and
+// still answers the request in flight.
+func TestServeAPIShutdown(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	entered, release := make(chan struct{}), make(chan struct{})
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(entered)
+		<-release // an acknowledged Kafka write taking its time
+		w.WriteHeader(http.StatusAccepted)
+	})
+	var ready atomic.Bool
+	ready.Store(true)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serveAPI(ctx, ln, h, ready.Store, 10*time.Second, slog.New(slog.DiscardHandler)) }()
+
+	status := make(chan int, 1)
+	go func() {
+		resp, err := http.Post("http://"+addr+"/", "text/plain", nil)
+		if err != nil {
+			status <- -1
+			return
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		status <- resp.StatusCode
+	}()
+	<-entered
+	cancel()
+	eventually(t, 5*time.Second, "not ready and not accepting", func() bool {
+		if ready.Load() {
+			return false
+		}
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return false
+		}
+		return true
+	})
+	close(release)
+	if got := <-status; got != http.StatusAccepted {
+		t.Fatalf("in-flight request got %d, want 202", got)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

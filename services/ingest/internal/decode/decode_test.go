@@ -1,0 +1,141 @@
+package decode
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+func TestDecode(t *testing.T) {
+	tests := []struct {
+		name     string
+		f        Format
+		in       string
+		max      int
+		want     int    // items
+		wantErr  string // request-level error substring
+		itemErr  string // Code of item 0's error ("" = none)
+		errField string
+		title    string // title of item 0
+	}{
+		{name: "one object", f: JSON, in: `{"title":"T","body":"B"}`, want: 1, title: "T"},
+		{name: "array", f: JSON, in: `[{"title":"a","body":"b"},{"title":"c","body":"d"}]`, want: 2, title: "a"},
+		{name: "empty array", f: JSON, in: `[]`, want: 0},
+		{name: "BOM", f: JSON, in: "\uFEFF{\"title\":\"T\"}", want: 1, title: "T"},
+		{name: "empty", f: JSON, in: "  ", wantErr: "empty input"},
+		{name: "truncated array", f: JSON, in: `[{"title":"a"},{"tit`, wantErr: "malformed JSON"},
+		{name: "trailing garbage after array", f: JSON, in: `[{"title":"a"}] x`, wantErr: "malformed"},
+		{name: "malformed object", f: JSON, in: `{"title":`, want: 1, itemErr: CodeMalformed},
+		{name: "number not object", f: JSON, in: `[1]`, want: 1, itemErr: CodeMalformed},
+		{name: "null item", f: JSON, in: `[null]`, want: 1, itemErr: CodeMalformed},
+		{name: "title a number", f: JSON, in: `{"title":5,"body":"b"}`, want: 1, itemErr: CodeType, errField: "title"},
+		{name: "body an object", f: JSON, in: `{"title":"t","body":{}}`, want: 1, itemErr: CodeType, errField: "body"},
+		{name: "authors a number", f: JSON, in: `{"title":"t","authors":3}`, want: 1, itemErr: CodeType, errField: "authors"},
+		{name: "authors one string", f: JSON, in: `{"title":"t","authors":"Ann"}`, want: 1, title: "t"},
+		{name: "null fields are absent", f: JSON, in: `{"title":null,"url":null}`, want: 1},
+		{name: "invalid utf8 in title", f: JSON, in: "{\"title\":\"a\xff\",\"body\":\"b\"}", want: 1, itemErr: CodeUTF8, errField: "title"},
+		{name: "too many in array", f: JSON, in: `[{},{},{}]`, max: 2, wantErr: "too many items"},
+		{name: "ndjson", f: NDJSON, in: "{\"title\":\"a\"}\n\n{\"title\":\"b\"}\r\n", want: 2, title: "a"},
+		{name: "ndjson bad line", f: NDJSON, in: "nope\n{\"title\":\"b\"}", want: 2, itemErr: CodeMalformed},
+		{name: "ndjson too many", f: NDJSON, in: "{}\n{}\n{}\n", max: 2, wantErr: "too many items"},
+		{name: "text", f: Text, in: "Title\r\n\r\n\nBody line 1\n\nline 2\n", want: 1, title: "Title"},
+		{name: "text invalid utf8", f: Text, in: "T\n\xc3\x28", want: 1, itemErr: CodeUTF8, errField: "body"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			items, err := Decode(tt.f, []byte(tt.in), TextMeta{}, tt.max)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want it to contain %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("unexpected error %v", err)
+			}
+			if len(items) != tt.want {
+				t.Fatalf("%d items, want %d", len(items), tt.want)
+			}
+			if tt.want == 0 {
+				return
+			}
+			it := items[0]
+			if tt.itemErr == "" && it.Err != nil {
+				t.Fatalf("item error %v, want none", it.Err)
+			}
+			if tt.itemErr != "" && (it.Err == nil || it.Err.Code != tt.itemErr || it.Err.Field != tt.errField) {
+				t.Fatalf("item error %+v, want code %q field %q", it.Err, tt.itemErr, tt.errField)
+			}
+			if tt.title != "" && it.Raw.Title != tt.title {
+				t.Fatalf("title %q, want %q", it.Raw.Title, tt.title)
+			}
+		})
+	}
+}
+
+func TestDecodeLines(t *testing.T) {
+	in := "[\n  {\"title\":\"a\"},\n\n  {\"title\":\"b\"}\n]"
+	items, err := Decode(JSON, []byte(in), TextMeta{}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if items[0].Line != 2 || items[1].Line != 4 {
+		t.Fatalf("lines %d, %d; want 2, 4", items[0].Line, items[1].Line)
+	}
+	items, _ = Decode(NDJSON, []byte("\n{\"title\":\"a\"}\n\n{\"title\":\"b\"}"), TextMeta{}, 0)
+	if items[0].Line != 2 || items[1].Line != 4 || items[1].Index != 1 {
+		t.Fatalf("ndjson lines %+v", items)
+	}
+	_, err = Decode(JSON, []byte("[\n{\"title\":\"a\"},\n{\"ti"), TextMeta{}, 0)
+	var me *MalformedError
+	if !errors.As(err, &me) || me.Line != 3 {
+		t.Fatalf("err %v, want a MalformedError on line 3", err)
+	}
+}
+
+func TestDecodeTextKeepsBody(t *testing.T) {
+	body := "First  paragraph,\twith ‘quotes’ – and dashes.\n\n\nSecond.\n  "
+	items, _ := Decode(Text, []byte("The title \n\n"+body), TextMeta{Source: "s", URL: "u", PublishedAt: "p"}, 0)
+	r := items[0].Raw
+	if r.Title != "The title " || r.Body != body || r.Source != "s" || r.URL != "u" || r.PublishedAt != "p" {
+		t.Fatalf("got %+v", r)
+	}
+}
+
+// FuzzDecode feeds arbitrary bytes to every format: Decode must never panic, and whatever it
+// returns must be well-formed (valid UTF-8 strings, an error or a reason for every rejection).
+func FuzzDecode(f *testing.F) {
+	for _, s := range []string{`{"title":"t","body":"b"}`, `[{"title":"a","body":"b","authors":["x"]},{}]`,
+		"{\"title\":\"a\"}\n{\"body\":1}\n", "Title\n\nBody", "[1,null,\"x\",{\"title\":{}}]", "\xff\xfe", "[", "{\"authors\":\"a\"}"} {
+		f.Add([]byte(s), uint8(0))
+		f.Add([]byte(s), uint8(1))
+		f.Add([]byte(s), uint8(2))
+	}
+	f.Fuzz(func(t *testing.T, data []byte, which uint8) {
+		format := []Format{JSON, NDJSON, Text}[int(which)%3]
+		items, err := Decode(format, data, TextMeta{}, 1000)
+		if err != nil {
+			if items != nil {
+				t.Fatalf("items and error together")
+			}
+			return
+		}
+		for _, it := range items {
+			if it.Err != nil {
+				if it.Err.Code == "" || it.Err.Reason == "" {
+					t.Fatalf("rejection without code or reason: %+v", it.Err)
+				}
+				continue
+			}
+			for _, s := range append([]string{it.Raw.Title, it.Raw.Body, it.Raw.Source, it.Raw.URL, it.Raw.PublishedAt, it.Raw.Language}, it.Raw.Authors...) {
+				if !utf8.ValidString(s) {
+					t.Fatalf("accepted invalid UTF-8 %q", s)
+				}
+			}
+			if it.Line < 1 {
+				t.Fatalf("line %d", it.Line)
+			}
+		}
+	})
+}

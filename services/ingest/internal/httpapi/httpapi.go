@@ -1,0 +1,230 @@
+// Package httpapi is ingest's public HTTP API: POST /v1/articles for newsrooms' CMSs and
+// GET /openapi.yaml describing it. It decodes, normalises and publishes in that order and answers
+// 202 only after Kafka acknowledged every accepted record, so a client that got 202 can forget
+// the articles and a client that got anything else can simply send the same request again.
+package httpapi
+
+import (
+	"context"
+	"crypto/subtle"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/newsflow/newsflow/pkg/article"
+	"github.com/newsflow/newsflow/pkg/config"
+	"github.com/newsflow/newsflow/services/ingest/internal/decode"
+	"github.com/newsflow/newsflow/services/ingest/internal/intake"
+	"github.com/newsflow/newsflow/services/ingest/internal/normalize"
+	"github.com/newsflow/newsflow/services/ingest/internal/publish"
+)
+
+// OpenAPI is the API description served at /openapi.yaml; tests check it names every endpoint.
+//
+//go:embed openapi.yaml
+var OpenAPI []byte
+
+// Publisher writes a batch of articles durably or not at all (see publish.Publisher).
+type Publisher interface {
+	Publish(ctx context.Context, arts []article.Article) error
+}
+
+// Limits bound one request.
+type Limits struct {
+	MaxRequestBytes int64
+	MaxItems        int
+	Article         normalize.Limits
+}
+
+// Handler serves the API.
+type Handler struct {
+	Pub    Publisher
+	Limits Limits
+	// Token, when set, is the bearer token every POST must carry.
+	Token config.Secret
+	// RetryAfter is what a 503 tells clients to wait.
+	RetryAfter time.Duration
+	Log        *slog.Logger
+	Metrics    *intake.Metrics
+	Requests   *prometheus.CounterVec // labels: code
+	Now        func() time.Time
+}
+
+// NewRequestsMetric registers the per-status request counter on reg.
+func NewRequestsMetric(reg prometheus.Registerer) *prometheus.CounterVec {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "newsflow_ingest_http_requests_total",
+		Help: "POST /v1/articles requests, by status code."}, []string{"code"})
+	reg.MustRegister(c)
+	return c
+}
+
+// Routes returns the API's mux: POST /v1/articles, GET /openapi.yaml and a one-line GET /.
+func (h *Handler) Routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/articles", h.postArticles)
+	mux.HandleFunc("GET /openapi.yaml", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/yaml")
+		_, _ = w.Write(OpenAPI)
+	})
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = io.WriteString(w, "newsflow ingest: POST articles to /v1/articles; the API is described at /openapi.yaml\n")
+	})
+	return mux
+}
+
+// Response is the body of every answer to POST /v1/articles.
+type Response struct {
+	Accepted   int             `json:"accepted"`
+	Duplicates int             `json:"duplicates"`
+	Rejected   int             `json:"rejected"`
+	Items      []intake.Result `json:"items,omitempty"`
+	Error      string          `json:"error,omitempty"`
+}
+
+// mediaFormats maps the accepted media types to decoders.
+var mediaFormats = map[string]decode.Format{
+	"application/json":     decode.JSON,
+	"application/x-ndjson": decode.NDJSON,
+	"application/ndjson":   decode.NDJSON,
+	"application/jsonl":    decode.NDJSON,
+	"application/x-jsonl":  decode.NDJSON,
+	"text/plain":           decode.Text,
+}
+
+// AcceptedTypes lists the media types POST /v1/articles takes, for 415 answers.
+const AcceptedTypes = "application/json, application/x-ndjson, text/plain"
+
+func (h *Handler) postArticles(w http.ResponseWriter, r *http.Request) {
+	code := h.post(w, r)
+	if h.Requests != nil {
+		h.Requests.WithLabelValues(strconv.Itoa(code)).Inc()
+	}
+}
+
+func (h *Handler) post(w http.ResponseWriter, r *http.Request) int {
+	if h.Token != "" {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(h.Token)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="newsflow ingest"`)
+			return h.fail(w, http.StatusUnauthorized, "missing or wrong bearer token", nil)
+		}
+	}
+
+	format, err := formatOf(r.Header.Get("Content-Type"))
+	if err != nil {
+		w.Header().Set("Accept-Post", AcceptedTypes)
+		h.Metrics.Reject(intake.ChannelHTTP, "unsupported_media_type", 1)
+		return h.fail(w, http.StatusUnsupportedMediaType, err.Error(), nil)
+	}
+
+	if r.ContentLength > h.Limits.MaxRequestBytes {
+		h.Metrics.Reject(intake.ChannelHTTP, decode.CodeTooLarge, 1)
+		return h.fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body of %d bytes exceeds the limit of %d", r.ContentLength, h.Limits.MaxRequestBytes), nil)
+	}
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.Limits.MaxRequestBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			h.Metrics.Reject(intake.ChannelHTTP, decode.CodeTooLarge, 1)
+			return h.fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body exceeds the limit of %d bytes", h.Limits.MaxRequestBytes), nil)
+		}
+		return h.fail(w, http.StatusBadRequest, "reading request body: "+err.Error(), nil)
+	}
+	if h.Metrics != nil {
+		h.Metrics.Bytes.WithLabelValues(intake.ChannelHTTP).Add(float64(len(data)))
+	}
+
+	q := r.URL.Query()
+	meta := decode.TextMeta{Source: q.Get("source"), URL: q.Get("url"), PublishedAt: q.Get("published_at"),
+		Language: q.Get("language"), Authors: q["author"]}
+	items, err := decode.Decode(format, data, meta, h.Limits.MaxItems)
+	if err != nil {
+		var me *decode.MalformedError
+		switch {
+		case errors.Is(err, decode.ErrTooManyItems):
+			h.Metrics.Reject(intake.ChannelHTTP, "too_many_items", 1)
+			return h.fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("more than %d items in one request; split the batch", h.Limits.MaxItems), nil)
+		case errors.As(err, &me):
+			h.Metrics.Reject(intake.ChannelHTTP, decode.CodeMalformed, 1)
+			return h.fail(w, http.StatusBadRequest, me.Error(), nil)
+		default:
+			return h.fail(w, http.StatusBadRequest, err.Error(), nil)
+		}
+	}
+	if len(items) == 0 {
+		h.Metrics.Reject(intake.ChannelHTTP, decode.CodeMissing, 1)
+		return h.fail(w, http.StatusBadRequest, "no articles in the request body", nil)
+	}
+
+	b := intake.Prepare(items, h.now(), h.Limits.Article, nil)
+	h.Metrics.Judged(intake.ChannelHTTP, &b)
+	acc, dup, rej := b.Counts()
+	resp := Response{Accepted: acc, Duplicates: dup, Rejected: rej, Items: b.Results}
+	if acc == 0 {
+		resp.Error = "no article in the request was valid"
+		return h.write(w, http.StatusBadRequest, resp)
+	}
+
+	// One WriteMessages call for the whole request: 202 only when it returned nil.
+	if err := h.Pub.Publish(r.Context(), b.Articles); err != nil {
+		if errors.Is(err, publish.ErrRecordTooLarge) {
+			return h.fail(w, http.StatusRequestEntityTooLarge, err.Error(), nil)
+		}
+		h.Log.Warn("publishing failed; answering 503", "articles", len(b.Articles), "error", err)
+		w.Header().Set("Retry-After", strconv.Itoa(int(max(1, h.RetryAfter.Round(time.Second)/time.Second))))
+		return h.fail(w, http.StatusServiceUnavailable, "Kafka is unavailable; nothing of this request was accepted, send it again later", nil)
+	}
+	h.Metrics.Published(intake.ChannelHTTP, &b)
+	return h.write(w, http.StatusAccepted, resp)
+}
+
+// formatOf maps a Content-Type header to a decoder; charsets other than UTF-8 are refused
+// rather than guessed at.
+func formatOf(ct string) (decode.Format, error) {
+	if ct == "" {
+		return 0, fmt.Errorf("missing Content-Type: want one of %s", AcceptedTypes)
+	}
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return 0, fmt.Errorf("unreadable Content-Type %q: want one of %s", ct, AcceptedTypes)
+	}
+	f, ok := mediaFormats[mt]
+	if !ok {
+		return 0, fmt.Errorf("unsupported Content-Type %q: want one of %s", mt, AcceptedTypes)
+	}
+	if cs := strings.ToLower(params["charset"]); cs != "" && cs != "utf-8" && cs != "utf8" && cs != "us-ascii" {
+		return 0, fmt.Errorf("unsupported charset %q: send UTF-8", cs)
+	}
+	return f, nil
+}
+
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}
+
+func (h *Handler) fail(w http.ResponseWriter, code int, msg string, items []intake.Result) int {
+	return h.write(w, code, Response{Error: msg, Items: items})
+}
+
+func (h *Handler) write(w http.ResponseWriter, code int, resp Response) int {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(resp)
+	return code
+}

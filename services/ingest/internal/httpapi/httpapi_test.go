@@ -1,0 +1,261 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/newsflow/newsflow/pkg/article"
+	"github.com/newsflow/newsflow/pkg/metrics"
+	"github.com/newsflow/newsflow/services/ingest/internal/intake"
+	"github.com/newsflow/newsflow/services/ingest/internal/normalize"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// fakePub records every Publish call; err makes it fail like an unreachable broker.
+type fakePub struct {
+	mu    sync.Mutex
+	calls [][]article.Article
+	err   error
+}
+
+func (f *fakePub) Publish(_ context.Context, arts []article.Article) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, arts)
+	return f.err
+}
+
+// testLimits are the serve defaults, so the table tests what users get.
+var testLimits = Limits{MaxRequestBytes: 8 << 20, MaxItems: 10000, Article: normalize.DefaultLimits}
+
+func newServer(t *testing.T, pub Publisher, token string) *httptest.Server {
+	reg := metrics.NewRegistry()
+	stage := metrics.NewStage(reg, "ingest")
+	h := &Handler{Pub: pub, Limits: testLimits, RetryAfter: 7 * time.Second,
+		Log: slog.New(slog.DiscardHandler), Metrics: intake.NewMetrics(reg, stage, "t"), Requests: NewRequestsMetric(reg)}
+	if token != "" {
+		h.Token = "s3cret"
+	}
+	srv := httptest.NewServer(h.Routes())
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func post(t *testing.T, url, ct string, body []byte, hdr ...string) (*http.Response, Response) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	if ct != "" {
+		req.Header.Set("Content-Type", ct)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var r Response
+	b, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatalf("response is not JSON: %v: %q", err, b)
+	}
+	return resp, r
+}
+
+const good = `{"title":"Troops enter Khan Shaykhun","body":"Syrian army troops entered the town yesterday.","url":"https://example.com/a","published_at":"2019-08-21T08:00:00Z"}`
+
+func TestBadInputs(t *testing.T) {
+	garbage := make([]byte, 4096)
+	_, _ = rand.Read(garbage)
+	garbage[0] = 0xff // certainly not UTF-8
+	var many bytes.Buffer
+	for range 100_000 {
+		many.WriteString("{}\n")
+	}
+	tests := []struct {
+		name   string
+		ct     string
+		path   string
+		body   []byte
+		status int
+		code   string // error code of the first item ("" = not checked)
+		field  string
+		errSub string // substring of the request-level error
+	}{
+		{name: "malformed JSON", ct: "application/json", body: []byte(`[{"title":"a","body":"b"},{"tit`), status: 400, errSub: "malformed JSON"},
+		{name: "malformed object", ct: "application/json", body: []byte(`{"title":`), status: 400, code: "malformed"},
+		{name: "wrong type", ct: "application/json", body: []byte(`{"title":["a"],"body":"b"}`), status: 400, code: "wrong_type", field: "title"},
+		{name: "invalid UTF-8 in JSON", ct: "application/json", body: []byte("{\"title\":\"caf\xe9\",\"body\":\"b\"}"), status: 400, code: "invalid_utf8", field: "title"},
+		{name: "invalid UTF-8 text", ct: "text/plain", body: []byte("Title\nbody \xc3\x28"), status: 400, code: "invalid_utf8", field: "body"},
+		{name: "empty title", ct: "application/json", body: []byte(`{"title":"  ","body":"b"}`), status: 400, code: "missing", field: "title"},
+		{name: "empty body text", ct: "text/plain", body: []byte("Title only\n\n"), status: 400, code: "missing", field: "body"},
+		{name: "empty request", ct: "application/x-ndjson", body: nil, status: 400, errSub: "no articles"},
+		{name: "10 MB body", ct: "application/json", body: []byte(`{"title":"t","body":"` + strings.Repeat("a", 10<<20) + `"}`), status: 413, errSub: "limit"},
+		{name: "1 MB body under request limit", ct: "application/json", body: []byte(`{"title":"t","body":"` + strings.Repeat("a ", 512<<10) + `"}`), status: 400, code: "too_large", field: "body"},
+		{name: "100k items", ct: "application/x-ndjson", body: many.Bytes(), status: 413, errSub: "more than 10000 items"},
+		{name: "HTML soup with text", ct: "application/json", body: []byte(`{"title":"<h1>Soup</h1>","body":"<div><p>Real <b>text<p>more</div></span><script>x()</script>"}`), status: 202},
+		{name: "HTML soup without text", ct: "application/json", body: []byte(`{"title":"Soup","body":"<div><script>x()</script><style>a{}</style></div>"}`), status: 400, code: "missing", field: "body"},
+		{name: "binary garbage as JSON", ct: "application/json", body: garbage, status: 400},
+		{name: "binary garbage as NDJSON", ct: "application/x-ndjson", body: garbage, status: 400},
+		{name: "binary garbage as text", ct: "text/plain", body: garbage, status: 400, code: "invalid_utf8"},
+		{name: "control characters", ct: "text/plain", body: []byte("Title\n\x00\x01\x02binary"), status: 400, code: "binary", field: "body"},
+		{name: "wrong content type", ct: "application/xml", body: []byte(`<a/>`), status: 415, errSub: "unsupported Content-Type"},
+		{name: "no content type", ct: "", body: []byte(good), status: 415, errSub: "missing Content-Type"},
+		{name: "latin-1 charset", ct: "text/plain; charset=iso-8859-1", body: []byte("T\nb"), status: 415, errSub: "charset"},
+		{name: "bad URL", ct: "application/json", body: []byte(`{"title":"t","body":"b","url":"javascript:alert(1)"}`), status: 400, code: "invalid_url", field: "url"},
+		{name: "bad date", ct: "application/json", body: []byte(`{"title":"t","body":"b","published_at":"last Tuesday"}`), status: 400, code: "invalid_date", field: "published_at"},
+		{name: "not an object", ct: "application/json", body: []byte(`"just a string"`), status: 400, code: "malformed"},
+		{name: "text with bad query date", ct: "text/plain", path: "?published_at=soon", body: []byte("T\nbody"), status: 400, code: "invalid_date", field: "published_at"},
+	}
+	pub := &fakePub{}
+	srv := newServer(t, pub, "")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, r := post(t, srv.URL+"/v1/articles"+tt.path, tt.ct, tt.body)
+			if resp.StatusCode != tt.status {
+				t.Fatalf("status %d, want %d; response %+v", resp.StatusCode, tt.status, r)
+			}
+			if tt.errSub != "" && !strings.Contains(r.Error, tt.errSub) {
+				t.Errorf("error %q, want it to contain %q", r.Error, tt.errSub)
+			}
+			if tt.status == 400 && tt.errSub == "" {
+				if len(r.Items) == 0 || r.Items[0].Status != intake.StatusRejected || r.Items[0].Error == nil || r.Items[0].Error.Reason == "" {
+					t.Fatalf("want per-item reasons, got %+v", r)
+				}
+				if e := r.Items[0].Error; (tt.code != "" && e.Code != tt.code) || (tt.field != "" && e.Field != tt.field) {
+					t.Errorf("item error %+v, want code %q field %q", e, tt.code, tt.field)
+				}
+			}
+		})
+	}
+	// Only the accepted request reached the publisher.
+	if len(pub.calls) != 1 || pub.calls[0][0].Body != "Real text\n\nmore" {
+		t.Fatalf("publisher calls %+v", pub.calls)
+	}
+}
+
+func TestContentTypes(t *testing.T) {
+	pub := &fakePub{}
+	srv := newServer(t, pub, "")
+	second := `{"title":"Second","body":"Another article body.","source":"bbc","authors":["A"]}`
+	tests := []struct {
+		name, ct, path, body string
+		n                    int
+	}{
+		{"object", "application/json; charset=utf-8", "", good, 1},
+		{"array", "application/json", "", "[" + good + ",\n" + second + "]", 2},
+		{"ndjson", "application/x-ndjson", "", good + "\n" + second + "\n", 2},
+		{"text", "text/plain; charset=UTF-8", "?source=newsline&url=https://example.com/b&published_at=2019-08-21&author=Ann&author=Bo", "Title\n\nBody ‘text’ – kept.\n", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pub.calls = nil
+			resp, r := post(t, srv.URL+"/v1/articles"+tt.path, tt.ct, []byte(tt.body))
+			if resp.StatusCode != 202 || r.Accepted != tt.n || len(r.Items) != tt.n {
+				t.Fatalf("status %d response %+v", resp.StatusCode, r)
+			}
+			if len(pub.calls) != 1 || len(pub.calls[0]) != tt.n {
+				t.Fatalf("want one Publish call with %d articles, got %d calls", tt.n, len(pub.calls))
+			}
+			for i, it := range r.Items {
+				if it.ID != pub.calls[0][i].ID || it.Status != intake.StatusAccepted {
+					t.Errorf("item %d: %+v", i, it)
+				}
+			}
+		})
+	}
+	a := pub.calls[0][0] // the text article
+	if a.Source != "newsline" || a.URL != "https://example.com/b" || a.Body != "Body ‘text’ – kept.\n" || strings.Join(a.Authors, ",") != "Ann,Bo" ||
+		a.PublishedAt != time.Date(2019, 8, 21, 0, 0, 0, 0, time.UTC) {
+		t.Fatalf("text article %+v", a)
+	}
+}
+
+func TestMixedBatch(t *testing.T) {
+	pub := &fakePub{}
+	srv := newServer(t, pub, "")
+	body := good + "\n" + `{"title":"","body":"x"}` + "\n" + good + "\n" + `{"title":"No date","body":"Body."}`
+	resp, r := post(t, srv.URL+"/v1/articles", "application/x-ndjson", []byte(body))
+	if resp.StatusCode != 202 || r.Accepted != 2 || r.Rejected != 1 || r.Duplicates != 1 {
+		t.Fatalf("status %d %+v", resp.StatusCode, r)
+	}
+	st := []string{r.Items[0].Status, r.Items[1].Status, r.Items[2].Status, r.Items[3].Status}
+	if strings.Join(st, ",") != "accepted,rejected,duplicate,accepted" || r.Items[1].Line != 2 || r.Items[1].Error.Field != "title" {
+		t.Fatalf("items %+v", r.Items)
+	}
+	if len(r.Items[3].Notes) == 0 || r.Items[3].Notes[0] != normalize.NoteMissingDate {
+		t.Fatalf("missing-date note absent: %+v", r.Items[3])
+	}
+	if len(pub.calls) != 1 || len(pub.calls[0]) != 2 {
+		t.Fatalf("publisher calls %d", len(pub.calls))
+	}
+}
+
+func TestKafkaUnavailable(t *testing.T) {
+	pub := &fakePub{err: errors.New("dial tcp: connection refused")}
+	srv := newServer(t, pub, "")
+	resp, r := post(t, srv.URL+"/v1/articles", "application/x-ndjson", []byte(good+"\n"+`{"title":"b","body":"c"}`))
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") != "7" || r.Accepted != 0 || len(r.Items) != 0 {
+		t.Fatalf("status %d Retry-After %q %+v", resp.StatusCode, resp.Header.Get("Retry-After"), r)
+	}
+	if len(pub.calls) != 1 || len(pub.calls[0]) != 2 {
+		t.Fatalf("want one all-or-nothing write of both articles, got %d calls", len(pub.calls))
+	}
+}
+
+func TestToken(t *testing.T) {
+	srv := newServer(t, &fakePub{}, "s3cret")
+	for _, tt := range []struct {
+		auth   string
+		status int
+	}{{"", 401}, {"Bearer wrong", 401}, {"Basic czNjcmV0", 401}, {"Bearer s3cret", 202}} {
+		resp, _ := post(t, srv.URL+"/v1/articles", "application/json", []byte(good), "Authorization", tt.auth)
+		if resp.StatusCode != tt.status {
+			t.Errorf("Authorization %q: status %d, want %d", tt.auth, resp.StatusCode, tt.status)
+		}
+		if tt.status == 401 && !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Bearer") {
+			t.Errorf("401 without WWW-Authenticate")
+		}
+	}
+}
+
+func TestOpenAPI(t *testing.T) {
+	srv := newServer(t, &fakePub{}, "")
+	resp, err := http.Get(srv.URL + "/openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{"openapi: 3", "/v1/articles", "application/x-ndjson", "text/plain", "Retry-After", `"413"`, `"415"`, `"401"`} {
+		if !bytes.Contains(b, []byte(want)) {
+			t.Errorf("openapi.yaml lacks %q", want)
+		}
+	}
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	r2, err := http.Get(srv.URL + "/v1/articles")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2.Body.Close()
+	if r2.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("GET /v1/articles: %d", r2.StatusCode)
+	}
+}

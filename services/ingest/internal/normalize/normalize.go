@@ -1,0 +1,236 @@
+// Package normalize turns a raw item into the article DESIGN.md fixes for articles.raw, or says
+// which field is wrong and why. It does no I/O, so every rule here is tested by table, and the
+// HTTP API, the feed poller and `ingest import` apply exactly the same rules.
+package normalize
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/abadojack/whatlanggo"
+
+	"github.com/newsflow/newsflow/pkg/article"
+	"github.com/newsflow/newsflow/services/ingest/internal/decode"
+)
+
+// Limits bound what one article may weigh; they keep a single record under the broker's message
+// size limit and keep one client from filling the topic with one request.
+type Limits struct {
+	MaxTitleBytes int
+	MaxBodyBytes  int
+}
+
+// DefaultLimits are generous for news (the longest long-reads are a few hundred kB) while staying
+// below Kafka's default 1 MB record limit.
+var DefaultLimits = Limits{MaxTitleBytes: 2048, MaxBodyBytes: 512 << 10}
+
+// NoteMissingDate is the note an item result carries when published_at was absent.
+const NoteMissingDate = "published_at missing: set to the ingest time"
+
+// NoteHTML is the note an item result carries when the body arrived as HTML.
+const NoteHTML = "body was HTML: converted to text"
+
+// Article normalises raw: it checks the required fields, converts HTML to text, parses the
+// publication date, checks the URL, detects the language and computes the deterministic id.
+// now is the ingest time. Notes say what was changed or assumed, for the item result.
+func Article(raw decode.Raw, now time.Time, lim Limits) (article.Article, []string, *decode.FieldError) {
+	var a article.Article
+	var notes []string
+	now = now.UTC()
+
+	title := raw.Title
+	if LooksLikeHTML(title) {
+		title = HTMLToText(title)
+	}
+	title = strings.Join(strings.Fields(title), " ")
+	if title == "" {
+		return a, nil, &decode.FieldError{Field: "title", Code: decode.CodeMissing, Reason: "missing or empty"}
+	}
+	if lim.MaxTitleBytes > 0 && len(title) > lim.MaxTitleBytes {
+		return a, nil, &decode.FieldError{Field: "title", Code: decode.CodeTooLarge, Reason: fmt.Sprintf("%d bytes, limit %d", len(title), lim.MaxTitleBytes)}
+	}
+	if err := checkText("title", title); err != nil {
+		return a, nil, err
+	}
+
+	body := raw.Body
+	if LooksLikeHTML(body) {
+		body = HTMLToText(body)
+		notes = append(notes, NoteHTML)
+	}
+	if strings.TrimSpace(body) == "" {
+		return a, nil, &decode.FieldError{Field: "body", Code: decode.CodeMissing, Reason: "missing or empty"}
+	}
+	if lim.MaxBodyBytes > 0 && len(body) > lim.MaxBodyBytes {
+		return a, nil, &decode.FieldError{Field: "body", Code: decode.CodeTooLarge, Reason: fmt.Sprintf("%d bytes, limit %d", len(body), lim.MaxBodyBytes)}
+	}
+	if err := checkText("body", body); err != nil {
+		return a, nil, err
+	}
+
+	if u := strings.TrimSpace(raw.URL); u != "" {
+		if _, err := article.CanonicalURL(u); err != nil || !utf8.ValidString(u) {
+			return a, nil, &decode.FieldError{Field: "url", Code: decode.CodeInvalidURL, Reason: fmt.Sprintf("%q is not an absolute http(s) URL", clip(u, 200))}
+		}
+		if len(u) > 4096 {
+			return a, nil, &decode.FieldError{Field: "url", Code: decode.CodeTooLarge, Reason: "longer than 4096 bytes"}
+		}
+		a.URL = u
+	}
+
+	if p := strings.TrimSpace(raw.PublishedAt); p == "" {
+		a.PublishedAt = now
+		notes = append(notes, NoteMissingDate)
+	} else {
+		t, err := ParseTime(p)
+		if err != nil {
+			return a, nil, &decode.FieldError{Field: "published_at", Code: decode.CodeInvalidDate, Reason: err.Error()}
+		}
+		a.PublishedAt = t
+	}
+
+	a.Source = strings.TrimSpace(raw.Source)
+	if len(a.Source) > 200 {
+		return a, nil, &decode.FieldError{Field: "source", Code: decode.CodeTooLarge, Reason: "longer than 200 bytes"}
+	}
+	if err := checkText("source", a.Source); err != nil {
+		return a, nil, err
+	}
+	seen := map[string]bool{}
+	for _, au := range raw.Authors {
+		au = strings.Join(strings.Fields(au), " ")
+		if au == "" || seen[au] {
+			continue
+		}
+		if len(au) > 200 {
+			return a, nil, &decode.FieldError{Field: "authors", Code: decode.CodeTooLarge, Reason: "an author longer than 200 bytes"}
+		}
+		seen[au] = true
+		a.Authors = append(a.Authors, au)
+	}
+	if len(a.Authors) > 100 {
+		return a, nil, &decode.FieldError{Field: "authors", Code: decode.CodeTooLarge, Reason: "more than 100 authors"}
+	}
+
+	if l := strings.ToLower(strings.TrimSpace(raw.Language)); l != "" {
+		if !langTag.MatchString(l) {
+			return a, nil, &decode.FieldError{Field: "language", Code: decode.CodeInvalid, Reason: fmt.Sprintf("%q is not a language code such as en or pt-br", clip(l, 50))}
+		}
+		a.Language = l
+	} else {
+		a.Language = DetectLanguage(title + "\n" + body)
+	}
+
+	a.Title = title
+	a.Body = body
+	a.IngestedAt = now
+	a.ID = article.ID(&a)
+	return a, notes, nil
+}
+
+const detectBytes = 700
+
+var langTag = regexp.MustCompile(`^[a-z]{2,3}(-[a-z0-9]{2,8})?$`)
+
+// checkText rejects control characters other than tab, newline, carriage return and form feed:
+// text with NUL or escape bytes is binary data that happens to be valid UTF-8.
+func checkText(field, s string) *decode.FieldError {
+	if !utf8.ValidString(s) {
+		return &decode.FieldError{Field: field, Code: decode.CodeUTF8, Reason: "not valid UTF-8"}
+	}
+	for i, r := range s {
+		if r < 0x20 && r != '\t' && r != '\n' && r != '\r' && r != '\f' || r == 0x7f {
+			return &decode.FieldError{Field: field, Code: decode.CodeBinary, Reason: fmt.Sprintf("control character %U at byte %d: binary data is not an article", r, i)}
+		}
+	}
+	return nil
+}
+
+// DetectLanguage returns the ISO 639-1 code of text's language, or "" when the detector is not
+// confident. whatlanggo is used because it is pure Go, needs no model files and little memory
+// (its trigram profiles are compiled in); only the first 700 bytes (about a hundred words) are
+// looked at, which is plenty for a language and bounds the cost: detection is most of ingest's
+// CPU time.
+func DetectLanguage(text string) string {
+	if len(text) > detectBytes {
+		cut := detectBytes
+		for cut > 0 && !utf8.RuneStart(text[cut]) {
+			cut--
+		}
+		text = text[:cut]
+	}
+	if strings.IndexFunc(text, unicode.IsLetter) < 0 {
+		return ""
+	}
+	info := whatlanggo.Detect(text)
+	if !info.IsReliable() && info.Confidence < 0.5 {
+		return ""
+	}
+	return info.Lang.Iso6391()
+}
+
+// timeLayouts are the formats news systems actually send: RFC 3339 first, then the RSS
+// (RFC 822/1123) family, then common CMS exports. Layouts without a zone are read as UTC.
+var timeLayouts = []string{
+	time.RFC3339Nano,
+	time.RFC3339,
+	"2006-01-02T15:04:05Z0700",
+	"2006-01-02T15:04:05",
+	"2006-01-02T15:04Z07:00",
+	"2006-01-02T15:04",
+	"2006-01-02 15:04:05Z07:00",
+	"2006-01-02 15:04:05 -0700",
+	"2006-01-02 15:04:05 -0700 MST",
+	"2006-01-02 15:04:05",
+	"2006-01-02 15:04",
+	"2006-01-02",
+	time.RFC1123Z,
+	time.RFC1123,
+	"Mon, 2 Jan 2006 15:04:05 -0700",
+	"Mon, 2 Jan 2006 15:04:05 MST",
+	"Mon, 2 Jan 2006 15:04 -0700",
+	"2 Jan 2006 15:04:05 -0700",
+	"2 Jan 2006 15:04:05 MST",
+	time.RFC822Z,
+	time.RFC822,
+	time.RFC850,
+	time.ANSIC,
+	time.UnixDate,
+	"January 2, 2006 15:04",
+	"January 2, 2006",
+	"Jan 2, 2006",
+	"2 January 2006",
+	"2 Jan 2006",
+}
+
+// ParseTime reads a publication date in RFC 3339 or one of the common news formats and returns
+// it in UTC. Dates before 1800 or more than two days in the future are rejected: they are typos.
+func ParseTime(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	for _, l := range timeLayouts {
+		t, err := time.Parse(l, s)
+		if err != nil {
+			continue
+		}
+		t = t.UTC()
+		if t.Year() < 1800 || t.After(time.Now().Add(48*time.Hour)) {
+			return time.Time{}, fmt.Errorf("%q is out of range (before 1800 or in the future)", clip(s, 60))
+		}
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("%q is not RFC 3339 (2019-08-21T08:00:00Z) or a common news date format", clip(s, 60))
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}

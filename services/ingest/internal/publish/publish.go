@@ -1,0 +1,129 @@
+// Package publish writes accepted articles to articles.raw and reports what it did to Prometheus.
+// It is the only place where ingest talks to Kafka, so that the rule "one request, one
+// WriteMessages call, success only when every record was acknowledged" lives in one place.
+package publish
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/newsflow/newsflow/pkg/article"
+	"github.com/newsflow/newsflow/pkg/metrics"
+)
+
+// Writer is the part of *kafka.Writer that Publisher uses; unit tests hand in fakes.
+type Writer interface {
+	WriteMessages(ctx context.Context, msgs ...kafka.Message) error
+}
+
+// MaxRecordBytes bounds one encoded article. It stays under the broker's default
+// message.max.bytes (1 MB) so that a record accepted here is never refused by the broker.
+const MaxRecordBytes = 900 << 10
+
+// ErrRecordTooLarge means an encoded article exceeds MaxRecordBytes.
+var ErrRecordTooLarge = errors.New("record too large")
+
+// Publisher writes articles as records keyed by article id (one id, one partition, so that the
+// versions of one article stay in order).
+//
+// Why a retried request cannot create duplicates downstream: every article's id is
+// deterministic (article.ID: canonical URL, or source+title+body), the record key is that id, and
+// the index stage writes documents by _id. If a write fails or times out after some records
+// reached the broker, the caller reports failure for the whole batch; when the client retries,
+// the same ids are written again and the index overwrites the same documents. Kafka may carry a
+// record twice; the search index never holds it twice.
+//
+// "Nothing partial" holds when the broker cannot be reached or does not answer: no record of a
+// request answered 503 reaches the topic (the outage tests check both through a proxy; the
+// writer's attempts end before the publisher's deadline, see app.newWriter). Two cases can
+// still leave records of a refused request on the topic, both made harmless by the ids above: a
+// batch spread over several partitions whose leaders fail differently, and a produce request the
+// broker wrote but whose acknowledgement was lost. Kafka transactions would close both, but
+// kafka-go has no transactional producer.
+type Publisher struct {
+	W       Writer
+	Topic   string
+	Timeout time.Duration // deadline of one WriteMessages call
+	M       *Metrics
+}
+
+// Metrics counts what was produced and how long producing took.
+type Metrics struct {
+	Stage         *metrics.Stage
+	ProducedBytes prometheus.Counter
+	Produce       *prometheus.HistogramVec // labels: outcome
+}
+
+// NewMetrics registers the producer metrics (and the shared stage metrics) on reg.
+func NewMetrics(reg prometheus.Registerer, stage *metrics.Stage) *Metrics {
+	m := &Metrics{
+		Stage: stage,
+		ProducedBytes: prometheus.NewCounter(prometheus.CounterOpts{Name: "newsflow_ingest_produced_bytes_total",
+			Help: "Bytes of record values acknowledged by Kafka."}),
+		Produce: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "newsflow_ingest_produce_seconds",
+			Help:    "Duration of one acknowledged (acks=all) write of a batch to Kafka, by outcome.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}, []string{"outcome"}),
+	}
+	reg.MustRegister(m.ProducedBytes, m.Produce)
+	return m
+}
+
+// Encode turns articles into records, checking each against MaxRecordBytes.
+func Encode(arts []article.Article) ([]kafka.Message, error) {
+	msgs := make([]kafka.Message, len(arts))
+	for i := range arts {
+		v, err := json.Marshal(&arts[i])
+		if err != nil {
+			return nil, fmt.Errorf("encoding article %s: %w", arts[i].ID, err)
+		}
+		if len(v) > MaxRecordBytes {
+			return nil, fmt.Errorf("article %s: %d bytes: %w (limit %d)", arts[i].ID, len(v), ErrRecordTooLarge, MaxRecordBytes)
+		}
+		msgs[i] = kafka.Message{Key: []byte(arts[i].ID), Value: v}
+	}
+	return msgs, nil
+}
+
+// Publish writes arts in one WriteMessages call bounded by Timeout and returns nil only when
+// Kafka acknowledged every record with acks=all.
+func (p *Publisher) Publish(ctx context.Context, arts []article.Article) error {
+	if len(arts) == 0 {
+		return nil
+	}
+	msgs, err := Encode(arts)
+	if err != nil {
+		return err
+	}
+	if p.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, p.Timeout)
+		defer cancel()
+	}
+	start := time.Now()
+	err = p.W.WriteMessages(ctx, msgs...)
+	if p.M != nil {
+		outcome := "ok"
+		if err != nil {
+			outcome = "error"
+			p.M.Stage.Failed.WithLabelValues("kafka_write").Inc()
+		} else {
+			p.M.Stage.Produced.WithLabelValues(p.Topic).Add(float64(len(msgs)))
+			n := 0
+			for _, m := range msgs {
+				n += len(m.Value)
+			}
+			p.M.ProducedBytes.Add(float64(n))
+		}
+		p.M.Produce.WithLabelValues(outcome).Observe(time.Since(start).Seconds())
+	}
+	if err != nil {
+		return fmt.Errorf("writing %d records to %s: %w", len(msgs), p.Topic, err)
+	}
+	return nil
+}

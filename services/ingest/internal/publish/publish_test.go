@@ -1,0 +1,85 @@
+package publish
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/newsflow/newsflow/pkg/article"
+	"github.com/newsflow/newsflow/pkg/metrics"
+)
+
+type fakeWriter struct {
+	calls [][]kafka.Message
+	block bool // wait for the context like a broker that never answers
+}
+
+func (f *fakeWriter) WriteMessages(ctx context.Context, msgs ...kafka.Message) error {
+	f.calls = append(f.calls, msgs)
+	if f.block {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	return nil
+}
+
+func arts(n int) []article.Article {
+	var out []article.Article
+	for i := range n {
+		a := article.Article{Title: "t", Body: strings.Repeat("b", i+1), PublishedAt: time.Unix(0, 0).UTC()}
+		a.ID = article.ID(&a)
+		out = append(out, a)
+	}
+	return out
+}
+
+func TestPublishOneCall(t *testing.T) {
+	reg := metrics.NewRegistry()
+	m := NewMetrics(reg, metrics.NewStage(reg, "ingest"))
+	w := &fakeWriter{}
+	p := &Publisher{W: w, Topic: "t", Timeout: time.Second, M: m}
+	in := arts(5)
+	if err := p.Publish(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+	if len(w.calls) != 1 || len(w.calls[0]) != 5 {
+		t.Fatalf("%d calls, want one with 5 records", len(w.calls))
+	}
+	for i, msg := range w.calls[0] {
+		var a article.Article
+		if err := json.Unmarshal(msg.Value, &a); err != nil || string(msg.Key) != in[i].ID || a.ID != in[i].ID || a.Body != in[i].Body {
+			t.Fatalf("record %d: key %s value %s (%v)", i, msg.Key, msg.Value, err)
+		}
+	}
+	if got := testutil.ToFloat64(m.Stage.Produced.WithLabelValues("t")); got != 5 {
+		t.Fatalf("produced_total %v", got)
+	}
+	if err := p.Publish(context.Background(), nil); err != nil || len(w.calls) != 1 {
+		t.Fatalf("empty batch: %v, %d calls", err, len(w.calls))
+	}
+}
+
+func TestPublishDeadline(t *testing.T) {
+	w := &fakeWriter{block: true}
+	p := &Publisher{W: w, Topic: "t", Timeout: 50 * time.Millisecond}
+	start := time.Now()
+	err := p.Publish(context.Background(), arts(2))
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 2*time.Second {
+		t.Fatalf("err %v after %v", err, time.Since(start))
+	}
+}
+
+func TestPublishTooLarge(t *testing.T) {
+	w := &fakeWriter{}
+	p := &Publisher{W: w, Topic: "t"}
+	a := article.Article{ID: "x", Title: "t", Body: strings.Repeat("é", MaxRecordBytes/2+1)}
+	if err := p.Publish(context.Background(), []article.Article{a}); !errors.Is(err, ErrRecordTooLarge) || len(w.calls) != 0 {
+		t.Fatalf("err %v, %d calls", err, len(w.calls))
+	}
+}
