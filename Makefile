@@ -27,7 +27,10 @@ demo: up
 ## test: every test, against the real local stack (started if it is not up)
 test: up
 	$(GO) vet $(PKGS)
-	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	$(GO) test -race -count=1 -timeout 25m $(PKGS)
+	@# The decoders that face untrusted input are fuzzed briefly on every run.
+	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=10s ./services/ingest/internal/decode
+	$(GO) test -run='^$$' -fuzz=FuzzRead -fuzztime=10s ./pkg/articleio
 
 ## test-unit: the tests that need no servers (integration tests skip under -short, and say so)
 test-unit:
@@ -36,6 +39,10 @@ test-unit:
 ## bench: throughput and latency of every stage against same-run baselines (sizes: BENCH_FLAGS)
 bench: up build
 	$(GO) run ./deploy/bench -bin $(BIN) $(BENCH_FLAGS)
+
+## model: retrain the entity model from ../shared/data/conll2003 (deterministic; the result is committed)
+model:
+	cd services/enrich && $(GO) run ./cmd/nertrain -out internal/ner/model.bin.gz
 
 ## lint: gofmt and go vet
 lint:

@@ -95,8 +95,11 @@ func TestFaults(t *testing.T) {
 	defer cancel()
 	start := time.Now()
 
-	// The stream: NDJSON batches of 250, retried by the client while ingest answers 503 (the
+	// The stream: NDJSON batches of 250 a second (so that it lasts through every fault rather than
+	// reaching Kafka before the first one), retried by the client while ingest answers 503 (the
 	// broker is away); an article counts as accepted once ingest answered 202 for it.
+	pace := time.NewTicker(time.Second)
+	defer pace.Stop()
 	var acceptedMu sync.Mutex
 	accepted := map[string]bool{}
 	var sent atomic.Int64
@@ -104,6 +107,7 @@ func TestFaults(t *testing.T) {
 	streamErr := make(chan error, 1)
 	go func() {
 		for i := 0; i < len(arts); i += 250 {
+			<-pace.C
 			batch := arts[i:min(i+250, len(arts))]
 			for {
 				res, err := pipeline.Post(ctx, ingestURL, "", "application/x-ndjson", pipeline.NDJSON(batch), nil)

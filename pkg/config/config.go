@@ -202,7 +202,9 @@ func snake(s string) string {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if isUpper(c) {
-			if i > 0 && (!isUpper(s[i-1]) || (i+1 < len(s) && !isUpper(s[i+1]))) {
+			// "URLs" is a plural acronym, not "UR" + "Ls".
+			pluralEnd := i+2 == len(s) && s[i+1] == 's'
+			if i > 0 && (!isUpper(s[i-1]) || (i+1 < len(s) && !isUpper(s[i+1]) && !pluralEnd)) {
 				b.WriteByte('_')
 			}
 			c += 'a' - 'A'

@@ -47,7 +47,7 @@ func TestBadEnvIsAnError(t *testing.T) {
 }
 
 func TestSnake(t *testing.T) {
-	for in, want := range map[string]string{"KafkaBrokers": "kafka_brokers", "HTTPAddr": "http_addr", "SearchURL": "search_url", "ID": "id", "MaxBodyBytes": "max_body_bytes"} {
+	for in, want := range map[string]string{"KafkaBrokers": "kafka_brokers", "HTTPAddr": "http_addr", "SearchURL": "search_url", "ID": "id", "MaxBodyBytes": "max_body_bytes", "URLs": "urls", "SearchURLs": "search_urls"} {
 		if got := snake(in); got != want {
 			t.Errorf("snake(%q) = %q, want %q", in, got, want)
 		}

@@ -125,6 +125,11 @@ func (c *Config) Ping(ctx context.Context) error {
 	return nil
 }
 
+// MaxMessageBytes is the largest record batch a writer sends: just under the broker's default
+// message.max.bytes (1 MiB + overhead), so that no production broker refuses a batch. A single
+// record larger than this can never be written and must be dead-lettered by its stage.
+const MaxMessageBytes = 1_000_000
+
 // NewWriter returns a producer for topic that waits for acks from all in-sync replicas, keys
 // records to partitions by hash (one article id, one partition), compresses with snappy, and
 // flushes batches after at most 5 ms rather than kafka-go's 1 s default. It never creates topics.
@@ -137,7 +142,7 @@ func (c *Config) NewWriter(topic string) *kafka.Writer {
 		RequiredAcks:           kafka.RequireAll,
 		BatchTimeout:           5 * time.Millisecond,
 		BatchSize:              1000,
-		BatchBytes:             16 << 20,
+		BatchBytes:             MaxMessageBytes,
 		Compression:            compress.Snappy,
 		MaxAttempts:            3,
 		WriteBackoffMin:        50 * time.Millisecond,

@@ -113,9 +113,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	// Stream the corpus in NDJSON batches while a progress line reports every stage.
 	progressDone := make(chan struct{})
 	streamDone := make(chan struct{})
+	var busy map[string]time.Duration // how long each stage was busy, from the progress line
 	go func() {
 		defer close(progressDone)
-		progress(ctx, c, out, before, start, streamDone)
+		busy = progress(ctx, c, out, before, start, streamDone)
 	}()
 	batch := make([]article.Article, 0, c.batch)
 	sent := 0
@@ -201,7 +202,6 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	elapsed := time.Since(start).Seconds()
 	endCount, _ := pipeline.Count(ctx, sc, c.alias)
 	fmt.Fprintln(out)
 	fmt.Fprintf(out, "== summary ==\n")
@@ -213,11 +213,11 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fmt.Fprintf(out, "%-8s %12s %12s\n", "stage", "articles", "articles/s")
 	for _, s := range []string{"ingest", "enrich", "index"} {
 		n := after[s].Sum("newsflow_"+s+"_produced_total") - before[s].Sum("newsflow_"+s+"_produced_total")
-		secs := elapsed
+		secs := busy[s].Seconds() // from the start until the stage produced its last article
 		if s == "ingest" {
 			secs = streamSeconds
 		}
-		fmt.Fprintf(out, "%-8s %12.0f %12.1f\n", s, n, n/secs)
+		fmt.Fprintf(out, "%-8s %12.0f %12.1f\n", s, n, n/max(secs, 0.001))
 	}
 	d := pipeline.Delta(before["index"], after["index"], "newsflow_index_end_to_end_latency_seconds")
 	fmt.Fprintf(out, "end-to-end latency (ingested → searchable-acknowledged): p50 %s, p99 %s\n",
@@ -308,16 +308,20 @@ func scrapeAll(ctx context.Context, c config) (map[string]pipeline.Metrics, erro
 }
 
 // progress prints one line a second until the stream is done and the index stage has caught up.
-func progress(ctx context.Context, c config, out io.Writer, before map[string]pipeline.Metrics, start time.Time, streamDone chan struct{}) {
-	t := time.NewTicker(time.Second)
+// It returns, per stage, the time from start to the last tick at which the stage's count grew.
+func progress(ctx context.Context, c config, out io.Writer, before map[string]pipeline.Metrics, start time.Time, streamDone chan struct{}) map[string]time.Duration {
+	t := time.NewTicker(500 * time.Millisecond)
 	defer t.Stop()
 	streaming := true
 	idle := 0
 	last := -1.0
+	busy := map[string]time.Duration{}
+	prev := map[string]float64{}
+	lastPrint := time.Time{}
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return busy
 		case <-streamDone:
 			streaming = false
 			streamDone = nil
@@ -331,7 +335,16 @@ func progress(ctx context.Context, c config, out io.Writer, before map[string]pi
 			return m[s].Sum("newsflow_"+s+"_produced_total") - before[s].Sum("newsflow_"+s+"_produced_total")
 		}
 		lag := func(s string) float64 { return m[s].Sum("newsflow_" + s + "_consumer_lag_messages") }
+		for _, s := range []string{"ingest", "enrich", "index"} {
+			if v := n(s); v > prev[s] {
+				prev[s], busy[s] = v, time.Since(start)
+			}
+		}
 		el := time.Since(start).Seconds()
+		if time.Since(lastPrint) < time.Second && (streaming || n("index") < n("ingest")) {
+			continue
+		}
+		lastPrint = time.Now()
 		fmt.Fprintf(out, "\r%5.0fs  ingested %6.0f (%5.0f/s) | enriched %6.0f (%5.0f/s, lag %5.0f) | indexed %6.0f (%5.0f/s, lag %5.0f)   ",
 			el, n("ingest"), n("ingest")/el, n("enrich"), n("enrich")/el, lag("enrich"), n("index"), n("index")/el, lag("index"))
 		if !streaming && n("index") >= n("ingest") {
@@ -340,7 +353,7 @@ func progress(ctx context.Context, c config, out io.Writer, before map[string]pi
 			}
 			if idle >= 2 {
 				fmt.Fprintln(out)
-				return
+				return busy
 			}
 		}
 		last = n("index")

@@ -180,7 +180,11 @@ func (h *handler) handle(ctx context.Context, batch []kafka.Message) error {
 					deadMu.Lock()
 					dead = append(dead, kafkax.DeadLetter(batch[i], "enrich", err.Error()))
 					deadMu.Unlock()
-					h.m.DeadLettered.WithLabelValues("undecodable").Inc()
+					reason := "undecodable"
+					if errors.Is(err, errTooLarge) {
+						reason = "too_large"
+					}
+					h.m.DeadLettered.WithLabelValues(reason).Inc()
 					continue
 				}
 				outs[i] = msg
@@ -217,6 +221,9 @@ func (h *handler) handle(ctx context.Context, batch []kafka.Message) error {
 	return nil
 }
 
+// errTooLarge marks an enriched article too big for one Kafka record.
+var errTooLarge = errors.New("too large")
+
 // enrichOne decodes, enriches and encodes one record; an error means it can never be enriched.
 func (h *handler) enrichOne(msg kafka.Message) (kafka.Message, error) {
 	start := time.Now()
@@ -240,6 +247,9 @@ func (h *handler) enrichOne(msg kafka.Message) (kafka.Message, error) {
 	v, err := json.Marshal(e)
 	if err != nil {
 		return kafka.Message{}, fmt.Errorf("encoding enriched article: %w", err)
+	}
+	if len(v) > kafkax.MaxMessageBytes-1024 { // room for key and headers
+		return kafka.Message{}, fmt.Errorf("%w: enriched article is %d bytes, more than a Kafka record may carry (%d)", errTooLarge, len(v), kafkax.MaxMessageBytes)
 	}
 	h.m.Latency.WithLabelValues("article").Observe(time.Since(start).Seconds())
 	return kafka.Message{Key: []byte(a.ID), Value: v, Headers: msg.Headers}, nil

@@ -407,7 +407,6 @@ func (s *sentCtx) baseFeatures(dst []uint64, i int) []uint64 {
 		mix(tBias, 0),
 		mix(tWord, a.word),
 		mix(tLower, a.lower),
-		mix(tShape, a.shape),
 		mix(tShort, a.short),
 		mix(tLowM1, s.lowerAt(i-1)),
 		mix(tLowP1, s.lowerAt(i+1)),
@@ -415,8 +414,6 @@ func (s *sentCtx) baseFeatures(dst []uint64, i int) []uint64 {
 		mix(tLowP2, s.lowerAt(i+2)),
 		mix(tShortM1, s.shortAt(i-1)),
 		mix(tShortP1, s.shortAt(i+1)),
-		mix(tShortM2, s.shortAt(i-2)),
-		mix(tShortP2, s.shortAt(i+2)),
 		mix(mix(mix(tShort3, s.shortAt(i-1)), a.short), s.shortAt(i+1)),
 		mix(mix(tBiM1, s.lowerAt(i-1)), a.lower),
 		mix(mix(tBiP1, a.lower), s.lowerAt(i+1)),
@@ -425,7 +422,7 @@ func (s *sentCtx) baseFeatures(dst []uint64, i int) []uint64 {
 		mix(mix(tCapsSent, caps), a.short),
 		mix(mix(tFlags, uint64(a.flags)), caps),
 	)
-	for k := 0; k < 4; k++ {
+	for k := 1; k < 4; k++ {
 		if a.pre[k] != 0 {
 			dst = append(dst, mix(tPre1+uint64(k), a.pre[k]))
 		}

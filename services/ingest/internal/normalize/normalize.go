@@ -34,6 +34,10 @@ const NoteMissingDate = "published_at missing: set to the ingest time"
 // NoteHTML is the note an item result carries when the body arrived as HTML.
 const NoteHTML = "body was HTML: converted to text"
 
+// NoteControlChars is the note an item result carries when stray control characters were removed
+// from the body.
+const NoteControlChars = "body: %d stray control character(s) removed"
+
 // Article normalises raw: it checks the required fields, converts HTML to text, parses the
 // publication date, checks the URL, detects the language and computes the deterministic id.
 // now is the ingest time. Notes say what was changed or assumed, for the item result.
@@ -68,8 +72,12 @@ func Article(raw decode.Raw, now time.Time, lim Limits) (article.Article, []stri
 	if lim.MaxBodyBytes > 0 && len(body) > lim.MaxBodyBytes {
 		return a, nil, &decode.FieldError{Field: "body", Code: decode.CodeTooLarge, Reason: fmt.Sprintf("%d bytes, limit %d", len(body), lim.MaxBodyBytes)}
 	}
-	if err := checkText("body", body); err != nil {
-		return a, nil, err
+	body, removed, ferr := cleanBody(body)
+	if ferr != nil {
+		return a, nil, ferr
+	}
+	if removed > 0 {
+		notes = append(notes, fmt.Sprintf(NoteControlChars, removed))
 	}
 
 	if u := strings.TrimSpace(raw.URL); u != "" {
@@ -148,6 +156,40 @@ func checkText(field, s string) *decode.FieldError {
 		}
 	}
 	return nil
+}
+
+// cleanBody accepts a body with a few stray control characters, as real wire copy has (Reuters-21578
+// has DEL bytes in some stories), and removes them; a NUL byte, or control characters making up
+// more than 1% of the text, mean binary data, which is rejected.
+func cleanBody(s string) (string, int, *decode.FieldError) {
+	if !utf8.ValidString(s) {
+		return s, 0, &decode.FieldError{Field: "body", Code: decode.CodeUTF8, Reason: "not valid UTF-8"}
+	}
+	isCtl := func(r rune) bool { return r < 0x20 && r != '\t' && r != '\n' && r != '\r' && r != '\f' || r == 0x7f }
+	n, first, at := 0, rune(0), -1
+	for i, r := range s {
+		if isCtl(r) {
+			if n == 0 {
+				first, at = r, i
+			}
+			n++
+			if r == 0 {
+				return s, 0, &decode.FieldError{Field: "body", Code: decode.CodeBinary, Reason: fmt.Sprintf("NUL byte at byte %d: binary data is not an article", i)}
+			}
+		}
+	}
+	if n == 0 {
+		return s, 0, nil
+	}
+	if n*100 > len(s) {
+		return s, 0, &decode.FieldError{Field: "body", Code: decode.CodeBinary, Reason: fmt.Sprintf("%d control characters (the first %U at byte %d): binary data is not an article", n, first, at)}
+	}
+	return strings.Map(func(r rune) rune {
+		if isCtl(r) {
+			return -1
+		}
+		return r
+	}, s), n, nil
 }
 
 // DetectLanguage returns the ISO 639-1 code of text's language, or "" when the detector is not

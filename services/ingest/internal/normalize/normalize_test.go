@@ -177,3 +177,31 @@ func BenchmarkDetectLanguage(b *testing.B) {
 		DetectLanguage(text)
 	}
 }
+
+func TestCleanBody(t *testing.T) {
+	long := strings.Repeat("Wire copy with a stray byte. ", 20)
+	for _, tc := range []struct {
+		name, in, want string
+		removed        int
+		code           string
+	}{
+		{"clean text stays", "Plain\ttext\nwith lines.", "Plain\ttext\nwith lines.", 0, ""},
+		{"a stray DEL in wire copy is removed", long + "\x7f" + long, long + long, 1, ""},
+		{"a NUL byte is binary", long + "\x00" + long, "", 0, decode.CodeBinary},
+		{"many control characters are binary", "\x01\x02\x03 garbage", "", 0, decode.CodeBinary},
+		{"invalid UTF-8", "caf\xe9", "", 0, decode.CodeUTF8},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, removed, err := cleanBody(tc.in)
+			if tc.code != "" {
+				if err == nil || err.Code != tc.code {
+					t.Fatalf("want code %s, got %v", tc.code, err)
+				}
+				return
+			}
+			if err != nil || got != tc.want || removed != tc.removed {
+				t.Fatalf("got %q, %d, %v", got, removed, err)
+			}
+		})
+	}
+}
