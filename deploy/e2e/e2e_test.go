@@ -141,7 +141,7 @@ func TestPipelineEndToEnd(t *testing.T) {
 
 	// Exactly the accepted articles become searchable: nothing lost, nothing extra.
 	alias := r.prefix
-	waitFor(t, 3*time.Minute, "every accepted article to be searchable", func() (bool, string) {
+	testenv.Eventually(t, 3*time.Minute, "every accepted article to be searchable", func() (bool, string) {
 		n, err := pipeline.Count(ctx, r.sc, alias)
 		return err == nil && n >= len(accepted), fmt.Sprintf("%d of %d searchable (err %v)", n, len(accepted), err)
 	})
@@ -197,7 +197,7 @@ func TestPipelineEndToEnd(t *testing.T) {
 	}
 
 	// The poison message, and nothing else, is on the DLQ, named by the enrich stage.
-	waitFor(t, time.Minute, "the poison message on the DLQ", func() (bool, string) {
+	testenv.Eventually(t, time.Minute, "the poison message on the DLQ", func() (bool, string) {
 		d := readDLQ(t, kc.Brokers, r.dlq)
 		return len(d) >= 1, fmt.Sprintf("%d dead letters", len(d))
 	})

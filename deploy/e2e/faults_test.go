@@ -143,7 +143,7 @@ func TestFaults(t *testing.T) {
 	}
 	// progressAt waits until the stream has sent a share of the corpus.
 	progressAt := func(share float64) {
-		waitFor(t, 10*time.Minute, fmt.Sprintf("%.0f%% of the stream sent", share*100), func() (bool, string) {
+		testenv.Eventually(t, 10*time.Minute, fmt.Sprintf("%.0f%% of the stream sent", share*100), func() (bool, string) {
 			return float64(sent.Load()) >= share*float64(len(arts)), fmt.Sprintf("sent %d", sent.Load())
 		})
 	}
@@ -239,7 +239,7 @@ func TestFaults(t *testing.T) {
 	}
 	logf("stream done: %d sent, %d distinct accepted, %d requests refused with 503 while the broker was away", sent.Load(), len(accepted), unavailable.Load())
 
-	waitFor(t, 10*time.Minute, "every accepted article indexed", func() (bool, string) {
+	testenv.Eventually(t, 10*time.Minute, "every accepted article indexed", func() (bool, string) {
 		n := indexed()
 		return n >= len(accepted), fmt.Sprintf("indexed %d of %d", n, len(accepted))
 	})

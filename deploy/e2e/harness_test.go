@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -47,16 +46,6 @@ func TestMain(m *testing.M) {
 		return m.Run()
 	}()
 	os.Exit(code)
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // proc is one service process.
@@ -185,7 +174,7 @@ func newRig(t testing.TB, kc kafkax.Config, searchURL string) *rig {
 }
 
 func (r *rig) common(name string) (*proc, []string) {
-	p := &proc{t: r.t, name: name, admin: fmt.Sprintf("127.0.0.1:%d", freePort(r.t)), log: filepath.Join(r.logDir, strings.ReplaceAll(name, "#", "-")+".log")}
+	p := &proc{t: r.t, name: name, admin: testenv.FreeAddr(r.t), log: filepath.Join(r.logDir, strings.ReplaceAll(name, "#", "-")+".log")}
 	p.env = []string{"NEWSFLOW_KAFKA_BROKERS=" + strings.Join(r.kc.Brokers, ","), "NEWSFLOW_SEARCH_URL=" + r.searchURL,
 		"NEWSFLOW_KAFKA_PARTITIONS=" + fmt.Sprint(r.kc.Partitions)}
 	r.procs = append(r.procs, p)
@@ -195,7 +184,7 @@ func (r *rig) common(name string) (*proc, []string) {
 // ingest returns ingest's process (not started) and its HTTP URL.
 func (r *rig) ingest(extra ...string) (*proc, string) {
 	p, args := r.common("ingest")
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(r.t))
+	addr := testenv.FreeAddr(r.t)
 	p.args = append(append([]string{"serve"}, args...), append([]string{"--addr", addr, "--topic", r.raw, "--data-dir", filepath.Join(r.logDir, "ingest-state")}, extra...)...)
 	return p, "http://" + addr
 }
@@ -218,22 +207,6 @@ func (r *rig) importFile(ctx context.Context, args ...string) (string, error) {
 	cmd.Env = append(os.Environ(), "NEWSFLOW_KAFKA_BROKERS="+strings.Join(r.kc.Brokers, ","))
 	out, err := cmd.CombinedOutput()
 	return string(out), err
-}
-
-// waitFor polls cond every 250 ms until it returns true or the timeout passes.
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var last string
-	for time.Now().Before(deadline) {
-		ok, state := cond()
-		last = state
-		if ok {
-			return
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
-	t.Fatalf("timed out after %v waiting for %s; last state: %s", timeout, what, last)
 }
 
 // deadLetter is one record on a dead-letter topic as kcat (an independent client) reads it.

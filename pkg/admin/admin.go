@@ -104,12 +104,14 @@ func (s *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("admin server: listening on %s: %w", s.addr, err)
 	}
-	return Serve(ctx, &http.Server{Handler: s.mux, ReadHeaderTimeout: 5 * time.Second}, ln, s.log.With("server", "admin"))
+	return Serve(ctx, &http.Server{Handler: s.mux, ReadHeaderTimeout: 5 * time.Second}, ln, s.log.With("server", "admin"), 5*time.Second, nil)
 }
 
-// Serve runs srv on ln until ctx is done, then shuts it down gracefully (in-flight requests get up
-// to 10 s). It is shared by the admin server and the services' public HTTP APIs.
-func Serve(ctx context.Context, srv *http.Server, ln net.Listener, log *slog.Logger) error {
+// Serve runs srv on ln until ctx is done, then shuts it down in the order that loses nothing:
+// beforeShutdown first (typically "not ready", so load balancers stop sending), then stop
+// accepting, then let in-flight requests finish for up to drain. Request contexts are not
+// cancelled by the shutdown. The admin server and the services' public HTTP APIs share it.
+func Serve(ctx context.Context, srv *http.Server, ln net.Listener, log *slog.Logger, drain time.Duration, beforeShutdown func()) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("listening", "addr", ln.Addr().String())
@@ -118,14 +120,18 @@ func Serve(ctx context.Context, srv *http.Server, ln net.Listener, log *slog.Log
 		return fmt.Errorf("serving %s: %w", ln.Addr(), err)
 	case <-ctx.Done():
 	}
-	log.Info("stopping HTTP server", "addr", ln.Addr().String())
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutting down %s: %w", ln.Addr(), err)
+	if beforeShutdown != nil {
+		beforeShutdown()
 	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
+	log.Info("stopping HTTP server", "addr", ln.Addr().String(), "drain", drain.String())
+	sctx, cancel := context.WithTimeout(context.Background(), drain)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+		return serr
+	}
+	if err != nil {
+		return fmt.Errorf("in-flight requests on %s still running after %v: %w", ln.Addr(), drain, err)
 	}
 	return nil
 }

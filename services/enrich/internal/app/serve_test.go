@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -26,12 +25,7 @@ func TestServe(t *testing.T) {
 	kc := testenv.Kafka(t)
 	base := testenv.Name(t, "enrich")
 	raw, out, dlq, group := base+".raw", base+".enriched", base+".dlq", base+"-g"
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin := ln.Addr().String()
-	ln.Close()
+	admin := testenv.FreeAddr(t)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -95,21 +89,14 @@ func TestServe(t *testing.T) {
 	}
 
 	// Everything is committed: the lag gauge falls to zero and /metrics says what happened.
-	deadline := time.Now().Add(time.Minute)
-	for {
+	testenv.Eventually(t, time.Minute, "consumer lag 0", func() (bool, string) {
 		lag, err := kc.Lag(ctx, group, raw)
 		total := int64(0)
 		for _, l := range lag {
 			total += l
 		}
-		if err == nil && total == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("lag %v (%v)", lag, err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return err == nil && total == 0, fmt.Sprintf("lag %v (%v)", lag, err)
+	})
 	res, err := http.Get("http://" + admin + "/metrics")
 	if err != nil {
 		t.Fatal(err)

@@ -343,7 +343,7 @@ func (r *Recognizer) refine(doc [][]string, tags [][]int) map[string]int {
 				}
 				return
 			}
-			if end-start == 1 && r.lowKnown[hashLower(words[start])] && r.gaz.hand[phraseHash(words[start:end])] == 0 &&
+			if end-start == 1 && r.lex[hashLower(words[start])]&lexLower != 0 && r.gaz.hand[phraseHash(words[start:end])] == 0 &&
 				strings.ToUpper(words[start]) != words[start] {
 				t[start] = 0
 			}
@@ -401,7 +401,7 @@ func (r *Recognizer) propagate(doc [][]string, tags [][]int) {
 				if !startsUpper(words[i+n-1]) || !retaggable(t, i, i+n) {
 					continue
 				}
-				if n == 1 && (t[i] != 0 || r.lowKnown[hashLower(words[i])]) {
+				if n == 1 && (t[i] != 0 || r.lex[hashLower(words[i])]&lexLower != 0) {
 					continue
 				}
 				if n > 1 && t[i] != 0 && spanEnd(t, i) == i+n {

@@ -119,7 +119,14 @@ const (
 	tDocTypesCaps
 	tDocEnt
 	tS1Low
+	tCapStat
+	tCapStatShape
 )
+
+// Lexicon bits: lexLower marks words seen in lower case more often than capitalised in the
+// training data; the bits above hold the capitalisation bucket (1 almost never ... 5 almost
+// always capitalised inside a sentence) counted over training and unlabelled news text.
+const lexLower = 1
 
 // Hashing: FNV-1a over bytes, then a splitmix64 finaliser to combine values. Hashing replaces
 // string building: features cost no allocation, and the model stores 8-byte keys, not strings.
@@ -191,6 +198,7 @@ type attrs struct {
 	gaz                       uint32 // gazetteer bits (see gazetteer.go)
 	orgKey                    bool   // token is an organisation keyword (Inc, Party, Ministry...)
 	lowKnown                  bool   // lowercase form is a common lowercase word
+	capBucket                 uint8  // how often the word is capitalised inside sentences of news text (0 unknown)
 
 	// Second stage only: what the first stage said about this token and the whole document.
 	s1       uint8  // first-stage tag
@@ -444,6 +452,15 @@ func (s *sentCtx) baseFeatures(dst []uint64, i int) []uint64 {
 	}
 	if a.orgKey {
 		dst = append(dst, mix(tOrgKeyP1, 2))
+	}
+	if a.flags&fHasLetter != 0 {
+		ctx := caps
+		if i == 0 {
+			ctx += 2
+		}
+		dst = append(dst,
+			mix(mix(tCapStat, uint64(a.capBucket)), ctx),
+			mix(mix(tCapStatShape, uint64(a.capBucket)), uint64(a.flags&(fInitCap|fAllCaps))))
 	}
 	if a.lowKnown && a.flags&fInitCap != 0 {
 		start := uint64(0)

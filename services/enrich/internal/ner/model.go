@@ -12,7 +12,7 @@ import (
 	"sort"
 )
 
-const modelMagic = "NFNER2\n"
+const modelMagic = "NFNER3\n"
 
 // weights is the compact, read-only weight table used at run time, for one or both stages:
 // open addressing over the 64-bit feature hashes; each 16-byte slot holds the key and a sparse
@@ -162,13 +162,13 @@ type model struct {
 	stages   []stage
 	gaz      map[uint64]uint32 // gazetteer phrases learnt from the training data
 	gazMax   int
-	lowKnown map[uint64]bool
+	lex      map[uint64]uint8
 }
 
 // writeModel writes rows (sorted by key for a deterministic file), the training gazetteer and the
 // lowercase lexicon, gzip-compressed. Weights are quantised to int16 and only non-zero ones are
 // stored, which keeps the file small.
-func writeModel(w io.Writer, stages []stage, gaz map[uint64]uint32, gazMax int, low map[uint64]bool) error {
+func writeModel(w io.Writer, stages []stage, gaz map[uint64]uint32, gazMax int, lex map[uint64]uint8) error {
 	zw, err := gzip.NewWriterLevel(w, gzip.BestCompression)
 	if err != nil {
 		return err
@@ -194,14 +194,15 @@ func writeModel(w io.Writer, stages []stage, gaz map[uint64]uint32, gazMax int, 
 		put64(k)
 		put32(gaz[k])
 	}
-	lk := make([]uint64, 0, len(low))
-	for k := range low {
+	lk := make([]uint64, 0, len(lex))
+	for k := range lex {
 		lk = append(lk, k)
 	}
 	sort.Slice(lk, func(a, b int) bool { return lk[a] < lk[b] })
 	put32(uint32(len(lk)))
 	for _, k := range lk {
 		put64(k)
+		bw.WriteByte(lex[k])
 	}
 	if err := bw.Flush(); err != nil {
 		return err
@@ -327,9 +328,14 @@ func readModel(r io.Reader) (*model, error) {
 	if rerr != nil || nl > 1<<24 {
 		return nil, fmt.Errorf("reading model lexicon: %v", rerr)
 	}
-	m.lowKnown = make(map[uint64]bool, nl)
+	m.lex = make(map[uint64]uint8, nl)
 	for i := 0; i < nl && rerr == nil; i++ {
-		m.lowKnown[get64()] = true
+		k := get64()
+		v, err := br.ReadByte()
+		if err != nil && rerr == nil {
+			rerr = err
+		}
+		m.lex[k] = v
 	}
 	if rerr != nil {
 		return nil, fmt.Errorf("reading model: %w", rerr)

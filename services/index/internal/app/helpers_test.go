@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -20,6 +19,7 @@ import (
 
 // env is one test's private topics, group and indices on the shared stack.
 type env struct {
+	t                       testing.TB
 	kc                      kafkax.Config
 	sc                      *search.Client
 	topic, dlq, group, pref string
@@ -27,7 +27,7 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{kc: testenv.Kafka(t), sc: testenv.Search(t)}
+	e := &env{t: t, kc: testenv.Kafka(t), sc: testenv.Search(t)}
 	e.topic, e.dlq = testenv.Name(t, "nfidx-in"), testenv.Name(t, "nfidx-dlq")
 	e.group, e.pref = testenv.Name(t, "nfidx-g"), testenv.Name(t, "nfidx")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -51,19 +51,10 @@ func (e *env) args(searchURL string, extra ...string) []string {
 		"--kafka-brokers", strings.Join(e.kc.Brokers, ","), "--kafka-partitions", "3",
 		"--search-url", searchURL,
 		"--topic", e.topic, "--dlq-topic", e.dlq, "--group", e.group, "--index-prefix", e.pref,
-		"--admin-addr", freeAddr(), "--log-format", "text", "--log-level", "warn",
+		"--admin-addr", testenv.FreeAddr(e.t), "--log-format", "text", "--log-level", "warn",
 		"--flush-interval", "50ms", "--retry-max", "1s", "--lag-interval", "1s",
 	}
 	return append(a, extra...)
-}
-
-func freeAddr() string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "127.0.0.1:0"
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // articles returns n enriched articles over two publication months, with entities and dates.
@@ -158,24 +149,6 @@ func (e *env) dlqCount(t testing.TB) int64 {
 		sum += v
 	}
 	return sum
-}
-
-// eventually polls cond every 200 ms until it holds or the deadline passes.
-func eventually(t testing.TB, within time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	var last string
-	for {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		last = state
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not reached within %v (last: %s)", what, within, last)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
 }
 
 // during checks cond every 200 ms for the whole of d, failing as soon as it does not hold.

@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -19,29 +18,11 @@ import (
 	"github.com/newsflow/newsflow/services/index/internal/faultproxy"
 )
 
-// syncBuffer collects the service's log for failure messages.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // start runs `index serve` in-process; the returned stop cancels it (as SIGTERM does) and waits.
 func start(t *testing.T, args []string) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	var logs syncBuffer
+	var logs testenv.SyncBuffer
 	done := make(chan error, 1)
 	go func() { done <- app.Run(ctx, args, nil, io.Discard, &logs) }()
 	var once sync.Once
@@ -72,13 +53,13 @@ func TestExactlyNAndIdempotent(t *testing.T) {
 	e.produce(t, msgs)
 	stop := start(t, e.args(testenv.SearchConfig().URLs[0], "--batch-size", "100"))
 
-	eventually(t, 90*time.Second, "all documents indexed and committed", func() (bool, string) {
+	testenv.Eventually(t, 90*time.Second, "all documents indexed and committed", func() (bool, string) {
 		c, l := e.count(t), e.lag(t)
 		return c == n && l == 0, fmt.Sprintf("count %d, lag %d", c, l)
 	})
 
 	e.produce(t, msgs) // the same messages again
-	eventually(t, 60*time.Second, "redelivered messages consumed", func() (bool, string) {
+	testenv.Eventually(t, 60*time.Second, "redelivered messages consumed", func() (bool, string) {
 		l := e.lag(t)
 		return l == 0, fmt.Sprintf("lag %d", l)
 	})
@@ -130,7 +111,7 @@ func TestRejectedGoToDLQ(t *testing.T) {
 		kafka.Message{Key: []byte("noid"), Value: []byte(`{"title":"no id","published_at":"2019-08-01T00:00:00Z"}`)})
 	e.produce(t, msgs)
 	stop := start(t, e.args(testenv.SearchConfig().URLs[0]))
-	eventually(t, 90*time.Second, "good documents indexed, all committed", func() (bool, string) {
+	testenv.Eventually(t, 90*time.Second, "good documents indexed, all committed", func() (bool, string) {
 		c, l := e.count(t), e.lag(t)
 		return c == n && l == 0, fmt.Sprintf("count %d, lag %d", c, l)
 	})
@@ -193,7 +174,7 @@ func TestSearchOutage(t *testing.T) {
 	args := e.args(proxy.URL(), "--batch-size", "40", "--retry-initial", "50ms")
 	admin := args[indexOf(args, "--admin-addr")+1]
 	stop := start(t, args)
-	eventually(t, 60*time.Second, "first documents indexed and committed", func() (bool, string) {
+	testenv.Eventually(t, 60*time.Second, "first documents indexed and committed", func() (bool, string) {
 		c, l := e.count(t), e.lag(t)
 		return c == 100 && l == 0, fmt.Sprintf("count %d, lag %d", c, l)
 	})
@@ -215,7 +196,7 @@ func TestSearchOutage(t *testing.T) {
 	// Overload: every 3rd _bulk answered 429/503 whole, every 3rd item of the rest a 429.
 	proxy.SetMode(faultproxy.Faulty, 3)
 	e.produce(t, all[300:])
-	eventually(t, 90*time.Second, "all documents indexed through the faults", func() (bool, string) {
+	testenv.Eventually(t, 90*time.Second, "all documents indexed through the faults", func() (bool, string) {
 		c, l := e.count(t), e.lag(t)
 		return c == n && l == 0, fmt.Sprintf("count %d, lag %d", c, l)
 	})

@@ -40,8 +40,8 @@ func TestSIGTERMAndRestart(t *testing.T) {
 	e.produce(t, messages(t, articles(n, "s")))
 	args := e.args(proxy.URL(), "--batch-size", "25", "--workers", "1", "--flush-interval", "20ms", "--log-level", "info")
 
-	run := func() (*exec.Cmd, *syncBuffer) {
-		var logs syncBuffer
+	run := func() (*exec.Cmd, *testenv.SyncBuffer) {
+		var logs testenv.SyncBuffer
 		cmd := exec.Command(bin, args...)
 		cmd.Stdout, cmd.Stderr = &logs, &logs
 		if err := cmd.Start(); err != nil {
@@ -50,7 +50,7 @@ func TestSIGTERMAndRestart(t *testing.T) {
 		t.Cleanup(func() { _ = cmd.Process.Kill() })
 		return cmd, &logs
 	}
-	terminate := func(cmd *exec.Cmd, logs *syncBuffer) {
+	terminate := func(cmd *exec.Cmd, logs *testenv.SyncBuffer) {
 		t.Helper()
 		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 			t.Fatal(err)
@@ -68,7 +68,7 @@ func TestSIGTERMAndRestart(t *testing.T) {
 	}
 
 	cmd, logs := run()
-	eventually(t, 60*time.Second, "indexing under way", func() (bool, string) {
+	testenv.Eventually(t, 60*time.Second, "indexing under way", func() (bool, string) {
 		c := e.count(t)
 		return c >= 200, fmt.Sprintf("count %d", c)
 	})
@@ -87,7 +87,7 @@ func TestSIGTERMAndRestart(t *testing.T) {
 	}
 
 	cmd, logs = run()
-	eventually(t, 90*time.Second, "every article indexed after the restart", func() (bool, string) {
+	testenv.Eventually(t, 90*time.Second, "every article indexed after the restart", func() (bool, string) {
 		c, l := e.count(t), e.lag(t)
 		return c == n && l == 0, fmt.Sprintf("count %d, lag %d", c, l)
 	})

@@ -17,6 +17,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/newsflow/newsflow/pkg/admin"
 	"github.com/newsflow/newsflow/pkg/config"
 	"github.com/newsflow/newsflow/pkg/kafkax"
 	"github.com/newsflow/newsflow/pkg/metrics"
@@ -223,33 +224,16 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	return g.Wait()
 }
 
-// serveAPI serves h on ln until ctx ends, then shuts down in the order that loses nothing: not
-// ready first (load balancers stop sending), then stop accepting, then let in-flight requests
-// finish their acknowledged Kafka writes, for up to drain. Request contexts are not cancelled by
-// the shutdown; the Kafka writer is closed only after this returns.
+// serveAPI serves h on ln until ctx ends, then shuts down in the order that loses nothing
+// (admin.Serve): not ready first, then stop accepting, then let in-flight requests finish their
+// acknowledged Kafka writes, for up to drain. The Kafka writer is closed only after this returns.
 func serveAPI(ctx context.Context, ln net.Listener, h http.Handler, setReady func(bool), drain time.Duration, log *slog.Logger) error {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute,
 		IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	log.Info("listening", "addr", ln.Addr().String())
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serving %s: %w", ln.Addr(), err)
-	case <-ctx.Done():
-	}
-	setReady(false)
-	log.Info("stopping HTTP API: not ready, finishing in-flight requests", "drain", drain.String())
-	sctx, cancel := context.WithTimeout(context.Background(), drain)
-	defer cancel()
-	err := srv.Shutdown(sctx)
-	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
-		return serr
-	}
-	if err != nil {
-		return fmt.Errorf("in-flight requests still running after %v: %w", drain, err)
-	}
-	return nil
+	return admin.Serve(ctx, srv, ln, log, drain, func() {
+		setReady(false)
+		log.Info("stopping HTTP API: not ready, finishing in-flight requests")
+	})
 }
 
 func newPoller(cfg *ServeConfig, pub *publish.Publisher, im *intake.Metrics, rt *service.Runtime, log *slog.Logger) (*feeds.Poller, error) {

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -33,29 +32,6 @@ func TestMain(m *testing.M) {
 		goleak.IgnoreTopFunction("github.com/segmentio/kafka-go.(*connPool).discover"),
 		goleak.IgnoreTopFunction("github.com/segmentio/kafka-go.(*conn).run"),
 	)
-}
-
-// freeAddr returns a loopback address nobody listens on right now.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // readTopic reads every record of topic back with kcat, as DESIGN.md's consumers would see it.
@@ -94,9 +70,9 @@ func readTopic(t testing.TB, k kafkax.Config, topic string) []article.Article {
 func waitTopic(t testing.TB, k kafkax.Config, topic string, n int) []article.Article {
 	t.Helper()
 	var arts []article.Article
-	eventually(t, 20*time.Second, fmt.Sprintf("%d records on %s", n, topic), func() bool {
+	testenv.Eventually(t, 20*time.Second, fmt.Sprintf("%d records on %s", n, topic), func() (bool, string) {
 		arts = readTopic(t, k, topic)
-		return len(arts) >= n
+		return len(arts) >= n, fmt.Sprintf("%d records", len(arts))
 	})
 	return arts
 }
@@ -109,12 +85,12 @@ type running struct {
 // startServe runs `ingest serve` in-process with its own topic and ports.
 func startServe(t testing.TB, k kafkax.Config, topic string, extra ...string) *running {
 	t.Helper()
-	api, adm := freeAddr(t), freeAddr(t)
+	api, adm := testenv.FreeAddr(t), testenv.FreeAddr(t)
 	args := append([]string{"serve", "--topic", topic, "--addr", api, "--admin-addr", adm, "--log-format", "json",
 		"--kafka-brokers", strings.Join(k.Brokers, ","), "--kafka-partitions", "3", "--data-dir", t.TempDir()}, extra...)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	var logs syncBuffer
+	var logs testenv.SyncBuffer
 	go func() { done <- Run(ctx, args, nil, io.Discard, &logs) }()
 	r := &running{api: "http://" + api, admin: "http://" + adm}
 	var once sync.Once
@@ -135,7 +111,7 @@ func startServe(t testing.TB, k kafkax.Config, topic string, extra ...string) *r
 			t.Errorf("serve: %v\nlogs:\n%s", err, logs.String())
 		}
 	})
-	eventually(t, 30*time.Second, "/readyz", func() bool {
+	testenv.Eventually(t, 30*time.Second, "/readyz", func() (bool, string) {
 		select {
 		case err := <-done:
 			t.Fatalf("serve stopped early: %v\nlogs:\n%s", err, logs.String())
@@ -143,29 +119,12 @@ func startServe(t testing.TB, k kafkax.Config, topic string, extra ...string) *r
 		}
 		resp, err := http.Get(r.admin + "/readyz")
 		if err != nil {
-			return false
+			return false, err.Error()
 		}
 		resp.Body.Close()
-		return resp.StatusCode == 200
+		return resp.StatusCode == 200, resp.Status
 	})
 	return r
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func postBody(t testing.TB, url, ct string, body []byte) (int, map[string]any) {

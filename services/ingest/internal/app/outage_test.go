@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -187,9 +188,9 @@ func testOutage(t *testing.T, mode string) {
 
 	proxy.restore()
 	after := `{"title":"After","body":"Written once the broker is back."}`
-	eventually(t, 20*time.Second, "202 after the broker is back", func() bool {
+	testenv.Eventually(t, 20*time.Second, "202 after the broker is back", func() (bool, string) {
 		code, _ := postBody(t, srv.URL+"/v1/articles", "application/json", []byte(after))
-		return code == 202
+		return code == 202, fmt.Sprintf("status %d", code)
 	})
 	// kafka-go gave up on the refused batch before the 503, so nothing of it can land later; the
 	// retried request is then accepted whole.

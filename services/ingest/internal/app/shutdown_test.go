@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/newsflow/newsflow/pkg/testenv"
 )
 
 // TestServeAPIShutdown: on cancel the service turns not ready, stops accepting connections, and
@@ -44,16 +46,16 @@ func TestServeAPIShutdown(t *testing.T) {
 	}()
 	<-entered
 	cancel()
-	eventually(t, 5*time.Second, "not ready and not accepting", func() bool {
+	testenv.Eventually(t, 5*time.Second, "not ready and not accepting", func() (bool, string) {
 		if ready.Load() {
-			return false
+			return false, "still ready"
 		}
 		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
 		if err == nil {
 			c.Close()
-			return false
+			return false, "still accepting connections"
 		}
-		return true
+		return true, ""
 	})
 	close(release)
 	if got := <-status; got != http.StatusAccepted {
