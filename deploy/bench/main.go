@@ -45,6 +45,7 @@ import (
 type opts struct {
 	bin, brokers, searchURL, outDir, doc string
 	articles, enrichArticles             int
+	ingestArticles                       int
 	latencySeconds                       int
 }
 
@@ -89,10 +90,12 @@ func run() error {
 	flag.StringVar(&o.brokers, "kafka-brokers", envOr("NEWSFLOW_KAFKA_BROKERS", "127.0.0.1:9092"), "Kafka brokers")
 	flag.StringVar(&o.searchURL, "search-url", envOr("NEWSFLOW_SEARCH_URL", "http://127.0.0.1:9200"), "search node")
 	flag.IntVar(&o.articles, "articles", 10000, "articles for the ingest, index and end-to-end runs")
+	flag.IntVar(&o.ingestArticles, "ingest-articles", 100000, "records for the ingest run (the corpus repeated with new URLs)")
 	flag.IntVar(&o.enrichArticles, "enrich-articles", 19043, "articles for the enrich run (Reuters-21578 has 19,043 with a body)")
 	flag.IntVar(&o.latencySeconds, "latency-seconds", 30, "length of the open-loop latency run")
 	flag.StringVar(&o.outDir, "out", "bench/out", "where results.json goes")
 	flag.StringVar(&o.doc, "doc", "docs/BENCHMARKS.md", "the Markdown report to rewrite")
+	only := flag.String("only", "", "run only these steps (comma-separated: enrich,ingest,index,e2e); e2e needs index")
 	flag.Parse()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
@@ -111,7 +114,7 @@ func run() error {
 	n := min(o.articles, len(all))
 	arts := all[:n]
 	rep := &report{Date: time.Now().UTC().Format(time.RFC3339), Machine: machine(),
-		Sizes: fmt.Sprintf("%d articles (ingest, index, e2e), %d (enrich), %d s latency run", n, min(o.enrichArticles, len(all)), o.latencySeconds)}
+		Sizes: fmt.Sprintf("%d articles (index, e2e), %d records (ingest), %d (enrich), %d s latency run", n, o.ingestArticles, min(o.enrichArticles, len(all)), o.latencySeconds)}
 	kc := kafkax.Config{Brokers: strings.Split(o.brokers, ","), Partitions: 6, ReplicationFactor: 1, WriteTimeout: 10 * time.Second}
 	sc, err := search.New(search.Config{URLs: []string{o.searchURL}})
 	if err != nil {
@@ -131,6 +134,9 @@ func run() error {
 		{"e2e", b.e2e},
 	}
 	for _, s := range steps {
+		if *only != "" && !strings.Contains(","+*only+",", ","+s.name+",") {
+			continue
+		}
 		fmt.Fprintf(os.Stderr, "== %s ==\n", s.name)
 		if err := s.fn(ctx, arts); err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
@@ -327,7 +333,21 @@ func (b *bench) enrich(ctx context.Context, arts []article.Article) error {
 
 // --- ingest -----------------------------------------------------------------------------------
 
-func (b *bench) ingest(ctx context.Context, arts []article.Article) error {
+func (b *bench) ingest(ctx context.Context, corpusArts []article.Article) error {
+	// A run of a few thousand articles takes well under a second on either side, where start-up
+	// costs dominate; the corpus is repeated (each copy a new URL, so a new id) up to
+	// -ingest-articles records.
+	var arts []article.Article
+	for copyN := 0; len(arts) < b.o.ingestArticles; copyN++ {
+		for _, a := range corpusArts {
+			if len(arts) == b.o.ingestArticles {
+				break
+			}
+			a.URL = fmt.Sprintf("%s?copy=%d", a.URL, copyN)
+			a.ID = article.ID(&a)
+			arts = append(arts, a)
+		}
+	}
 	// Baseline: kcat producing the same records (key = id, value = the article JSON), acks=all.
 	topicK := name("ingest-kcat")
 	if err := b.kc.EnsureTopics(ctx, topicK); err != nil {
@@ -357,8 +377,9 @@ func (b *bench) ingest(ctx context.Context, arts []article.Article) error {
 	}
 	defer s.stop()
 	url := "http://" + addr
+	reqs := bodies(arts, ingestBatch)
 	start = time.Now()
-	if err := postAll(ctx, url, arts, 500, 4); err != nil {
+	if err := postAll(ctx, url, reqs, ingestClients); err != nil {
 		return err
 	}
 	rate := float64(len(arts)) / time.Since(start).Seconds()
@@ -367,10 +388,22 @@ func (b *bench) ingest(ctx context.Context, arts []article.Article) error {
 	return nil
 }
 
-// postAll posts arts as NDJSON batches with `workers` concurrent requests; every batch must be
-// accepted (202).
-func postAll(ctx context.Context, url string, arts []article.Article, batch, workers int) error {
-	jobs := make(chan []article.Article)
+// The load generator for ingest: requests of ingestBatch articles, ingestClients at a time.
+var ingestBatch, ingestClients = 1000, 8
+
+// bodies encodes arts as NDJSON request bodies of `batch` articles each, before any clock
+// starts: kcat gets its input ready-made too.
+func bodies(arts []article.Article, batch int) [][]byte {
+	var out [][]byte
+	for i := 0; i < len(arts); i += batch {
+		out = append(out, pipeline.NDJSON(arts[i:min(i+batch, len(arts))]))
+	}
+	return out
+}
+
+// postAll posts the bodies with `workers` concurrent requests; every one must be accepted (202).
+func postAll(ctx context.Context, url string, bodies [][]byte, workers int) error {
+	jobs := make(chan []byte)
 	errc := make(chan error, workers)
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
@@ -378,7 +411,7 @@ func postAll(ctx context.Context, url string, arts []article.Article, batch, wor
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				res, err := pipeline.Post(ctx, url, "", "application/x-ndjson", pipeline.NDJSON(j), nil)
+				res, err := pipeline.Post(ctx, url, "", "application/x-ndjson", j, nil)
 				if err != nil || res.Status != 202 {
 					errc <- fmt.Errorf("POST: status %d %s %v", res.Status, res.Error, err)
 					return
@@ -386,9 +419,9 @@ func postAll(ctx context.Context, url string, arts []article.Article, batch, wor
 			}
 		}()
 	}
-	for i := 0; i < len(arts); i += batch {
+	for _, body := range bodies {
 		select {
-		case jobs <- arts[i:min(i+batch, len(arts))]:
+		case jobs <- body:
 		case err := <-errc:
 			close(jobs)
 			wg.Wait()
@@ -634,8 +667,9 @@ func (b *bench) e2e(ctx context.Context, arts []article.Article) error {
 		_ = b.sc.Do(context.Background(), http.MethodDelete, "/_index_template/"+prefix, nil, nil)
 	}()
 
+	reqs := bodies(arts, 500)
 	start := time.Now()
-	if err := postAll(ctx, url, arts, 500, 4); err != nil {
+	if err := postAll(ctx, url, reqs, 4); err != nil {
 		return err
 	}
 	if err := b.waitCount(ctx, prefix, len(arts), 10*time.Minute); err != nil {

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -44,6 +45,11 @@ func New(addr string, reg *prometheus.Registry, log *slog.Logger) *Server {
 		_, _ = fmt.Fprintln(w, "ok")
 	})
 	s.mux.HandleFunc("GET /readyz", s.readyz)
+	// Profiles, for finding where a stage spends its time under load (the admin port is meant
+	// to be reachable only by operators, like /metrics).
+	s.mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	s.mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	s.mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	return s
 }
 
