@@ -100,5 +100,12 @@ func toTrain(docs []conll.Document) []ner.TrainDoc {
 }
 
 func score(r *ner.Recognizer, docs []conll.Document) conll.Scores {
-	return conll.EvaluateDocs(docs, r.TagTokens)
+	var s conll.Scores
+	for _, d := range docs {
+		pred := r.TagTokens(conll.Words(d))
+		for i, g := range conll.Tags(d) {
+			s.Add(g, pred[i])
+		}
+	}
+	return s
 }

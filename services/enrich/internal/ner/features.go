@@ -119,14 +119,7 @@ const (
 	tDocTypesCaps
 	tDocEnt
 	tS1Low
-	tCapStat
-	tCapStatShape
 )
-
-// Lexicon bits: lexLower marks words seen in lower case more often than capitalised in the
-// training data; the bits above hold the capitalisation bucket (1 almost never ... 5 almost
-// always capitalised inside a sentence) counted over training and unlabelled news text.
-const lexLower = 1
 
 // Hashing: FNV-1a over bytes, then a splitmix64 finaliser to combine values. Hashing replaces
 // string building: features cost no allocation, and the model stores 8-byte keys, not strings.
@@ -198,7 +191,6 @@ type attrs struct {
 	gaz                       uint32 // gazetteer bits (see gazetteer.go)
 	orgKey                    bool   // token is an organisation keyword (Inc, Party, Ministry...)
 	lowKnown                  bool   // lowercase form is a common lowercase word
-	capBucket                 uint8  // how often the word is capitalised inside sentences of news text (0 unknown)
 
 	// Second stage only: what the first stage said about this token and the whole document.
 	s1       uint8  // first-stage tag
@@ -415,6 +407,7 @@ func (s *sentCtx) baseFeatures(dst []uint64, i int) []uint64 {
 		mix(tBias, 0),
 		mix(tWord, a.word),
 		mix(tLower, a.lower),
+		mix(tShape, a.shape),
 		mix(tShort, a.short),
 		mix(tLowM1, s.lowerAt(i-1)),
 		mix(tLowP1, s.lowerAt(i+1)),
@@ -422,6 +415,8 @@ func (s *sentCtx) baseFeatures(dst []uint64, i int) []uint64 {
 		mix(tLowP2, s.lowerAt(i+2)),
 		mix(tShortM1, s.shortAt(i-1)),
 		mix(tShortP1, s.shortAt(i+1)),
+		mix(tShortM2, s.shortAt(i-2)),
+		mix(tShortP2, s.shortAt(i+2)),
 		mix(mix(mix(tShort3, s.shortAt(i-1)), a.short), s.shortAt(i+1)),
 		mix(mix(tBiM1, s.lowerAt(i-1)), a.lower),
 		mix(mix(tBiP1, a.lower), s.lowerAt(i+1)),
@@ -430,7 +425,7 @@ func (s *sentCtx) baseFeatures(dst []uint64, i int) []uint64 {
 		mix(mix(tCapsSent, caps), a.short),
 		mix(mix(tFlags, uint64(a.flags)), caps),
 	)
-	for k := 1; k < 4; k++ {
+	for k := 0; k < 4; k++ {
 		if a.pre[k] != 0 {
 			dst = append(dst, mix(tPre1+uint64(k), a.pre[k]))
 		}
@@ -452,15 +447,6 @@ func (s *sentCtx) baseFeatures(dst []uint64, i int) []uint64 {
 	}
 	if a.orgKey {
 		dst = append(dst, mix(tOrgKeyP1, 2))
-	}
-	if a.flags&fHasLetter != 0 {
-		ctx := caps
-		if i == 0 {
-			ctx += 2
-		}
-		dst = append(dst,
-			mix(mix(tCapStat, uint64(a.capBucket)), ctx),
-			mix(mix(tCapStatShape, uint64(a.capBucket)), uint64(a.flags&(fInitCap|fAllCaps))))
 	}
 	if a.lowKnown && a.flags&fInitCap != 0 {
 		start := uint64(0)

@@ -12,7 +12,7 @@ import (
 	"sort"
 )
 
-const modelMagic = "NFNER3\n"
+const modelMagic = "NFNER2\n"
 
 // weights is the compact, read-only weight table used at run time, for one or both stages:
 // open addressing over the 64-bit feature hashes; each 16-byte slot holds the key and a sparse
@@ -23,11 +23,6 @@ type weights struct {
 	slots []slot
 	mask  uint64
 	vals  []float32
-	// filter is a one-hash Bloom filter of the keys, small enough to stay in cache: most
-	// features of a token (rare words, unseen bigrams) are not in the model, and the filter
-	// answers those without touching the big table.
-	filter []uint64
-	fmask  uint64
 }
 
 type slot struct {
@@ -70,11 +65,7 @@ func buildWeights(stages []stage) *weights {
 	for size*7 < len(keys)*10+1 { // load factor at most 0.7: a smaller table stays in cache
 		size <<= 1
 	}
-	fbits := uint64(1 << 16)
-	for fbits < 16*uint64(len(keys)) {
-		fbits <<= 1
-	}
-	t := &weights{slots: make([]slot, size), mask: uint64(size - 1), filter: make([]uint64, fbits/64), fmask: fbits - 1}
+	t := &weights{slots: make([]slot, size), mask: uint64(size - 1)}
 	for j, k := range keys {
 		i := k & t.mask
 		for t.slots[i].key != 0 {
@@ -93,17 +84,12 @@ func buildWeights(stages []stage) *weights {
 			}
 		}
 		t.slots[i] = slot{key: k, meta: meta}
-		f := (k >> 20) & t.fmask
-		t.filter[f>>6] |= 1 << (f & 63)
 	}
 	return t
 }
 
 func (t *weights) find(k uint64) uint64 {
 	k = fixKey(k)
-	if f := (k >> 20) & t.fmask; t.filter[f>>6]&(1<<(f&63)) == 0 {
-		return 0
-	}
 	i := k & t.mask
 	for {
 		sl := &t.slots[i]
@@ -162,13 +148,13 @@ type model struct {
 	stages   []stage
 	gaz      map[uint64]uint32 // gazetteer phrases learnt from the training data
 	gazMax   int
-	lex      map[uint64]uint8
+	lowKnown map[uint64]bool
 }
 
 // writeModel writes rows (sorted by key for a deterministic file), the training gazetteer and the
 // lowercase lexicon, gzip-compressed. Weights are quantised to int16 and only non-zero ones are
 // stored, which keeps the file small.
-func writeModel(w io.Writer, stages []stage, gaz map[uint64]uint32, gazMax int, lex map[uint64]uint8) error {
+func writeModel(w io.Writer, stages []stage, gaz map[uint64]uint32, gazMax int, low map[uint64]bool) error {
 	zw, err := gzip.NewWriterLevel(w, gzip.BestCompression)
 	if err != nil {
 		return err
@@ -194,15 +180,14 @@ func writeModel(w io.Writer, stages []stage, gaz map[uint64]uint32, gazMax int, 
 		put64(k)
 		put32(gaz[k])
 	}
-	lk := make([]uint64, 0, len(lex))
-	for k := range lex {
+	lk := make([]uint64, 0, len(low))
+	for k := range low {
 		lk = append(lk, k)
 	}
 	sort.Slice(lk, func(a, b int) bool { return lk[a] < lk[b] })
 	put32(uint32(len(lk)))
 	for _, k := range lk {
 		put64(k)
-		bw.WriteByte(lex[k])
 	}
 	if err := bw.Flush(); err != nil {
 		return err
@@ -328,14 +313,9 @@ func readModel(r io.Reader) (*model, error) {
 	if rerr != nil || nl > 1<<24 {
 		return nil, fmt.Errorf("reading model lexicon: %v", rerr)
 	}
-	m.lex = make(map[uint64]uint8, nl)
+	m.lowKnown = make(map[uint64]bool, nl)
 	for i := 0; i < nl && rerr == nil; i++ {
-		k := get64()
-		v, err := br.ReadByte()
-		if err != nil && rerr == nil {
-			rerr = err
-		}
-		m.lex[k] = v
+		m.lowKnown[get64()] = true
 	}
 	if rerr != nil {
 		return nil, fmt.Errorf("reading model: %w", rerr)

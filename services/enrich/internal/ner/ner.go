@@ -21,7 +21,7 @@ type Recognizer struct {
 	w        *weights
 	twoStage bool // a second stage sees the first stage's tags of the whole document
 	gaz      *gazetteer
-	lex      map[uint64]uint8 // per lowercased word: lexLower bit and capitalisation bucket
+	lowKnown map[uint64]bool
 	bufs     sync.Pool
 }
 
@@ -48,17 +48,17 @@ func Load(r io.Reader) (*Recognizer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading NER model: %w", err)
 	}
-	return newRecognizer(m.stages, m.gaz, m.gazMax, m.lex), nil
+	return newRecognizer(m.stages, m.gaz, m.gazMax, m.lowKnown), nil
 }
 
-func newRecognizer(stages []stage, trainGaz map[uint64]uint32, gazMax int, lex map[uint64]uint8) *Recognizer {
+func newRecognizer(stages []stage, trainGaz map[uint64]uint32, gazMax int, low map[uint64]bool) *Recognizer {
 	g := newGazetteer()
 	g.loadHand()
 	for k, v := range trainGaz {
 		g.phrases[k] |= v
 	}
 	g.maxLen = max(g.maxLen, gazMax)
-	return &Recognizer{w: buildWeights(stages), twoStage: len(stages) > 1, gaz: g, lex: lex}
+	return &Recognizer{w: buildWeights(stages), twoStage: len(stages) > 1, gaz: g, lowKnown: low}
 }
 
 // docBuf holds the reusable buffers of one tagging call.
@@ -91,7 +91,7 @@ func (r *Recognizer) putBuf(b *docBuf) {
 }
 
 // prepare computes the attributes of every token of a sentence.
-func prepare(g *gazetteer, lex map[uint64]uint8, words []string, as []attrs) ([]attrs, bool) {
+func prepare(g *gazetteer, low map[uint64]bool, words []string, as []attrs) ([]attrs, bool) {
 	as = as[:0]
 	for _, w := range words {
 		as = append(as, attrs{})
@@ -100,9 +100,7 @@ func prepare(g *gazetteer, lex map[uint64]uint8, words []string, as []attrs) ([]
 	}
 	g.mark(as)
 	for i := range as {
-		l := lex[as[i].lower]
-		as[i].lowKnown = l&lexLower != 0
-		as[i].capBucket = l >> 1
+		as[i].lowKnown = low[as[i].lower]
 	}
 	return as, capsSentence(as)
 }
@@ -192,7 +190,7 @@ func (r *Recognizer) tagDoc(doc [][]string, b *docBuf) {
 	b.caps = b.caps[:0]
 	for i, words := range doc {
 		var caps bool
-		b.sents[i], caps = prepare(r.gaz, r.lex, words, b.sents[i])
+		b.sents[i], caps = prepare(r.gaz, r.lowKnown, words, b.sents[i])
 		b.caps = append(b.caps, caps)
 	}
 	b.order = sentenceOrder(b.caps, b.order)

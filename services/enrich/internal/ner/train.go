@@ -27,13 +27,11 @@ type TrainOptions struct {
 	AfterEpoch func(epoch int, r *Recognizer)
 	// TwoStage adds a second tagger that sees the first one's tags of the whole document.
 	TwoStage bool
-	// Text is unlabelled news text (article bodies) for word capitalisation statistics.
-	Text []string
 }
 
 // DefaultTrainOptions are the settings the shipped model was trained with.
 func DefaultTrainOptions() TrainOptions {
-	return TrainOptions{Epochs: 8, Seed: 1, Prune: 1, TwoStage: true}
+	return TrainOptions{Epochs: 6, Seed: 1, Prune: 0.05, TwoStage: true}
 }
 
 // Trained is the result of Train: the recogniser and a way to write its model file.
@@ -42,12 +40,12 @@ type Trained struct {
 	stages     []stage
 	gaz        map[uint64]uint32
 	gazMax     int
-	lex        map[uint64]uint8
+	low        map[uint64]bool
 }
 
 // WriteModel writes the model file (gzip) that Load and Default read.
 func (t *Trained) WriteModel(w io.Writer) error {
-	return writeModel(w, t.stages, t.gaz, t.gazMax, t.lex)
+	return writeModel(w, t.stages, t.gaz, t.gazMax, t.low)
 }
 
 // Features reports how many feature rows the model keeps, over all stages.
@@ -183,87 +181,33 @@ func trainingGazetteer(docs []TrainDoc, gold [][][]int, keep func(d int) bool) (
 	return m, maxLen
 }
 
-// lexicon builds the per-word lexicon byte. lexLower: the word is seen in lower case more often
-// than capitalised inside a sentence of the training data, so a capitalised occurrence is probably
-// a headline or a sentence start, not a name. The capitalisation bucket counts the same over the
-// training data and unlabelled news text (more words than the labelled data has).
-func lexicon(docs []TrainDoc, texts []string) map[uint64]uint8 {
+// lowercaseLexicon lists words seen in lower case more often than capitalised inside a sentence:
+// a capitalised occurrence of such a word is probably a headline or a sentence start, not a name.
+func lowercaseLexicon(docs []TrainDoc) map[uint64]bool {
 	lowN, capN := map[uint64]int{}, map[uint64]int{}
-	lc, cc := map[uint64]int{}, map[uint64]int{}
-	count := func(words []string, train bool) {
-		upper := 0
-		for _, w := range words {
-			if w != "" && w[0] >= 'A' && w[0] <= 'Z' && strings.ToUpper(w) == w && len(w) > 1 {
-				upper++
-			}
-		}
-		if upper*2 > len(words) {
-			return // an ALL-CAPS headline says nothing about case
-		}
-		for i, w := range words {
-			if w == "" || !isLetter(w[0]) {
-				continue
-			}
-			h := hashLower(w)
-			switch {
-			case strings.ToLower(w) == w:
-				lc[h]++
-				if train {
-					lowN[h]++
+	for _, d := range docs {
+		for _, words := range d.Words {
+			for i, w := range words {
+				if w == "" || !isLetter(w[0]) {
+					continue
 				}
-			case i > 0 && strings.ToUpper(w) != w:
-				cc[h]++
-				if train {
+				h := hashLower(w)
+				switch {
+				case strings.ToLower(w) == w:
+					lowN[h]++
+				case i > 0 && strings.ToUpper(w) != w:
 					capN[h]++
 				}
 			}
 		}
 	}
-	for _, d := range docs {
-		for _, words := range d.Words {
-			count(words, true)
-		}
-	}
-	for _, t := range texts {
-		for _, sent := range tokenize(t, nil) {
-			words := make([]string, len(sent))
-			for i, tk := range sent {
-				words[i] = tk.text
-			}
-			count(words, false)
-		}
-	}
-	out := map[uint64]uint8{}
+	out := map[uint64]bool{}
 	for h, n := range lowN {
 		if n >= 2 && n > capN[h] {
-			out[h] |= lexLower
-		}
-	}
-	for h, c := range cc {
-		if n := c + lc[h]; n >= 3 {
-			out[h] |= capBucket(float64(c)/float64(n)) << 1
-		}
-	}
-	for h, l := range lc {
-		if n := l + cc[h]; n >= 3 && cc[h] == 0 {
-			out[h] |= capBucket(0) << 1
+			out[h] = true
 		}
 	}
 	return out
-}
-
-func capBucket(r float64) uint8 {
-	switch {
-	case r < 0.05:
-		return 1
-	case r < 0.3:
-		return 2
-	case r < 0.7:
-		return 3
-	case r < 0.95:
-		return 4
-	}
-	return 5
 }
 
 func isLetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
@@ -300,21 +244,21 @@ func Train(docs []TrainDoc, opts TrainOptions) (*Trained, error) {
 			}
 		}
 	}
-	lex := lexicon(docs, opts.Text)
+	low := lowercaseLexicon(docs)
 	gaz, gazMax := trainingGazetteer(docs, gold, func(int) bool { return true })
-	res := &Trained{gaz: gaz, gazMax: gazMax, lex: lex}
+	res := &Trained{gaz: gaz, gazMax: gazMax, low: low}
 	logf := func(format string, args ...any) {
 		if opts.Log != nil {
 			fmt.Fprintf(opts.Log, format, args...)
 		}
 	}
-	first := func(st stage) *Recognizer { return newRecognizer([]stage{st}, gaz, gazMax, lex) }
+	first := func(st stage) *Recognizer { return newRecognizer([]stage{st}, gaz, gazMax, low) }
 	o1 := opts
 	if opts.TwoStage {
 		o1.AfterEpoch = nil
 	}
 	logf("stage 1\n")
-	st1 := trainStage(docs, gold, lex, nil, o1, first)
+	st1 := trainStage(docs, gold, low, nil, o1, first)
 	res.stages = []stage{st1}
 	res.Recognizer = first(st1)
 	if !opts.TwoStage {
@@ -335,8 +279,8 @@ func Train(docs []TrainDoc, opts TrainOptions) (*Trained, error) {
 		o := opts
 		o.AfterEpoch = nil
 		logf("stage 1, fold %d\n", f)
-		stf := trainStage(sub, subGold, lex, nil, o, nil)
-		rf := newRecognizer([]stage{stf}, subGaz, subMax, lex)
+		stf := trainStage(sub, subGold, low, nil, o, nil)
+		rf := newRecognizer([]stage{stf}, subGaz, subMax, low)
 		for d := range docs {
 			if d%2 == f {
 				s1[d] = rf.tagInts(docs[d].Words)
@@ -344,8 +288,8 @@ func Train(docs []TrainDoc, opts TrainOptions) (*Trained, error) {
 		}
 	}
 	logf("stage 2\n")
-	second := func(st stage) *Recognizer { return newRecognizer([]stage{st1, st}, gaz, gazMax, lex) }
-	st2 := trainStage(docs, gold, lex, s1, opts, second)
+	second := func(st stage) *Recognizer { return newRecognizer([]stage{st1, st}, gaz, gazMax, low) }
+	st2 := trainStage(docs, gold, low, s1, opts, second)
 	res.stages = append(res.stages, st2)
 	res.Recognizer = second(st2)
 	return res, nil
@@ -365,7 +309,7 @@ func (r *Recognizer) tagInts(doc [][]string) [][]int {
 
 // trainStage trains one tagger. s1, when set, holds first-stage tags, making this the second
 // stage. build turns weights into a recogniser for opts.AfterEpoch.
-func trainStage(docs []TrainDoc, gold [][][]int, lex map[uint64]uint8, s1 [][][]int, opts TrainOptions, build func(stage) *Recognizer) stage {
+func trainStage(docs []TrainDoc, gold [][][]int, low map[uint64]bool, s1 [][][]int, opts TrainOptions, build func(stage) *Recognizer) stage {
 	var folds [2]*gazetteer
 	for f := range folds {
 		m, n := trainingGazetteer(docs, gold, func(d int) bool { return d%2 != f })
@@ -384,7 +328,7 @@ func trainStage(docs []TrainDoc, gold [][][]int, lex map[uint64]uint8, s1 [][][]
 		caps := make([]bool, len(doc.Words))
 		all := make([][]attrs, len(doc.Words))
 		for s, words := range doc.Words {
-			all[s], caps[s] = prepare(folds[d%2], lex, words, nil)
+			all[s], caps[s] = prepare(folds[d%2], low, words, nil)
 		}
 		if s1 != nil {
 			docEvidence(all, s1[d], &scratch)
