@@ -3,8 +3,8 @@
 //
 //	go run ./cmd/nertrain -out internal/ner/model.bin.gz
 //
-// By default it trains on CoNLL-2003 train.txt, reports valid.txt scores after each epoch, then
-// (with -final, the default) retrains on train+valid for the shipped model.
+// By default it trains on CoNLL-2003 train.txt, reports its valid.txt scores, then (with -final,
+// the default) retrains on train+valid for the shipped model.
 package main
 
 import (
@@ -100,12 +100,5 @@ func toTrain(docs []conll.Document) []ner.TrainDoc {
 }
 
 func score(r *ner.Recognizer, docs []conll.Document) conll.Scores {
-	var s conll.Scores
-	for _, d := range docs {
-		pred := r.TagTokens(conll.Words(d))
-		for i, g := range conll.Tags(d) {
-			s.Add(g, pred[i])
-		}
-	}
-	return s
+	return conll.EvaluateDocs(docs, r.TagTokens)
 }

@@ -112,3 +112,27 @@ func TestEvaluate(t *testing.T) {
 		t.Error("empty counts should score 0")
 	}
 }
+
+func TestEvaluateDocs(t *testing.T) {
+	docs, err := Read(strings.NewReader("-DOCSTART- -X- -X- O\n\nJohn NNP B-NP B-PER\nruns VBZ B-VP O\n\nParis NNP B-NP B-LOC\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A tagger that calls everything capitalised a person: John right, Paris wrong type.
+	s := EvaluateDocs(docs, func(doc [][]string) [][]string {
+		out := make([][]string, len(doc))
+		for i, sent := range doc {
+			for _, w := range sent {
+				tag := "O"
+				if w[0] >= 'A' && w[0] <= 'Z' {
+					tag = "B-PER"
+				}
+				out[i] = append(out[i], tag)
+			}
+		}
+		return out
+	})
+	if s.Overall != (Counts{Gold: 2, Pred: 2, Correct: 1}) || s.Types["LOC"].Gold != 1 || s.Types["PER"].Pred != 2 {
+		t.Errorf("scores = %+v", s)
+	}
+}

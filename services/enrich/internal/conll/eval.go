@@ -192,3 +192,20 @@ func (s Scores) String() string {
 	_ = s.Fprint(&b)
 	return b.String()
 }
+
+// EvaluateDocs tags each document with tag (one call per document, as a recogniser that uses
+// document context needs) and scores the result against the gold tags.
+func EvaluateDocs(docs []Document, tag func(doc [][]string) [][]string) Scores {
+	s := Scores{Types: map[string]Counts{}}
+	for _, d := range docs {
+		pred := tag(Words(d))
+		for i, g := range Tags(d) {
+			var p []string
+			if i < len(pred) {
+				p = pred[i]
+			}
+			s.Add(g, p)
+		}
+	}
+	return s
+}

@@ -8,10 +8,12 @@ import (
 	"github.com/newsflow/newsflow/services/enrich/internal/conll"
 )
 
-// validF1 is the overall F1 the shipped model reaches on CoNLL-2003 valid.txt minus 0.005 slack.
-// The shipped model is trained on train+valid, so this guards against a broken or stale model
-// file rather than measuring generalisation (nertrain reports the train-only figure).
-const validF1 = 0.90
+// validF1 is the overall F1 the shipped model reaches on CoNLL-2003 valid.txt (0.9905) minus
+// 0.005. The shipped model is trained on train+valid, so this guards against a broken, stale or
+// badly loaded model file rather than measuring generalisation: a model trained on train.txt
+// alone scores 0.9136 on valid.txt (go run ./cmd/nertrain prints it; TestTrainSmall covers
+// training itself).
+const validF1 = 0.9855
 
 func TestConllValid(t *testing.T) {
 	path := filepath.Join(sharedData, "conll2003", "valid.txt")
@@ -26,13 +28,7 @@ func TestConllValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var s conll.Scores
-	for _, d := range docs {
-		pred := r.TagTokens(conll.Words(d))
-		for i, g := range conll.Tags(d) {
-			s.Add(g, pred[i])
-		}
-	}
+	s := conll.EvaluateDocs(docs, r.TagTokens)
 	t.Logf("valid.txt:\n%s", s.String())
 	if f := s.Overall.F1(); f < validF1 {
 		t.Errorf("valid F1 %.4f < %.4f", f, validF1)

@@ -266,12 +266,15 @@ func (r *Recognizer) handType(words []string) int {
 }
 
 // placeBefore and placeAfter are lower-case words that make the name next to them a place:
-// "the town of Morek", "Idlib province".
+// "the town of Morek", "Idlib province"; placeEnd ends names of places ("Hama Province").
 var (
 	placeBefore = map[string]bool{"town": true, "city": true, "village": true, "province": true, "region": true,
 		"district": true, "capital": true, "port": true, "suburb": true, "county": true, "island": true, "outskirts": true}
 	placeAfter = map[string]bool{"province": true, "region": true, "district": true, "county": true, "governorate": true}
-	orgAfter   = map[string]bool{"newspaper": true, "daily": true, "militia": true, "company": true, "firm": true, "agency": true}
+	placeEnd   = map[string]bool{"province": true, "region": true, "district": true, "county": true, "governorate": true,
+		"island": true, "islands": true, "valley": true, "river": true, "mountains": true, "street": true, "square": true,
+		"city": true, "bay": true, "gulf": true, "sea": true, "lake": true, "peninsula": true, "desert": true, "strait": true}
+	orgAfter = map[string]bool{"newspaper": true, "daily": true, "militia": true, "company": true, "firm": true, "agency": true}
 )
 
 // contextType returns the type that the words around a span impose, or 0.
@@ -284,6 +287,9 @@ func contextType(words []string, start, end, typ int) int {
 	}
 	if end < len(words) && placeAfter[words[end]] {
 		return 3
+	}
+	if end-start >= 2 && startsUpper(words[end-1]) && placeEnd[strings.ToLower(words[end-1])] {
+		return 3 // "Hama Province", "Tiananmen Square"
 	}
 	if end < len(words) && orgAfter[words[end]] && typ != 4 {
 		return 2
@@ -302,12 +308,18 @@ func (r *Recognizer) refine(doc [][]string, tags [][]int) map[string]int {
 	for si, words := range doc {
 		t := tags[si]
 		entitySpans(t, func(start, end, typ int) {
+			for end-start >= 2 && !hasLetterOrDigit(words[start]) {
+				t[start] = 0
+				start++
+				t[start] = 2*typ - 1
+			}
 			if end-start >= 2 && (words[start] == "The" || words[start] == "the") && r.handType(words[start+1:end]) == 4 {
 				t[start] = 0 // "The Syrian army": the nationality alone
 				start++
 				t[start] = 2*typ - 1
 			}
-			for end-1 > start && (isLowerWord(words[end-1]) && !strings.ContainsRune(words[end-1], '-') || endFiller[strings.ToLower(words[end-1])]) {
+			for end-1 > start && (isLowerWord(words[end-1]) && !strings.ContainsRune(words[end-1], '-') ||
+				endFiller[strings.ToLower(words[end-1])] || !hasLetterOrDigit(words[end-1])) {
 				end--
 				t[end] = 0
 			}
@@ -343,8 +355,25 @@ func (r *Recognizer) refine(doc [][]string, tags [][]int) map[string]int {
 // maxPropagate is the longest name (in tokens) propagated to its other occurrences.
 const maxPropagate = 6
 
+// retaggable reports whether tokens [i, j) can become one name: every name already there lies
+// inside them (a longer known name wins over the pieces the tagger made of it, as "Khan" and
+// "Shaykhun" for "Khan Shaykhun"), and none continues past them.
+func retaggable(t []int, i, j int) bool {
+	return !iobInside(t[i]) && (j >= len(t) || !iobInside(t[j]))
+}
+
+// spanEnd returns the end of the name starting at token i.
+func spanEnd(t []int, i int) int {
+	j := i + 1
+	for j < len(t) && iobInside(t[j]) && iobType(t[j]) == iobType(t[i]) {
+		j++
+	}
+	return j
+}
+
 // propagate tags untagged occurrences of names tagged elsewhere in the article (document-level
-// consistency: a name seen once is recognised when repeated). Single common words ("The") are
+// consistency: a name seen once is recognised when repeated), and joins pieces of a longer name
+// found elsewhere. Single common words ("The") are
 // not propagated: only capitalised tokens whose lower-case form is not a common word.
 func (r *Recognizer) propagate(doc [][]string, tags [][]int) {
 	known := map[uint64][5]int{}
@@ -365,22 +394,18 @@ func (r *Recognizer) propagate(doc [][]string, tags [][]int) {
 	for si, words := range doc {
 		t := tags[si]
 		for i := 0; i < len(words); i++ {
-			if t[i] != 0 || !startsUpper(words[i]) {
+			if iobInside(t[i]) || !startsUpper(words[i]) {
 				continue
 			}
 			for n := min(maxPropagate, len(words)-i); n >= 1; n-- {
-				free := true
-				for k := i; k < i+n; k++ {
-					if t[k] != 0 {
-						free = false
-						break
-					}
-				}
-				if !free || !startsUpper(words[i+n-1]) {
+				if !startsUpper(words[i+n-1]) || !retaggable(t, i, i+n) {
 					continue
 				}
-				if n == 1 && r.lowKnown[hashLower(words[i])] {
+				if n == 1 && (t[i] != 0 || r.lowKnown[hashLower(words[i])]) {
 					continue
+				}
+				if n > 1 && t[i] != 0 && spanEnd(t, i) == i+n {
+					continue // already this very span
 				}
 				c, ok := known[keyHash(words[i:i+n])]
 				if !ok {
@@ -456,6 +481,9 @@ func group(spans []span, sents []rawSent, doc [][]string, texts [2]string, alias
 			m.Field = article.FieldTitle
 		}
 		surface := texts[sents[sp.sent].field][m.Start:m.End]
+		if strings.ContainsAny(surface, "\n\r\t  ") {
+			surface = strings.Join(strings.Fields(surface), " ") // a name broken across lines
+		}
 		if !hasLetter(surface) {
 			continue
 		}
@@ -515,6 +543,15 @@ func group(spans []span, sents []rawSent, doc [][]string, texts [2]string, alias
 		out = append(out, article.Entity{Name: e.name(), Type: typeNames[typ], Mentions: e.mentions})
 	}
 	return out
+}
+
+func hasLetterOrDigit(s string) bool {
+	for _, r := range s {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			return true
+		}
+	}
+	return false
 }
 
 func hasLetter(s string) bool {

@@ -23,9 +23,13 @@ func iobType(t int) int { return (t + 1) / 2 }
 
 func iobInside(t int) bool { return t > 0 && t%2 == 0 }
 
-// allowed reports whether BILOU tag t may follow prev: inside a name only I or L of its type,
-// outside one only O, B or U.
+// allowed reports whether BILOU tag t may follow prev: inside a name I or L of its type, outside
+// one B or U; O always (an unfinished B or I is then read as the end of the name: letting the
+// tagger drop a name it opened by mistake scored better on valid.txt than strict BILOU).
 func allowed(prev, t int) bool {
+	if t == 0 {
+		return true
+	}
 	open := prev != 0 && (bilouKind(prev) == 0 || bilouKind(prev) == 1)
 	if open {
 		return t != 0 && bilouType(t) == bilouType(prev) && (bilouKind(t) == 1 || bilouKind(t) == 2)
@@ -407,7 +411,6 @@ func (s *sentCtx) baseFeatures(dst []uint64, i int) []uint64 {
 		mix(tBias, 0),
 		mix(tWord, a.word),
 		mix(tLower, a.lower),
-		mix(tShape, a.shape),
 		mix(tShort, a.short),
 		mix(tLowM1, s.lowerAt(i-1)),
 		mix(tLowP1, s.lowerAt(i+1)),
@@ -415,8 +418,6 @@ func (s *sentCtx) baseFeatures(dst []uint64, i int) []uint64 {
 		mix(tLowP2, s.lowerAt(i+2)),
 		mix(tShortM1, s.shortAt(i-1)),
 		mix(tShortP1, s.shortAt(i+1)),
-		mix(tShortM2, s.shortAt(i-2)),
-		mix(tShortP2, s.shortAt(i+2)),
 		mix(mix(mix(tShort3, s.shortAt(i-1)), a.short), s.shortAt(i+1)),
 		mix(mix(tBiM1, s.lowerAt(i-1)), a.lower),
 		mix(mix(tBiP1, a.lower), s.lowerAt(i+1)),
@@ -425,7 +426,7 @@ func (s *sentCtx) baseFeatures(dst []uint64, i int) []uint64 {
 		mix(mix(tCapsSent, caps), a.short),
 		mix(mix(tFlags, uint64(a.flags)), caps),
 	)
-	for k := 0; k < 4; k++ {
+	for k := 1; k < 4; k++ {
 		if a.pre[k] != 0 {
 			dst = append(dst, mix(tPre1+uint64(k), a.pre[k]))
 		}

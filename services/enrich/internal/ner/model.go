@@ -23,6 +23,11 @@ type weights struct {
 	slots []slot
 	mask  uint64
 	vals  []float32
+	// filter is a one-hash Bloom filter of the keys, small enough to stay in cache: most
+	// features of a token (rare words, unseen bigrams) are not in the model, and the filter
+	// answers those without touching the big table.
+	filter []uint64
+	fmask  uint64
 }
 
 type slot struct {
@@ -65,7 +70,11 @@ func buildWeights(stages []stage) *weights {
 	for size*7 < len(keys)*10+1 { // load factor at most 0.7: a smaller table stays in cache
 		size <<= 1
 	}
-	t := &weights{slots: make([]slot, size), mask: uint64(size - 1)}
+	fbits := uint64(1 << 16)
+	for fbits < 16*uint64(len(keys)) {
+		fbits <<= 1
+	}
+	t := &weights{slots: make([]slot, size), mask: uint64(size - 1), filter: make([]uint64, fbits/64), fmask: fbits - 1}
 	for j, k := range keys {
 		i := k & t.mask
 		for t.slots[i].key != 0 {
@@ -84,12 +93,17 @@ func buildWeights(stages []stage) *weights {
 			}
 		}
 		t.slots[i] = slot{key: k, meta: meta}
+		f := (k >> 20) & t.fmask
+		t.filter[f>>6] |= 1 << (f & 63)
 	}
 	return t
 }
 
 func (t *weights) find(k uint64) uint64 {
 	k = fixKey(k)
+	if f := (k >> 20) & t.fmask; t.filter[f>>6]&(1<<(f&63)) == 0 {
+		return 0
+	}
 	i := k & t.mask
 	for {
 		sl := &t.slots[i]

@@ -1,7 +1,12 @@
-// Package ner is newsflow's named-entity recogniser: a greedy averaged-perceptron sequence tagger
-// over hashed features (word, shape, affixes, context, gazetteers, document history), trained on
-// CoNLL-2003 by cmd/nertrain and shipped as an embedded model file, so the enrich stage needs no
-// external service and no model download. Pure Go, standard library only.
+// Package ner is newsflow's named-entity recogniser (PERSON, ORG, LOC, MISC). It is a greedy
+// averaged-perceptron BILOU tagger over hashed features (word, shape, affixes, context,
+// gazetteers, the types already given to a word in the document), run in two stages: the second
+// sees the first stage's tags of the whole document, so that a name recognised in one sentence
+// helps in the others (ALL-CAPS headlines are tagged after the body for the same reason).
+// It is trained on CoNLL-2003 by cmd/nertrain and shipped as an embedded model file, so the
+// enrich stage needs no external service and no model download; pure Go, standard library only.
+// Extract adds what raw modern news needs on top of the CoNLL-trained tagger: byte-offset
+// tokenisation, title-case headlines, acronym linking, surname merging and a few typing rules.
 package ner
 
 import (
@@ -84,7 +89,7 @@ func (r *Recognizer) getBuf() *docBuf {
 }
 
 func (r *Recognizer) putBuf(b *docBuf) {
-	if cap(b.feats) > 1<<16 || len(b.sents) > 4096 {
+	if cap(b.feats) > 1<<16 || len(b.sents) > 4096 || cap(b.part2) > 1<<16 {
 		return // do not keep the buffers of a pathological document alive
 	}
 	r.bufs.Put(b)
@@ -171,10 +176,23 @@ func (r *Recognizer) decodeSentence(b *docBuf, ctx sentCtx, part2 [][nTags]float
 	}
 }
 
+// allowedNext[p] lists the tags allowed after tag p, for bestTag.
+var allowedNext = func() (tab [nTags][]int) {
+	for p := 0; p < nTags; p++ {
+		for t := 0; t < nTags; t++ {
+			if allowed(p, t) {
+				tab[p] = append(tab[p], t)
+			}
+		}
+	}
+	return tab
+}()
+
 func bestTag(scores *[nTags]float32, prev int) int {
-	best := 0
-	for t := 1; t < nTags; t++ {
-		if allowed(prev, t) && scores[t] > scores[best] {
+	next := allowedNext[prev]
+	best := next[0]
+	for _, t := range next[1:] {
+		if scores[t] > scores[best] {
 			best = t
 		}
 	}

@@ -142,6 +142,24 @@ func FuzzExtract(f *testing.F) {
 
 func BenchmarkExtract(b *testing.B) {
 	title, body := readSeed(b)
+	benchExtract(b, title, body)
+}
+
+// BenchmarkExtractShort measures a Reuters-sized article: the seed's title and its first ~150
+// words.
+func BenchmarkExtractShort(b *testing.B) {
+	title, body := readSeed(b)
+	n, words := 0, 0
+	for n < len(body) && words < 150 {
+		if body[n] == ' ' {
+			words++
+		}
+		n++
+	}
+	benchExtract(b, title, body[:n])
+}
+
+func benchExtract(b *testing.B, title, body string) {
 	r, err := Default()
 	if err != nil {
 		b.Fatal(err)

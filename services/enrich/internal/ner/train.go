@@ -31,7 +31,7 @@ type TrainOptions struct {
 
 // DefaultTrainOptions are the settings the shipped model was trained with.
 func DefaultTrainOptions() TrainOptions {
-	return TrainOptions{Epochs: 6, Seed: 1, Prune: 0.05, TwoStage: true}
+	return TrainOptions{Epochs: 8, Seed: 1, Prune: 1, TwoStage: true}
 }
 
 // Trained is the result of Train: the recogniser and a way to write its model file.
