@@ -44,6 +44,16 @@ pid_alive() {
   tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$marker"
 }
 
+# pid_running NAME: the process named by NAME's PID file exists. wait_healthy uses this rather
+# than pid_alive: right after start_bg forks, the child's command line is still the shell's until
+# exec, so the marker check would report a healthy start as a crash.
+pid_running() {
+  local f="$PID_DIR/$1.pid" pid
+  [[ -f $f ]] || return 1
+  read -r pid _ <"$f" || return 1
+  [[ -n ${pid:-} && -d /proc/$pid && ! $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) == Z ]]
+}
+
 # port_open PORT: something accepts TCP connections on 127.0.0.1:PORT.
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -61,7 +71,7 @@ wait_healthy() {
   local name=$1 check=$2 deadline=$((SECONDS + START_TIMEOUT))
   while ((SECONDS < deadline)); do
     if "$check"; then return 0; fi
-    if ! pid_alive "$name"; then
+    if ! pid_running "$name"; then
       tail -n 30 "$LOG_DIR/$name.log" >&2 || true
       die "$name exited during start-up; see its log: $LOG_DIR/$name.log"
     fi

@@ -405,10 +405,11 @@ func showSearch(ctx context.Context, out io.Writer, sc *search.Client, alias str
 	for _, h := range hits {
 		fmt.Fprintf(out, "  %s  %v  %v\n", h.ID[:8], h.Source["published_at"], h.Source["title"])
 	}
-	// The seed article, by a person it names and the day "yesterday" resolves to.
+	// The seed article, by the day its "yesterday" resolves to: date mentions that lie within
+	// that day (a mention of "the 21st century" intersects it too, but is not about it).
 	q2 := map[string]any{"size": 3, "_source": []string{"title", "published_at"},
 		"query": map[string]any{"bool": map[string]any{"filter": []any{
-			map[string]any{"range": map[string]any{"date_mentions": map[string]any{"gte": "2019-08-20", "lte": "2019-08-20", "relation": "intersects"}}},
+			map[string]any{"range": map[string]any{"date_mentions": map[string]any{"gte": "2019-08-20", "lte": "2019-08-20", "relation": "within"}}},
 		}}}}
 	total, hits, err = pipeline.Search(ctx, sc, alias, q2)
 	if err != nil {

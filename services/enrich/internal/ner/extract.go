@@ -35,7 +35,7 @@ func (r *Recognizer) Extract(title, body string) []article.Entity {
 	}
 	nBody := len(sents)
 	titleSents := tokenize(title, nil)
-	titleCase := isTitleCase(titleSents)
+	titleCase := isTitleCase(titleSents) || isAllCaps(titleSents)
 	for _, t := range titleSents {
 		sents = append(sents, rawSent{field: 0, toks: t})
 	}
@@ -91,6 +91,26 @@ func isTitleCase(sents [][]token) bool {
 		}
 	}
 	return words >= 3 && upper*10 >= words*8 && allCaps*2 < words
+}
+
+// isAllCaps reports whether a headline is written in capitals ("BANK OF JAPAN CUTS QTR
+// FORECAST", as wire services did). Capitals carry no information there either: on Reuters the
+// model read "BILL", "QTR" and "INC" in such headlines as names. Like a title-case headline, it
+// keeps only what the body confirms.
+func isAllCaps(sents [][]token) bool {
+	words, caps := 0, 0
+	for _, s := range sents {
+		for _, t := range s {
+			if utf8.RuneCountInString(t.text) < 2 || !startsLetter(t.text) {
+				continue
+			}
+			words++
+			if strings.ToUpper(t.text) == t.text {
+				caps++
+			}
+		}
+	}
+	return words >= 2 && caps*10 >= words*9
 }
 
 func startsLetter(s string) bool {
@@ -159,6 +179,10 @@ func filterTitle(spans []span, doc [][]string, nBody int) []span {
 	}
 	return out
 }
+
+// corpSuffix words are the legal form of a company; alone they name nothing.
+var corpSuffix = map[string]bool{"corp": true, "corporation": true, "inc": true, "incorporated": true, "co": true,
+	"ltd": true, "plc": true, "llc": true, "ag": true, "nv": true, "gmbh": true, "bhd": true, "spa": true, "cos": true}
 
 // endFiller words never end a name, whatever their case ("US AND UK-backed").
 var endFiller = map[string]bool{"and": true, "of": true, "the": true, "for": true, "in": true, "on": true, "at": true, "to": true, "or": true}
@@ -346,6 +370,9 @@ func (r *Recognizer) refine(doc [][]string, tags [][]int) map[string]int {
 			if end-start == 1 && r.lowKnown[hashLower(words[start])] && r.gaz.hand[phraseHash(words[start:end])] == 0 &&
 				strings.ToUpper(words[start]) != words[start] {
 				t[start] = 0
+			}
+			if end-start == 1 && corpSuffix[strings.ToLower(strings.TrimSuffix(words[start], "."))] {
+				t[start] = 0 // "Corp" split off "Acme Corp" names nobody
 			}
 		})
 	}

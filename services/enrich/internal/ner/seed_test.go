@@ -237,3 +237,32 @@ func TestMergeSurname(t *testing.T) {
 		t.Errorf("no Donald Trump in %+v", ents)
 	}
 }
+
+// TestCapitalsAndSuffixesNameNothing: an ALL-CAPS wire headline keeps only names the body
+// confirms (Reuters-21578 headlines gave "QTR", "BILL" and "INC" as names before), and a company's
+// legal form alone ("Corp") is not an entity.
+func TestCapitalsAndSuffixesNameNothing(t *testing.T) {
+	r, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ents := r.Extract("ACME CORP 1ST QTR NET RISES, SENATE BILL SEEN",
+		"Acme Corp said first quarter net rose. The Senate is expected to pass the bill, Acme said. Corp officials in Chicago agreed.")
+	byName := map[string]string{}
+	for _, e := range ents {
+		byName[e.Name] = e.Type
+		for _, m := range e.Mentions {
+			if n := strings.ToLower(e.Name); m.Field == "title" && n != "acme corp" && n != "senate" && n != "acme" {
+				t.Errorf("headline mention of %q (%s) not confirmed by the body", e.Name, e.Type)
+			}
+		}
+	}
+	for _, junk := range []string{"QTR", "BILL", "Corp", "CORP", "NET"} {
+		if _, ok := byName[junk]; ok {
+			t.Errorf("%q extracted as %s", junk, byName[junk])
+		}
+	}
+	if byName["Chicago"] != "LOC" {
+		t.Errorf("Chicago: %q; entities %v", byName["Chicago"], byName)
+	}
+}
