@@ -30,6 +30,7 @@ test: up
 	$(GO) test -race -count=1 -timeout 25m $(PKGS)
 	@# The decoders that face untrusted input are fuzzed briefly on every run.
 	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=10s ./services/ingest/internal/decode
+	$(GO) test -run='^$$' -fuzz=FuzzFastPath -fuzztime=10s ./services/ingest/internal/decode
 	$(GO) test -run='^$$' -fuzz=FuzzRead -fuzztime=10s ./pkg/articleio
 
 ## test-unit: the tests that need no servers (integration tests skip under -short, and say so)

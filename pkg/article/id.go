@@ -72,18 +72,25 @@ func (e constError) Error() string { return string(e) }
 
 const errNotHTTP = constError("not an absolute http(s) URL")
 
+// IDFromCanonicalURL is ID for an article whose URL the caller has already canonicalised (ingest
+// does, to validate it), so the work is not done twice.
+func IDFromCanonicalURL(canonical string) string {
+	h := sha256.New()
+	h.Write([]byte("url\x00"))
+	h.Write([]byte(canonical))
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
 // ID returns the deterministic article id DESIGN.md asks for: a hash of the canonical URL when
 // the article has a usable one, otherwise of source, title and body. The same article ingested
 // twice therefore becomes one search document.
 func ID(a *Article) string {
-	h := sha256.New()
 	if a.URL != "" {
 		if c, err := CanonicalURL(a.URL); err == nil {
-			h.Write([]byte("url\x00"))
-			h.Write([]byte(c))
-			return hex.EncodeToString(h.Sum(nil)[:16])
+			return IDFromCanonicalURL(c)
 		}
 	}
+	h := sha256.New()
 	h.Write([]byte("content\x00"))
 	h.Write([]byte(a.Source))
 	h.Write([]byte{0})

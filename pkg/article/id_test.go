@@ -39,3 +39,11 @@ func TestIDIsDeterministic(t *testing.T) {
 		t.Fatalf("id %q: want 32 hex characters", ID(a))
 	}
 }
+
+func TestIDFromCanonicalURLIsID(t *testing.T) {
+	a := &Article{URL: "https://Example.com/a?utm_source=x", Title: "T", Body: "B"}
+	c, err := CanonicalURL(a.URL)
+	if err != nil || IDFromCanonicalURL(c) != ID(a) {
+		t.Fatalf("IDFromCanonicalURL(%q) != ID: %v", c, err)
+	}
+}

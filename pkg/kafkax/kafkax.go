@@ -14,6 +14,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/compress"
+	"github.com/segmentio/kafka-go/compress/snappy"
 
 	"github.com/newsflow/newsflow/pkg/config"
 )
@@ -124,6 +125,12 @@ func (c *Config) Ping(ctx context.Context) error {
 	}
 	return nil
 }
+
+// kafka-go's snappy codec defaults to s2's "better" encoder, which cost ingest 12% of its CPU
+// under load for a few percent of size. Its codecs are process-wide, so this sets the faster
+// encoder (the one librdkafka-based clients use) for every writer of the process; readers
+// decode either.
+func init() { compress.SnappyCodec.Compression = snappy.FasterCompression }
 
 // MaxMessageBytes is the largest record batch a writer sends: just under the broker's default
 // message.max.bytes (1 MiB + overhead), so that no production broker refuses a batch. A single

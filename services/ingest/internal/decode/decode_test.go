@@ -2,6 +2,7 @@ package decode
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -136,6 +137,50 @@ func FuzzDecode(f *testing.F) {
 			if it.Line < 1 {
 				t.Fatalf("line %d", it.Line)
 			}
+		}
+	})
+}
+
+// TestFastPathAgreesWithFieldByField: the one-pass decoder gives exactly what the field-by-field
+// decoder gives for good items, and declines what it cannot decide the same way.
+func TestFastPathAgreesWithFieldByField(t *testing.T) {
+	for _, in := range []string{
+		`{"title":"T","body":"B\nC \"q\" \u00e9","source":"s","url":"https://x.test/a","language":"en","published_at":"2019-08-21","authors":["A","B"]}`,
+		`{"title":"T","body":"B","authors":"Only One"}`,
+		`{"title":"T","body":"B","authors":null,"source":null,"extra":{"x":[1,{"title":"nested"}]},"Other":"x"}`,
+		` {"body":"é", "title" : "t" } `,
+	} {
+		fast, ok := decodeObjectFast([]byte(in))
+		if !ok {
+			t.Fatalf("fast path declined a good item: %s", in)
+		}
+		slow, ferr := decodeObjectFieldByField([]byte(in))
+		if ferr != nil || !reflect.DeepEqual(fast, slow) {
+			t.Fatalf("%s: fast %+v, field by field %+v (%v)", in, fast, slow, ferr)
+		}
+	}
+	for _, in := range []string{`{"title":5}`, "{\"title\":\"caf\xe9\"}", `["x"]`, `null`, `{"authors":{"a":1}}`, `{"title":"x"`,
+		`{"Title":"x","body":"b"}`, `{"title":"x","title":null}`, `{"\u0074itle":"x"}`} {
+		if _, ok := decodeObjectFast([]byte(in)); ok {
+			t.Errorf("fast path accepted %q", in)
+		}
+	}
+}
+
+// FuzzFastPath: whenever the one-pass decoder accepts an item, the field-by-field decoder accepts
+// it too and agrees on every field.
+func FuzzFastPath(f *testing.F) {
+	for _, s := range []string{`{"title":"T","body":"B","authors":["a"]}`, `{"authors":"x"}`, `{"title":null}`, `{"a":{"b":"}"},"title":"t"}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fast, ok := decodeObjectFast(b)
+		if !ok {
+			return
+		}
+		slow, ferr := decodeObjectFieldByField(b)
+		if ferr != nil || !reflect.DeepEqual(fast, slow) {
+			t.Fatalf("%q: fast %+v, field by field %+v (%v)", b, fast, slow, ferr)
 		}
 	})
 }

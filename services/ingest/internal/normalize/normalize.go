@@ -80,8 +80,10 @@ func Article(raw decode.Raw, now time.Time, lim Limits) (article.Article, []stri
 		notes = append(notes, fmt.Sprintf(NoteControlChars, removed))
 	}
 
+	var canonical string // the URL as the id is computed from, when there is one
 	if u := strings.TrimSpace(raw.URL); u != "" {
-		if _, err := article.CanonicalURL(u); err != nil || !utf8.ValidString(u) {
+		var err error
+		if canonical, err = article.CanonicalURL(u); err != nil || !utf8.ValidString(u) {
 			return a, nil, &decode.FieldError{Field: "url", Code: decode.CodeInvalidURL, Reason: fmt.Sprintf("%q is not an absolute http(s) URL", clip(u, 200))}
 		}
 		if len(u) > 4096 {
@@ -136,7 +138,11 @@ func Article(raw decode.Raw, now time.Time, lim Limits) (article.Article, []stri
 	a.Title = title
 	a.Body = body
 	a.IngestedAt = now
-	a.ID = article.ID(&a)
+	if canonical != "" {
+		a.ID = article.IDFromCanonicalURL(canonical)
+	} else {
+		a.ID = article.ID(&a)
+	}
 	return a, notes, nil
 }
 
