@@ -224,12 +224,22 @@ type verdict struct {
 	Reason  string
 }
 
+// minChunkBytes is the smallest _bulk body send splits a batch into for parallelism.
+const minChunkBytes = 256 << 10
+
 // send writes items in chunks of at most maxBytes, Workers at a time, and returns one verdict per
-// item in order.
+// item in order. A batch smaller than Workers × maxBytes is split into Workers chunks (of at least
+// minChunkBytes) so that the engine works on it in parallel: sent whole, a 2,000-document batch
+// was one request at a time, and the index stage ran at half the speed of a plain _bulk client.
 func (s *Sink) send(ctx context.Context, items []*pending, maxBytes int) []verdict {
 	ops := make([]bulk.Op, len(items))
+	total := 0
 	for i, p := range items {
 		ops[i] = p.op
+		total += p.op.Size()
+	}
+	if per := (total + s.cfg.Workers - 1) / s.cfg.Workers; per < maxBytes {
+		maxBytes = max(per, minChunkBytes)
 	}
 	out := make([]verdict, len(items))
 	var g errgroup.Group
