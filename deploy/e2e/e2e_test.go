@@ -209,7 +209,7 @@ func TestPipelineEndToEnd(t *testing.T) {
 	// Graceful shutdown: SIGTERM ends every service with status 0.
 	for _, p := range []*proc{ing, enr, idx} {
 		if err := p.stop(syscall.SIGTERM, 40*time.Second); err != nil {
-			t.Errorf("%s on SIGTERM: %v", p.name, err)
+			t.Errorf("%s on SIGTERM: %v", p.Name, err)
 		}
 	}
 }

@@ -48,89 +48,27 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// proc is one service process.
+// proc is one service process (pipeline.Proc) whose failures fail the test.
 type proc struct {
-	t     testing.TB
-	name  string
-	args  []string
-	env   []string
-	admin string
-	log   string
-	cmd   *exec.Cmd
-	done  chan error
+	*pipeline.Proc
+	t testing.TB
 }
 
 func (p *proc) start() {
 	p.t.Helper()
-	f, err := os.OpenFile(p.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
+	if err := p.Start(); err != nil {
 		p.t.Fatal(err)
 	}
-	p.cmd = exec.Command(filepath.Join(binDir, strings.SplitN(p.name, "#", 2)[0]), p.args...)
-	p.cmd.Env = append(append(os.Environ(), "NEWSFLOW_LOG_FORMAT=json"), p.env...)
-	p.cmd.Stdout, p.cmd.Stderr = f, f
-	if err := p.cmd.Start(); err != nil {
-		p.t.Fatalf("starting %s: %v", p.name, err)
-	}
-	p.done = make(chan error, 1)
-	go func() { p.done <- p.cmd.Wait(); f.Close() }()
 }
 
-// waitReady polls /readyz until it answers 200.
 func (p *proc) waitReady(timeout time.Duration) {
 	p.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		select {
-		case err := <-p.done:
-			p.t.Fatalf("%s exited during start-up: %v; log %s:\n%s", p.name, err, p.log, tail(p.log))
-		default:
-		}
-		res, err := http.Get("http://" + p.admin + "/readyz")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				return
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	p.t.Fatalf("%s not ready within %v; log %s:\n%s", p.name, timeout, p.log, tail(p.log))
-}
-
-// stop sends sig and waits for the process to exit; SIGKILL after the timeout.
-func (p *proc) stop(sig syscall.Signal, timeout time.Duration) error {
-	if p.cmd == nil || p.cmd.Process == nil {
-		return nil
-	}
-	_ = p.cmd.Process.Signal(sig)
-	select {
-	case err := <-p.done:
-		p.cmd = nil
-		return err
-	case <-time.After(timeout):
-		_ = p.cmd.Process.Kill()
-		err := <-p.done
-		p.cmd = nil
-		return fmt.Errorf("%s did not exit within %v after %v (killed): %v", p.name, timeout, sig, err)
+	if err := p.WaitReady(timeout); err != nil {
+		p.t.Fatal(err)
 	}
 }
 
-func (p *proc) metrics(ctx context.Context) (pipeline.Metrics, error) {
-	return pipeline.Scrape(ctx, "http://"+p.admin+"/metrics")
-}
-
-func tail(path string) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > 25 {
-		lines = lines[len(lines)-25:]
-	}
-	return strings.Join(lines, "\n")
-}
+func (p *proc) stop(sig syscall.Signal, timeout time.Duration) error { return p.Stop(sig, timeout) }
 
 // rig is one pipeline: its own topics, groups and indices, so that rigs never see each
 // other's data.
@@ -166,7 +104,7 @@ func newRig(t testing.TB, kc kafkax.Config, searchURL string) *rig {
 		_ = sc.Do(ctx, http.MethodDelete, "/_index_template/"+r.prefix, nil, nil)
 		if t.Failed() {
 			for _, p := range r.procs {
-				t.Logf("log of %s (%s):\n%s", p.name, p.log, tail(p.log))
+				t.Logf("log of %s (%s):\n%s", p.Name, p.Log, pipeline.Tail(p.Log, 25))
 			}
 		}
 	})
@@ -174,30 +112,31 @@ func newRig(t testing.TB, kc kafkax.Config, searchURL string) *rig {
 }
 
 func (r *rig) common(name string) (*proc, []string) {
-	p := &proc{t: r.t, name: name, admin: testenv.FreeAddr(r.t), log: filepath.Join(r.logDir, strings.ReplaceAll(name, "#", "-")+".log")}
-	p.env = []string{"NEWSFLOW_KAFKA_BROKERS=" + strings.Join(r.kc.Brokers, ","), "NEWSFLOW_SEARCH_URL=" + r.searchURL,
+	p := &proc{t: r.t, Proc: &pipeline.Proc{Name: name, Bin: filepath.Join(binDir, strings.SplitN(name, "#", 2)[0]),
+		Admin: testenv.FreeAddr(r.t), Log: filepath.Join(r.logDir, strings.ReplaceAll(name, "#", "-")+".log")}}
+	p.Env = []string{"NEWSFLOW_LOG_FORMAT=json", "NEWSFLOW_KAFKA_BROKERS=" + strings.Join(r.kc.Brokers, ","), "NEWSFLOW_SEARCH_URL=" + r.searchURL,
 		"NEWSFLOW_KAFKA_PARTITIONS=" + fmt.Sprint(r.kc.Partitions)}
 	r.procs = append(r.procs, p)
-	return p, []string{"--admin-addr", p.admin}
+	return p, []string{"--admin-addr", p.Admin}
 }
 
 // ingest returns ingest's process (not started) and its HTTP URL.
 func (r *rig) ingest(extra ...string) (*proc, string) {
 	p, args := r.common("ingest")
 	addr := testenv.FreeAddr(r.t)
-	p.args = append(append([]string{"serve"}, args...), append([]string{"--addr", addr, "--topic", r.raw, "--data-dir", filepath.Join(r.logDir, "ingest-state")}, extra...)...)
+	p.Args = append(append([]string{"serve"}, args...), append([]string{"--addr", addr, "--topic", r.raw, "--data-dir", filepath.Join(r.logDir, "ingest-state")}, extra...)...)
 	return p, "http://" + addr
 }
 
 func (r *rig) enrich(name string) *proc {
 	p, args := r.common(name)
-	p.args = append([]string{"serve"}, append(args, "--topic", r.raw, "--output-topic", r.enriched, "--dlq-topic", r.dlq, "--group", r.enrichGroup)...)
+	p.Args = append([]string{"serve"}, append(args, "--topic", r.raw, "--output-topic", r.enriched, "--dlq-topic", r.dlq, "--group", r.enrichGroup)...)
 	return p
 }
 
 func (r *rig) index(name string) *proc {
 	p, args := r.common(name)
-	p.args = append([]string{"serve"}, append(args, "--topic", r.enriched, "--dlq-topic", r.dlq, "--group", r.indexGroup, "--index-prefix", r.prefix)...)
+	p.Args = append([]string{"serve"}, append(args, "--topic", r.enriched, "--dlq-topic", r.dlq, "--group", r.indexGroup, "--index-prefix", r.prefix)...)
 	return p
 }
 
