@@ -249,6 +249,13 @@ func (b *bench) start(_ context.Context, name string, args ...string) (*svc, err
 	return &svc{p}, nil
 }
 
+// startIngest starts ingest writing to topic and returns it with its API's base URL.
+func (b *bench) startIngest(ctx context.Context, topic string) (*svc, string, error) {
+	addr := freeAddr()
+	s, err := b.start(ctx, "ingest", "--topic", topic, "--addr", addr, "--data-dir", filepath.Join(b.tmp, topic+"-state"))
+	return s, "http://" + addr, err
+}
+
 // usage reads CPU seconds and peak RSS of the running process from /proc.
 func (s *svc) usage(phase string) Usage {
 	u := Usage{Process: s.Name, Phase: phase}
@@ -402,14 +409,11 @@ func (b *bench) ingest(ctx context.Context, corpusArts []article.Article) error 
 	}
 	kcatRate := float64(len(arts)) / time.Since(start).Seconds()
 
-	topic := name("ingest")
-	addr := freeAddr()
-	s, err := b.start(ctx, "ingest", "--topic", topic, "--addr", addr, "--data-dir", filepath.Join(b.tmp, "ingest-state"))
+	s, url, err := b.startIngest(ctx, name("ingest"))
 	if err != nil {
 		return err
 	}
 	defer s.stop()
-	url := "http://" + addr
 	reqs := bodies(arts, ingestBatch)
 	start = time.Now()
 	if err := postAll(ctx, url, reqs, ingestClients); err != nil {
@@ -681,13 +685,11 @@ func bulkPlain(ctx context.Context, url, index string, docs [][2][]byte, maxByte
 func (b *bench) e2e(ctx context.Context, arts []article.Article) error {
 	base := name("e2e")
 	raw, enriched, dlq, prefix := base+".raw", base+".enriched", base+".dlq", base
-	addr := freeAddr()
-	ing, err := b.start(ctx, "ingest", "--topic", raw, "--addr", addr, "--data-dir", filepath.Join(b.tmp, "e2e-ingest"))
+	ing, url, err := b.startIngest(ctx, raw)
 	if err != nil {
 		return err
 	}
 	defer ing.stop()
-	url := "http://" + addr
 	enr, err := b.start(ctx, "enrich", "--topic", raw, "--output-topic", enriched, "--dlq-topic", dlq, "--group", base+"-enrich")
 	if err != nil {
 		return err
