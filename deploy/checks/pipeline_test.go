@@ -11,7 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/newsflow/newsflow/deploy/internal/pipeline"
 	"github.com/newsflow/newsflow/pkg/testenv"
 )
 
@@ -56,72 +57,6 @@ func freeAddr() (string, error) {
 	}
 	defer l.Close()
 	return l.Addr().String(), nil
-}
-
-type proc struct {
-	name string
-	cmd  *exec.Cmd
-	log  *bytes.Buffer
-	mu   *sync.Mutex
-	done chan struct{}
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
-}
-
-func (l lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}
-
-func (p *proc) logTail() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	s := p.log.String()
-	if len(s) > 3000 {
-		s = "…" + s[len(s)-3000:]
-	}
-	return s
-}
-
-func start(name, bin string, args ...string) (*proc, error) {
-	p := &proc{name: name, log: &bytes.Buffer{}, mu: &sync.Mutex{}, done: make(chan struct{})}
-	p.cmd = exec.Command(bin, args...)
-	p.cmd.Env = append(os.Environ(), "NEWSFLOW_LOG_FORMAT=text")
-	w := lockedWriter{p.mu, p.log}
-	p.cmd.Stdout, p.cmd.Stderr = w, w
-	if err := p.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting %s: %w", name, err)
-	}
-	go func() { _ = p.cmd.Wait(); close(p.done) }()
-	return p, nil
-}
-
-func (p *proc) stop() {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(40 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
-}
-
-func (p *proc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
 }
 
 func scrape(ctx context.Context, addr string) ([]byte, error) {
@@ -202,10 +137,10 @@ func runPipeline(sb *serviceBinaries, brokers []string) (cat Catalogue, err erro
 		deleteIndices(cctx, prefix)
 	}()
 
-	var procs []*proc
+	var procs []*pipeline.Proc
 	defer func() {
 		for _, p := range procs {
-			p.stop()
+			_ = p.Stop(syscall.SIGTERM, 40*time.Second)
 		}
 	}()
 	specs := []struct {
@@ -219,20 +154,19 @@ func runPipeline(sb *serviceBinaries, brokers []string) (cat Catalogue, err erro
 		{"ingest", []string{"serve", "--topic", raw, "--addr", addrs["http"], "--admin-addr", addrs["ingest"],
 			"--data-dir", dataDir, "--kafka-partitions", "1"}},
 	}
-	byName := map[string]*proc{}
 	for _, s := range specs {
-		p, err := start(s.name, sb.bins[s.name], s.args...)
-		if err != nil {
+		p := &pipeline.Proc{Name: s.name, Bin: sb.bins[s.name], Args: s.args, Env: []string{"NEWSFLOW_LOG_FORMAT=text"},
+			Log: filepath.Join(dataDir, s.name+".log")}
+		if err := p.Start(); err != nil {
 			return nil, err
 		}
 		procs = append(procs, p)
-		byName[s.name] = p
 	}
 	failure := func(format string, a ...any) error {
 		var b strings.Builder
 		fmt.Fprintf(&b, format, a...)
 		for _, p := range procs {
-			fmt.Fprintf(&b, "\n--- %s log:\n%s", p.name, p.logTail())
+			fmt.Fprintf(&b, "\n--- %s log:\n%s", p.Name, pipeline.Tail(p.Log, 40))
 		}
 		return fmt.Errorf("%s", b.String())
 	}
@@ -243,8 +177,8 @@ func runPipeline(sb *serviceBinaries, brokers []string) (cat Catalogue, err erro
 				return nil
 			}
 			for _, p := range procs {
-				if p.exited() {
-					return failure("%s exited while waiting for %s", p.name, what)
+				if p.Exited() {
+					return failure("%s exited while waiting for %s", p.Name, what)
 				}
 			}
 			select {

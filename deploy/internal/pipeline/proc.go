@@ -74,6 +74,20 @@ func (p *Proc) WaitReady(timeout time.Duration) error {
 	return fmt.Errorf("%s not ready within %v; log %s:\n%s", p.Name, timeout, p.Log, Tail(p.Log, 25))
 }
 
+// Exited reports whether the process has ended.
+func (p *Proc) Exited() bool {
+	if p.done == nil {
+		return false
+	}
+	select {
+	case err := <-p.done:
+		p.done <- err // keep it for Stop and WaitReady
+		return true
+	default:
+		return false
+	}
+}
+
 // Stop sends sig and waits for the exit; after timeout it kills the process and says so. It
 // returns the process's exit error (nil for status 0); stopping a stopped Proc does nothing.
 func (p *Proc) Stop(sig syscall.Signal, timeout time.Duration) error {
