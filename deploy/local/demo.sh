@@ -26,7 +26,7 @@ start_service() {
 cd "$REPO_ROOT"
 start_service ingest 9101 serve --data-dir "$LOCAL_DIR/ingest"
 start_service enrich 9102 serve
-start_service index 9103 serve
+start_service index 9103 serve --lag-interval 2s # a fresher lag figure for the progress line
 
 DATA_DIR="$REPO_ROOT/../shared/data"
 SEED="$DATA_DIR/seed/imperialism-hits-the-rocks.txt"
