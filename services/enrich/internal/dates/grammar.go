@@ -672,13 +672,7 @@ func (p *parser) month(i, start, j, mod, deic int) int {
 		kk++
 	}
 	if deic == 0 && p.class(kk) == cDeictic && p.class(kk+1) == cUnit && p.toks[kk+1].val == uYear {
-		y := p.pubY
-		switch p.toks[kk].val {
-		case dLast, dPast:
-			y--
-		case dNext, dComing:
-			y++
-		}
+		y := p.pubY + deicticStep(int(p.toks[kk].val))
 		v := monthVal(y, m, true)
 		v.mod = mod
 		p.emit(start, kk+2, v)
@@ -1049,13 +1043,7 @@ func (p *parser) quarterYear(i, k, q, mod int, fiscal bool) int {
 		return kk + 1
 	}
 	if p.class(k) == cOf && p.class(k+1) == cDeictic && p.class(k+2) == cUnit && p.toks[k+2].val == uYear {
-		y := p.pubY
-		switch p.toks[k+1].val {
-		case dLast, dPast:
-			y--
-		case dNext, dComing:
-			y++
-		}
+		y := p.pubY + deicticStep(int(p.toks[k+1].val))
 		v := quarterVal(y, q, true)
 		v.mod = mod
 		p.emit(i, k+3, v)
@@ -1363,4 +1351,16 @@ func (p *parser) timeWord(i int) bool {
 		}
 	}
 	return false
+}
+
+// deicticStep is the direction a deictic word points in: -1 for "last"/"past", +1 for
+// "next"/"coming", 0 otherwise ("this year" is the publication year).
+func deicticStep(d int) int {
+	switch d {
+	case dLast, dPast:
+		return -1
+	case dNext, dComing:
+		return 1
+	}
+	return 0
 }
