@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/newsflow/newsflow/deploy/internal/pipeline"
 	"github.com/newsflow/newsflow/pkg/article"
@@ -440,39 +441,24 @@ func bodies(arts []article.Article, batch int) [][]byte {
 
 // postAll posts the bodies with `workers` concurrent requests; every one must be accepted (202).
 func postAll(ctx context.Context, url string, bodies [][]byte, workers int) error {
-	jobs := make(chan []byte)
-	errc := make(chan error, workers)
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range jobs {
-				res, err := pipeline.Post(ctx, url, "", "application/x-ndjson", j, nil)
-				if err != nil || res.Status != 202 {
-					errc <- fmt.Errorf("POST: status %d %s %v", res.Status, res.Error, err)
-					return
-				}
-			}
-		}()
-	}
-	for _, body := range bodies {
-		select {
-		case jobs <- body:
-		case err := <-errc:
-			close(jobs)
-			wg.Wait()
-			return err
+	return each(ctx, bodies, workers, func(ctx context.Context, body []byte) error {
+		res, err := pipeline.Post(ctx, url, "", "application/x-ndjson", body, nil)
+		if err != nil || res.Status != 202 {
+			return fmt.Errorf("POST: status %d %s %v", res.Status, res.Error, err)
 		}
-	}
-	close(jobs)
-	wg.Wait()
-	select {
-	case err := <-errc:
-		return err
-	default:
 		return nil
+	})
+}
+
+// each sends every body with at most workers requests in flight and returns the first error
+// (which stops the rest): the load generator of postAll and of the _bulk baseline.
+func each(ctx context.Context, bodies [][]byte, workers int, send func(context.Context, []byte) error) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(workers)
+	for _, body := range bodies {
+		g.Go(func() error { return send(gctx, body) })
 	}
+	return g.Wait()
 }
 
 // --- index ------------------------------------------------------------------------------------
@@ -667,43 +653,26 @@ func bulkPlain(ctx context.Context, url string, docs []storedDoc, maxBytes, work
 	if cur.Len() > 0 {
 		bodies = append(bodies, cur.Bytes())
 	}
-	jobs := make(chan []byte)
-	errc := make(chan error, len(bodies))
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for body := range jobs {
-				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url+"/_bulk", bytes.NewReader(body))
-				req.Header.Set("Content-Type", "application/x-ndjson")
-				res, err := http.DefaultClient.Do(req)
-				if err != nil {
-					errc <- err
-					continue
-				}
-				var r struct {
-					Errors bool `json:"errors"`
-				}
-				_ = json.NewDecoder(res.Body).Decode(&r)
-				res.Body.Close()
-				if res.StatusCode != 200 || r.Errors {
-					errc <- fmt.Errorf("baseline _bulk: status %d errors %v", res.StatusCode, r.Errors)
-				}
-			}
-		}()
-	}
-	for _, body := range bodies {
-		jobs <- body
-	}
-	close(jobs)
-	wg.Wait()
-	select {
-	case err := <-errc:
-		return err
-	default:
+	return each(ctx, bodies, workers, func(ctx context.Context, body []byte) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url+"/_bulk", bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", "application/x-ndjson")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		defer res.Body.Close()
+		var r struct {
+			Errors bool `json:"errors"`
+		}
+		_ = json.NewDecoder(res.Body).Decode(&r)
+		if res.StatusCode != 200 || r.Errors {
+			return fmt.Errorf("baseline _bulk: status %d errors %v", res.StatusCode, r.Errors)
+		}
 		return nil
-	}
+	})
 }
 
 // --- end to end -------------------------------------------------------------------------------
