@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/elastic/elastic-transport-go/v8/elastictransport"
@@ -27,6 +28,17 @@ type Config struct {
 	Username string
 	Password config.Secret
 	APIKey   config.Secret
+	// CAFile is a PEM file of the CA(s) that signed the node's certificate: what a default
+	// Elasticsearch 8 install writes to config/certs/http_ca.crt.
+	CAFile string
+	// CAFingerprint is the SHA-256 fingerprint (hex, colons allowed) of a certificate in the
+	// node's chain, as Elasticsearch 8 prints it on first start; the node is trusted if its chain
+	// holds that certificate and verifies up to it.
+	CAFingerprint string
+	// CertFile and KeyFile are an optional client certificate (PKI realm, mutual TLS).
+	CertFile, KeyFile string
+	// InsecureSkipVerify accepts any certificate: for development only, and logged as a warning.
+	InsecureSkipVerify bool
 }
 
 // RegisterFlags binds the settings to flags and NEWSFLOW_SEARCH_* variables; the defaults reach
@@ -35,7 +47,12 @@ func (c *Config) RegisterFlags(s *config.Set) {
 	s.Strings(&c.URLs, "search-url", "NEWSFLOW_SEARCH_URL", "http://127.0.0.1:9200", "search engine URL(s), Elasticsearch 8 or OpenSearch 2")
 	s.String(&c.Username, "search-username", "NEWSFLOW_SEARCH_USERNAME", "", "basic-auth user for the search engine")
 	s.Secret(&c.Password, "search-password", "NEWSFLOW_SEARCH_PASSWORD", "basic-auth password for the search engine")
-	s.Secret(&c.APIKey, "search-api-key", "NEWSFLOW_SEARCH_API_KEY", "API key for the search engine (Elasticsearch)")
+	s.Secret(&c.APIKey, "search-api-key", "NEWSFLOW_SEARCH_API_KEY", "API key for the search engine (Elasticsearch; the encoded form, base64 of id:key)")
+	s.String(&c.CAFile, "search-ca-file", "NEWSFLOW_SEARCH_CA_FILE", "", "PEM file of the CA that signed the search node's certificate (Elasticsearch 8: config/certs/http_ca.crt)")
+	s.String(&c.CAFingerprint, "search-ca-fingerprint", "NEWSFLOW_SEARCH_CA_FINGERPRINT", "", "SHA-256 fingerprint (hex) of the CA certificate Elasticsearch 8 printed on first start; an alternative to --search-ca-file")
+	s.String(&c.CertFile, "search-cert-file", "NEWSFLOW_SEARCH_CERT_FILE", "", "PEM client certificate for the search engine (with --search-key-file)")
+	s.String(&c.KeyFile, "search-key-file", "NEWSFLOW_SEARCH_KEY_FILE", "", "PEM private key of --search-cert-file")
+	s.Bool(&c.InsecureSkipVerify, "search-insecure-skip-verify", "NEWSFLOW_SEARCH_INSECURE_SKIP_VERIFY", false, "accept any TLS certificate from the search engine (development only; logged as a warning)")
 }
 
 // Validate reports the first setting that cannot work.
@@ -43,13 +60,40 @@ func (c *Config) Validate() error {
 	if len(c.URLs) == 0 {
 		return errors.New("search-url: at least one URL is needed")
 	}
+	tlsSet := c.CAFile != "" || c.CAFingerprint != "" || c.CertFile != ""
 	for _, u := range c.URLs {
 		p, err := url.Parse(u)
 		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
-			return fmt.Errorf("search-url: %q is not an http(s) URL", u)
+			return fmt.Errorf("search-url: %q is not an http(s) URL", config.RedactURL(u))
+		}
+		if tlsSet && p.Scheme == "http" {
+			return fmt.Errorf("search-url: %q is plain http, but TLS settings (CA file, fingerprint or client certificate) are given; use https://", config.RedactURL(u))
 		}
 	}
+	if (c.CertFile == "") != (c.KeyFile == "") {
+		return errors.New("search-cert-file and search-key-file: give both or neither")
+	}
+	if c.CAFingerprint != "" {
+		if _, err := parseFingerprint(c.CAFingerprint); err != nil {
+			return fmt.Errorf("search-ca-fingerprint: %w", err)
+		}
+	}
+	if c.APIKey != "" && (c.Username != "" || c.Password != "") {
+		return errors.New("search-api-key and search-username/-password: give one way to authenticate, not both")
+	}
+	if _, err := c.TLSConfig(); err != nil {
+		return err
+	}
 	return nil
+}
+
+// Warnings lists settings that work but weaken security; services log them at start-up.
+func (c *Config) Warnings() []string {
+	var w []string
+	if c.InsecureSkipVerify {
+		w = append(w, "search-insecure-skip-verify is on: the search engine's certificate is not checked, so anyone on the path can read and change what is indexed; use --search-ca-file or --search-ca-fingerprint outside development")
+	}
+	return w
 }
 
 // Engine names what answered GET /.
@@ -64,6 +108,10 @@ func (e Engine) String() string { return e.Distribution + " " + e.Version }
 // Client is a transport to the search engine; pass it to esapi requests as their Transport.
 type Client struct {
 	esapi.Transport
+	urls []string // as configured, for error messages (redacted when printed)
+	// noRoot is set once GET / answered 405 or 404: Elasticsearch builds without the rest-root
+	// module (the integ-test distribution) serve no root endpoint, so Info asks _nodes instead.
+	noRoot atomic.Bool
 }
 
 // New builds a client. The transport's own retries are off: callers decide what is retryable
@@ -73,9 +121,13 @@ func New(c Config) (*Client, error) {
 	for _, s := range c.URLs {
 		u, err := url.Parse(s)
 		if err != nil {
-			return nil, fmt.Errorf("search URL %q: %w", s, err)
+			return nil, fmt.Errorf("search URL %q: %w", config.RedactURL(s), config.RedactError(err))
 		}
 		urls = append(urls, u)
+	}
+	tc, err := c.TLSConfig()
+	if err != nil {
+		return nil, err
 	}
 	tp, err := elastictransport.New(elastictransport.Config{
 		URLs:         urls,
@@ -84,6 +136,9 @@ func New(c Config) (*Client, error) {
 		APIKey:       string(c.APIKey),
 		DisableRetry: true,
 		Transport: &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			TLSClientConfig:       tc,
+			TLSHandshakeTimeout:   10 * time.Second,
 			MaxIdleConnsPerHost:   16,
 			IdleConnTimeout:       90 * time.Second,
 			ResponseHeaderTimeout: 60 * time.Second,
@@ -92,18 +147,34 @@ func New(c Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("search transport: %w", err)
 	}
-	return &Client{Transport: tp}, nil
+	return &Client{Transport: tp, urls: c.URLs}, nil
 }
 
-// Info asks the engine what it is. It works on Elasticsearch 8 and OpenSearch 2 alike.
+// Info asks the engine what it is. It works on Elasticsearch 8 and OpenSearch 2 alike, and on
+// Elasticsearch builds without a root endpoint (GET / answers 405 there), where it reads the
+// local node's _nodes entry and the X-Elastic-Product header instead.
 func (c *Client) Info(ctx context.Context) (Engine, error) {
+	if !c.noRoot.Load() {
+		e, status, err := c.rootInfo(ctx)
+		if err == nil {
+			return e, nil
+		}
+		if status != http.StatusMethodNotAllowed && status != http.StatusNotFound {
+			return Engine{}, err
+		}
+		c.noRoot.Store(true)
+	}
+	return c.nodesInfo(ctx)
+}
+
+func (c *Client) rootInfo(ctx context.Context) (Engine, int, error) {
 	res, err := esapi.InfoRequest{}.Do(ctx, c)
 	if err != nil {
-		return Engine{}, fmt.Errorf("search engine: %w", err)
+		return Engine{}, 0, fmt.Errorf("search engine: %w", err)
 	}
 	defer res.Body.Close()
 	if res.IsError() {
-		return Engine{}, fmt.Errorf("search engine: GET / answered %s", res.Status())
+		return Engine{}, res.StatusCode, &HTTPError{Method: http.MethodGet, Path: "/", Status: res.StatusCode, Body: readReason(res.Body)}
 	}
 	var body struct {
 		ClusterName string `json:"cluster_name"`
@@ -113,13 +184,50 @@ func (c *Client) Info(ctx context.Context) (Engine, error) {
 		} `json:"version"`
 	}
 	if err := json.NewDecoder(res.Body).Decode(&body); err != nil {
-		return Engine{}, fmt.Errorf("search engine: decoding GET /: %w", err)
+		return Engine{}, res.StatusCode, fmt.Errorf("search engine: decoding GET /: %w", err)
 	}
 	e := Engine{Distribution: "elasticsearch", Version: body.Version.Number, ClusterName: body.ClusterName}
 	if body.Version.Distribution != "" {
 		e.Distribution = body.Version.Distribution
 	}
+	return e, res.StatusCode, nil
+}
+
+func (c *Client) nodesInfo(ctx context.Context) (Engine, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "/_nodes/_local?filter_path=cluster_name,nodes.*.version", nil)
+	if err != nil {
+		return Engine{}, err
+	}
+	res, err := c.Perform(req)
+	if err != nil {
+		return Engine{}, fmt.Errorf("search engine: %w", err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode >= 300 {
+		return Engine{}, &HTTPError{Method: http.MethodGet, Path: "/_nodes/_local", Status: res.StatusCode, Body: readReason(res.Body)}
+	}
+	var body struct {
+		ClusterName string `json:"cluster_name"`
+		Nodes       map[string]struct {
+			Version string `json:"version"`
+		} `json:"nodes"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&body); err != nil {
+		return Engine{}, fmt.Errorf("search engine: decoding GET /_nodes/_local: %w", err)
+	}
+	e := Engine{Distribution: "elasticsearch", ClusterName: body.ClusterName}
+	if p := res.Header.Get("X-Elastic-Product"); p == "" {
+		e.Distribution = "unknown"
+	}
+	for _, n := range body.Nodes {
+		e.Version = n.Version
+	}
 	return e, nil
+}
+
+func readReason(r io.Reader) string {
+	b, _ := io.ReadAll(io.LimitReader(r, 4000))
+	return truncate(string(b), 2000)
 }
 
 // Ping checks the engine answers; it backs /readyz.

@@ -21,15 +21,27 @@ import (
 // go-elasticsearch transport and BulkIndexer (without the product check) create an index,
 // bulk-index with every item checked, refresh and search.
 func TestSearchNodeRoundTrip(t *testing.T) {
-	c := testenv.Search(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	eng, err := c.Info(ctx)
+	for _, e := range testenv.SearchEngines(t) {
+		t.Run(e.Name, func(t *testing.T) {
+			t.Parallel()
+			roundTrip(t, e)
+		})
+	}
+}
+
+func roundTrip(t *testing.T, te testenv.Engine) {
+	c, err := search.New(te.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if eng.Distribution != "opensearch" && eng.Distribution != "elasticsearch" {
-		t.Fatalf("unexpected engine %+v", eng)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	eng, err := c.Check(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := te.Name; want != "external" && eng.Distribution != want {
+		t.Fatalf("engine %+v, want %s", eng, want)
 	}
 	t.Logf("search engine: %s (cluster %s)", eng, eng.ClusterName)
 

@@ -25,6 +25,7 @@ import (
 	"github.com/newsflow/newsflow/deploy/internal/pipeline"
 	"github.com/newsflow/newsflow/pkg/article"
 	"github.com/newsflow/newsflow/pkg/articleio"
+	cfgpkg "github.com/newsflow/newsflow/pkg/config"
 	"github.com/newsflow/newsflow/pkg/search"
 )
 
@@ -61,7 +62,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	c := config{admin: map[string]string{}}
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.StringVar(&c.ingestURL, "ingest-url", env("NEWSFLOW_INGEST_URL", "http://127.0.0.1:8080"), "ingest HTTP API")
-	fs.StringVar(&c.token, "token", os.Getenv("NEWSFLOW_INGEST_TOKEN"), "ingest bearer token, if one is configured")
+	// NEWSFLOW_INGEST_TOKEN may list several tokens (a rotation); any one of them is accepted.
+	firstToken, _, _ := strings.Cut(os.Getenv("NEWSFLOW_INGEST_TOKEN"), ",")
+	fs.StringVar(&c.token, "token", strings.TrimSpace(firstToken), "ingest bearer token, if one is configured")
 	ingestAdmin := fs.String("ingest-admin", "http://127.0.0.1:9101", "ingest admin URL")
 	enrichAdmin := fs.String("enrich-admin", "http://127.0.0.1:9102", "enrich admin URL")
 	indexAdmin := fs.String("index-admin", "http://127.0.0.1:9103", "index admin URL")
@@ -78,7 +81,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	c.data = fs.Args()
 	c.admin["ingest"], c.admin["enrich"], c.admin["index"] = *ingestAdmin, *enrichAdmin, *indexAdmin
-	sc, err := search.New(search.Config{URLs: []string{c.searchURL}})
+	// The same NEWSFLOW_SEARCH_* settings as the services (deploy/local writes them to
+	// .local/search.env): credentials and the CA of an Elasticsearch 8 with security on.
+	sc, err := search.New(search.Config{URLs: []string{c.searchURL}, Username: os.Getenv("NEWSFLOW_SEARCH_USERNAME"),
+		Password: cfgpkg.Secret(os.Getenv("NEWSFLOW_SEARCH_PASSWORD")), CAFile: os.Getenv("NEWSFLOW_SEARCH_CA_FILE")})
 	if err != nil {
 		return err
 	}

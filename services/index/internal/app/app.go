@@ -82,7 +82,7 @@ func Run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writ
 		return service.UsageError{Err: err}
 	}
 	names := schema.Names{Prefix: cfg.IndexPrefix}
-	settings := schema.Settings{Shards: cfg.Shards, Replicas: cfg.Replicas, RefreshInterval: cfg.RefreshInterval}
+	settings := schema.Settings{Shards: cfg.Shards, Replicas: cfg.Replicas, RefreshInterval: cfg.RefreshInterval, TextAnalyzer: cfg.TextAnalyzer}
 	if printOnly {
 		_, err := fmt.Fprintf(stdout, "%s\n", names.TemplateJSON(schema.Version, settings))
 		return err
@@ -94,6 +94,9 @@ func Run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writ
 	}
 	log := rt.Log.With("command", cmd)
 	log.Info("starting", config.Attrs(cfg)...)
+	for _, w := range cfg.Search.Warnings() {
+		log.Warn(w)
+	}
 
 	client, err := search.New(cfg.Search)
 	if err != nil {
@@ -104,10 +107,16 @@ func Run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writ
 	if cmd != "serve" {
 		startup.Attempts = 5
 	}
+	// A certificate the node's CA did not sign, a refused password or plain HTTP against an
+	// HTTPS node is a configuration mistake: stop at once, naming it, instead of retrying.
 	if err := waitFor(ctx, log, startup, "search engine", func(ctx context.Context) error {
-		eng, err := client.Info(ctx)
+		eng, err := client.Check(ctx)
 		if err == nil {
 			log.Info("search engine", "distribution", eng.Distribution, "version", eng.Version, "cluster", eng.ClusterName)
+		}
+		var ce *search.ConnError
+		if errors.As(err, &ce) && ce.Fatal {
+			return retry.Permanent(err)
 		}
 		return err
 	}); err != nil {
@@ -145,8 +154,10 @@ func serve(ctx context.Context, cfg Config, rt *service.Runtime, log *slog.Logge
 	}); err != nil {
 		return err
 	}
+	cfg.Kafka.LogWarnings(log)
+	// A TLS or SASL failure is a configuration mistake: stop at once rather than retry.
 	if err := waitFor(ctx, log, startup, "kafka topics", func(ctx context.Context) error {
-		return cfg.Kafka.EnsureTopics(ctx, cfg.Topic, cfg.DLQTopic)
+		return kafkax.StopOnAuthError(cfg.Kafka.EnsureTopics(ctx, cfg.Topic, cfg.DLQTopic))
 	}); err != nil {
 		return err
 	}

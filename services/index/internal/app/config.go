@@ -9,6 +9,7 @@ import (
 	"github.com/newsflow/newsflow/pkg/kafkax"
 	"github.com/newsflow/newsflow/pkg/search"
 	"github.com/newsflow/newsflow/pkg/service"
+	"github.com/newsflow/newsflow/services/index/internal/schema"
 )
 
 // Config is the whole configuration of the index service: flags, each defaulting to its
@@ -26,6 +27,7 @@ type Config struct {
 	Shards          int
 	Replicas        int
 	RefreshInterval string
+	TextAnalyzer    string
 
 	BatchSize        int           // messages per batch at most
 	FlushInterval    time.Duration // how long a partial batch waits for more messages
@@ -48,6 +50,7 @@ func (c *Config) register(s *config.Set) {
 	s.Int(&c.Shards, "index-shards", "NEWSFLOW_INDEX_SHARDS", 1, "primary shards per monthly index")
 	s.Int(&c.Replicas, "index-replicas", "NEWSFLOW_INDEX_REPLICAS", 0, "replicas per monthly index (0 on one node, 1+ in production)")
 	s.String(&c.RefreshInterval, "index-refresh-interval", "NEWSFLOW_INDEX_REFRESH_INTERVAL", "1s", "how soon written documents become searchable")
+	s.String(&c.TextAnalyzer, "text-analyzer", "NEWSFLOW_INDEX_TEXT_ANALYZER", schema.DefaultTextAnalyzer, "analyzer of title and body: english (stemming) or a built-in one such as standard (for Elasticsearch builds without analysis-common)")
 	s.Int(&c.BatchSize, "batch-size", "NEWSFLOW_INDEX_BATCH_SIZE", 2000, "messages per batch at most")
 	s.Duration(&c.FlushInterval, "flush-interval", "NEWSFLOW_INDEX_FLUSH_INTERVAL", 500*time.Millisecond, "how long a partial batch waits for more messages before it is written (<= 1s for news)")
 	s.Int64(&c.FlushBytes, "flush-bytes", "NEWSFLOW_INDEX_FLUSH_BYTES", 5<<20, "size of one _bulk request at most")
@@ -80,6 +83,7 @@ func (c *Config) Validate() error {
 	check(c.Shards < 1, "index-shards: %d, want >= 1", c.Shards)
 	check(c.Replicas < 0, "index-replicas: %d, want >= 0", c.Replicas)
 	check(c.RefreshInterval == "", "index-refresh-interval: must not be empty")
+	check(!validPrefix(c.TextAnalyzer), "text-analyzer: %q must be the name of an analyzer (lower-case letters, digits, '-' or '_')", c.TextAnalyzer)
 	check(c.BatchSize < 1, "batch-size: %d, want >= 1", c.BatchSize)
 	check(c.FlushInterval <= 0 || c.FlushInterval > 10*time.Second, "flush-interval: %v, want > 0 and <= 10s", c.FlushInterval)
 	check(c.FlushBytes < 1024, "flush-bytes: %d, want >= 1024", c.FlushBytes)

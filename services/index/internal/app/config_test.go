@@ -62,19 +62,21 @@ func TestCommandLine(t *testing.T) {
 
 // TestSetupAndReindexCommands runs `index setup` twice and `index reindex` against the real node.
 func TestSetupAndReindexCommands(t *testing.T) {
-	e := newEnv(t)
-	base := []string{"--search-url", testenv.SearchConfig().URLs[0], "--index-prefix", e.pref, "--log-format", "text", "--log-level", "warn"}
-	for i, cmd := range []string{"setup", "setup", "reindex"} {
-		var out, errOut bytes.Buffer
-		if err := app.Run(context.Background(), append([]string{cmd}, base...), nil, &out, &errOut); err != nil {
-			t.Fatalf("%s (run %d): %v\n%s", cmd, i+1, err, errOut.String())
+	forEachEngine(t, func(t *testing.T, eng testenv.Engine) {
+		e := newEnv(t, eng)
+		base := append(searchFlags(e.eng, ""), "--index-prefix", e.pref, "--log-format", "text", "--log-level", "warn")
+		for i, cmd := range []string{"setup", "setup", "reindex"} {
+			var out, errOut bytes.Buffer
+			if err := app.Run(context.Background(), append([]string{cmd}, base...), nil, &out, &errOut); err != nil {
+				t.Fatalf("%s (run %d): %v\n%s", cmd, i+1, err, errOut.String())
+			}
+			want := map[string]string{"setup": "version 1 installed", "reindex": "already has schema version 1"}[cmd]
+			if !strings.Contains(out.String(), want) {
+				t.Fatalf("%s printed %q, want %q", cmd, out.String(), want)
+			}
 		}
-		want := map[string]string{"setup": "version 1 installed", "reindex": "already has schema version 1"}[cmd]
-		if !strings.Contains(out.String(), want) {
-			t.Fatalf("%s printed %q, want %q", cmd, out.String(), want)
+		if c := e.count(t); c != 0 {
+			t.Fatalf("alias %s: count %d, want an empty but readable alias", e.pref, c)
 		}
-	}
-	if c := e.count(t); c != 0 {
-		t.Fatalf("alias %s: count %d, want an empty but readable alias", e.pref, c)
-	}
+	})
 }

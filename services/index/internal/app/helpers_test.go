@@ -15,19 +15,36 @@ import (
 	"github.com/newsflow/newsflow/pkg/kafkax"
 	"github.com/newsflow/newsflow/pkg/search"
 	"github.com/newsflow/newsflow/pkg/testenv"
+	"github.com/newsflow/newsflow/services/index/internal/faultproxy"
 )
 
-// env is one test's private topics, group and indices on the shared stack.
+// env is one test's private topics, group and indices on the shared stack, on one engine.
 type env struct {
 	t                       testing.TB
 	kc                      kafkax.Config
+	eng                     testenv.Engine
 	sc                      *search.Client
 	topic, dlq, group, pref string
 }
 
-func newEnv(t *testing.T) *env {
+// forEachEngine runs test once per search engine of the test stack (OpenSearch 2 and
+// Elasticsearch 8 under `make test`), as parallel subtests named after the engine.
+func forEachEngine(t *testing.T, test func(t *testing.T, eng testenv.Engine)) {
+	for _, eng := range testenv.SearchEngines(t) {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			test(t, eng)
+		})
+	}
+}
+
+func newEnv(t *testing.T, eng testenv.Engine) *env {
 	t.Helper()
-	e := &env{t: t, kc: testenv.Kafka(t), sc: testenv.Search(t)}
+	sc, err := search.New(eng.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, kc: testenv.Kafka(t), eng: eng, sc: sc}
 	e.topic, e.dlq = testenv.Name(t, "nfidx-in"), testenv.Name(t, "nfidx-dlq")
 	e.group, e.pref = testenv.Name(t, "nfidx-g"), testenv.Name(t, "nfidx")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -45,16 +62,60 @@ func newEnv(t *testing.T) *env {
 	return e
 }
 
-// args are the flags that point the service at this test's names.
-func (e *env) args(searchURL string, extra ...string) []string {
+// args are the flags that point the service at this test's names and engine.
+func (e *env) args(extra ...string) []string {
+	return e.argsVia("", extra...)
+}
+
+// argsVia is args with the engine reached through proxyURL (a faultproxy in front of it, spoken
+// to in plain HTTP with the engine's credentials) unless proxyURL is empty.
+func (e *env) argsVia(proxyURL string, extra ...string) []string {
 	a := []string{
 		"--kafka-brokers", strings.Join(e.kc.Brokers, ","), "--kafka-partitions", "3",
-		"--search-url", searchURL,
 		"--topic", e.topic, "--dlq-topic", e.dlq, "--group", e.group, "--index-prefix", e.pref,
 		"--admin-addr", testenv.FreeAddr(e.t), "--log-format", "text", "--log-level", "warn",
 		"--flush-interval", "50ms", "--retry-max", "1s", "--lag-interval", "1s",
 	}
+	a = append(a, searchFlags(e.eng, proxyURL)...)
 	return append(a, extra...)
+}
+
+// searchFlags are the flags that reach eng (directly, or through proxyURL): URL, credentials,
+// CA, and the text analyzer its build has (Elasticsearch's integ-test build lacks the english
+// analyzer of analysis-common, so its indices use standard).
+func searchFlags(eng testenv.Engine, proxyURL string) []string {
+	c := eng.Config
+	var a []string
+	if proxyURL != "" {
+		a = append(a, "--search-url", proxyURL)
+	} else {
+		a = append(a, "--search-url", strings.Join(c.URLs, ","))
+		if c.CAFile != "" {
+			a = append(a, "--search-ca-file", c.CAFile)
+		}
+	}
+	if c.Username != "" {
+		a = append(a, "--search-username", c.Username, "--search-password", string(c.Password))
+	}
+	if eng.Name == "elasticsearch" {
+		a = append(a, "--text-analyzer", "standard")
+	}
+	return a
+}
+
+// proxy starts a faultproxy in front of the test's engine.
+func (e *env) proxy(t testing.TB) *faultproxy.Proxy {
+	t.Helper()
+	tc, err := e.eng.Config.TLSConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := faultproxy.Start(e.eng.Config.URLs[0], tc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
 }
 
 // articles returns n enriched articles over two publication months, with entities and dates.

@@ -8,10 +8,13 @@ import (
 
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/goleak"
+
+	"github.com/newsflow/newsflow/pkg/kafkax"
 )
 
 // TestMain fails the package if `index serve` leaves goroutines behind after it stopped. The
-// pooled connections of kafka-go's process-wide DefaultTransport are closed first, and idle
+// pooled connections of kafka-go's process-wide DefaultTransport and of kafkax's shared
+// transports are closed first, and idle
 // keep-alive HTTP connections are ignored: pkg/search's transport offers no way to close them
 // (they belong to the process's connection pools, not to one service run).
 func TestMain(m *testing.M) {
@@ -19,6 +22,7 @@ func TestMain(m *testing.M) {
 	if tr, ok := kafka.DefaultTransport.(*kafka.Transport); ok {
 		tr.CloseIdleConnections()
 	}
+	kafkax.CloseIdleConnections()
 	http.DefaultClient.CloseIdleConnections()
 	if code == 0 {
 		if err := goleak.Find(

@@ -6,6 +6,7 @@ package faultproxy
 
 import (
 	"bytes"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -50,13 +51,20 @@ type Proxy struct {
 	Injected atomic.Int64
 }
 
-// Start listens on a loopback port and forwards to upstream.
-func Start(upstream string) (*Proxy, error) {
+// Start listens on a loopback port and forwards to upstream; tc (nil for plain HTTP or Go's
+// defaults) is the TLS configuration of an https upstream. Clients speak plain HTTP to the proxy,
+// and their Authorization header is passed on.
+func Start(upstream string, tc *tls.Config) (*Proxy, error) {
 	u, err := url.Parse(upstream)
 	if err != nil {
 		return nil, err
 	}
 	p := &Proxy{upstream: u, rp: httputil.NewSingleHostReverseProxy(u)}
+	if tc != nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = tc
+		p.rp.Transport = tr
+	}
 	p.rp.ModifyResponse = p.modifyResponse
 	director := p.rp.Director
 	p.rp.Director = func(r *http.Request) {

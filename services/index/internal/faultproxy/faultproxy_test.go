@@ -16,7 +16,7 @@ func TestProxyModes(t *testing.T) {
 		_, _ = io.WriteString(w, `{"errors":false,"items":[{"index":{"status":201}},{"index":{"status":201}},{"index":{"status":201}}]}`)
 	}))
 	defer upstream.Close()
-	p, err := faultproxy.Start(upstream.URL)
+	p, err := faultproxy.Start(upstream.URL, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,8 +17,26 @@ import (
 	"github.com/newsflow/newsflow/services/index/internal/schema"
 )
 
-func manager(t *testing.T) (*indices.Manager, *search.Client) {
-	c := testenv.Search(t)
+// forEachEngine runs test once per search engine of the test stack (OpenSearch 2 and
+// Elasticsearch 8 under `make test`), as parallel subtests named after the engine.
+func forEachEngine(t *testing.T, test func(t *testing.T, eng testenv.Engine)) {
+	for _, eng := range testenv.SearchEngines(t) {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			test(t, eng)
+		})
+	}
+}
+
+func manager(t *testing.T, eng testenv.Engine) (*indices.Manager, *search.Client) {
+	c, err := search.New(eng.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	settings := schema.Settings{Shards: 1, Replicas: 0, RefreshInterval: "1s"}
+	if eng.Name == "elasticsearch" {
+		settings.TextAnalyzer = "standard" // the integ-test build has no analysis-common
+	}
 	n := schema.Names{Prefix: testenv.Name(t, "nfidx")}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -26,8 +44,21 @@ func manager(t *testing.T) (*indices.Manager, *search.Client) {
 		_ = c.Do(ctx, http.MethodDelete, "/"+n.Pattern(), nil, nil)
 		_ = c.Do(ctx, http.MethodDelete, "/_index_template/"+n.TemplateName(), nil, nil)
 	})
-	return &indices.Manager{Client: c, Names: n, Settings: schema.Settings{Shards: 1, Replicas: 0, RefreshInterval: "1s"},
+	return &indices.Manager{Client: c, Names: n, Settings: settings,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, c
+}
+
+// servesReindex tells whether the engine has a _reindex endpoint: a request without a body is
+// refused as invalid where it exists, and as an unknown endpoint (405, or 400 "no handler found")
+// where it does not.
+func servesReindex(ctx context.Context, t *testing.T, c *search.Client) bool {
+	t.Helper()
+	err := c.Do(ctx, http.MethodPost, "/_reindex", map[string]any{}, nil)
+	if err == nil {
+		t.Fatal("POST /_reindex with an empty body was accepted")
+	}
+	st := search.StatusOf(err)
+	return !(st == http.StatusMethodNotAllowed || st == http.StatusNotFound || strings.Contains(err.Error(), "no handler found"))
 }
 
 func count(t *testing.T, c *search.Client, target string) int {
@@ -82,112 +113,119 @@ func write(t *testing.T, m *indices.Manager, version int, ids ...string) {
 // leaves a newer template alone.
 func TestSetupIdempotentAndNoDowngrade(t *testing.T) {
 	t.Parallel()
-	m, c := manager(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	now := time.Now()
-	for i := 0; i < 2; i++ {
-		res, err := m.Setup(ctx, 1, now)
-		if err != nil || res.Installed != 1 || res.Skipped {
-			t.Fatalf("setup %d: %+v %v", i+1, res, err)
+	forEachEngine(t, func(t *testing.T, eng testenv.Engine) {
+		m, c := manager(t, eng)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		now := time.Now()
+		for i := 0; i < 2; i++ {
+			res, err := m.Setup(ctx, 1, now)
+			if err != nil || res.Installed != 1 || res.Skipped {
+				t.Fatalf("setup %d: %+v %v", i+1, res, err)
+			}
 		}
-	}
-	got, err := m.AliasIndices(ctx)
-	if err != nil || len(got) != 1 || got[0] != m.Names.Index(now, 1) {
-		t.Fatalf("alias indices %v %v, want the current month's", got, err)
-	}
-	if _, err := m.Setup(ctx, 2, now); err != nil {
-		t.Fatal(err)
-	}
-	res, err := m.Setup(ctx, 1, now)
-	if err != nil || !res.Skipped || res.Installed != 2 {
-		t.Fatalf("older setup after newer: %+v %v, want skipped with 2 installed", res, err)
-	}
-	// A strict mapping rejects unknown fields.
-	status, answer, err := m.Bulk(ctx, bulk.Body([]bulk.Op{{Index: m.Names.Index(now, 1), ID: "x", Source: []byte(`{"id":"x","surprise":1}`)}}))
-	if err != nil || status != 200 {
-		t.Fatal(status, err)
-	}
-	r, _ := bulk.Parse(answer, 1)
-	if r[0].Class != bulk.Reject || !strings.Contains(r[0].Reason, "strict_dynamic_mapping_exception") {
-		t.Fatalf("unknown field: %+v", r[0])
-	}
-	_ = c
+		got, err := m.AliasIndices(ctx)
+		if err != nil || len(got) != 1 || got[0] != m.Names.Index(now, 1) {
+			t.Fatalf("alias indices %v %v, want the current month's", got, err)
+		}
+		if _, err := m.Setup(ctx, 2, now); err != nil {
+			t.Fatal(err)
+		}
+		res, err := m.Setup(ctx, 1, now)
+		if err != nil || !res.Skipped || res.Installed != 2 {
+			t.Fatalf("older setup after newer: %+v %v, want skipped with 2 installed", res, err)
+		}
+		// A strict mapping rejects unknown fields.
+		status, answer, err := m.Bulk(ctx, bulk.Body([]bulk.Op{{Index: m.Names.Index(now, 1), ID: "x", Source: []byte(`{"id":"x","surprise":1}`)}}))
+		if err != nil || status != 200 {
+			t.Fatal(status, err)
+		}
+		r, _ := bulk.Parse(answer, 1)
+		if r[0].Class != bulk.Reject || !strings.Contains(r[0].Reason, "strict_dynamic_mapping_exception") {
+			t.Fatalf("unknown field: %+v", r[0])
+		}
+		_ = c
+	})
 }
 
 // TestReindexSwapsAlias: version 1 indices are copied into version 2 and the alias moved; the
 // documents a version-2 writer wrote meanwhile win; readers see every document once.
 func TestReindexSwapsAlias(t *testing.T) {
 	t.Parallel()
-	m, c := manager(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	now := time.Date(2019, 9, 15, 0, 0, 0, 0, time.UTC)
-	if _, err := m.Setup(ctx, 1, now); err != nil {
-		t.Fatal(err)
-	}
-	write(t, m, 1, "a1", "a2", "a3", "sep1", "sep2")
-	if n := count(t, c, m.Names.Alias()); n != 5 {
-		t.Fatalf("before: %d documents, want 5", n)
-	}
-	// A new build (version 2) is deployed first; it writes one new and one updated document.
-	if _, err := m.Setup(ctx, 2, now); err != nil {
-		t.Fatal(err)
-	}
-	write(t, m, 2, "a3", "a4")
-	if n := count(t, c, m.Names.Alias()); n != 7 {
-		t.Fatalf("before the reindex: %d documents, want 7 (a3 in both versions)", n)
-	}
+	forEachEngine(t, func(t *testing.T, eng testenv.Engine) {
+		m, c := manager(t, eng)
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		if !servesReindex(ctx, t, c) {
+			t.Skipf("%s serves no _reindex: Elasticsearch's integ-test build lacks the reindex module, so `index reindex` is tested on OpenSearch only", eng.Name)
+		}
+		now := time.Date(2019, 9, 15, 0, 0, 0, 0, time.UTC)
+		if _, err := m.Setup(ctx, 1, now); err != nil {
+			t.Fatal(err)
+		}
+		write(t, m, 1, "a1", "a2", "a3", "sep1", "sep2")
+		if n := count(t, c, m.Names.Alias()); n != 5 {
+			t.Fatalf("before: %d documents, want 5", n)
+		}
+		// A new build (version 2) is deployed first; it writes one new and one updated document.
+		if _, err := m.Setup(ctx, 2, now); err != nil {
+			t.Fatal(err)
+		}
+		write(t, m, 2, "a3", "a4")
+		if n := count(t, c, m.Names.Alias()); n != 7 {
+			t.Fatalf("before the reindex: %d documents, want 7 (a3 in both versions)", n)
+		}
 
-	// Readers keep seeing every document while the reindex runs (no downtime).
-	stop := make(chan struct{})
-	minSeen := make(chan int, 1)
-	go func() {
-		lowest := 1 << 30
-		for {
-			select {
-			case <-stop:
-				minSeen <- lowest
-				return
-			default:
+		// Readers keep seeing every document while the reindex runs (no downtime).
+		stop := make(chan struct{})
+		minSeen := make(chan int, 1)
+		go func() {
+			lowest := 1 << 30
+			for {
+				select {
+				case <-stop:
+					minSeen <- lowest
+					return
+				default:
+				}
+				var res struct {
+					Count int `json:"count"`
+				}
+				qctx, qcancel := context.WithTimeout(ctx, 5*time.Second)
+				if err := c.Do(qctx, http.MethodGet, "/"+m.Names.Alias()+"/_count", nil, &res); err == nil {
+					lowest = min(lowest, res.Count)
+				} else {
+					lowest = -1 // the alias was unreadable
+				}
+				qcancel()
 			}
-			var res struct {
-				Count int `json:"count"`
-			}
-			qctx, qcancel := context.WithTimeout(ctx, 5*time.Second)
-			if err := c.Do(qctx, http.MethodGet, "/"+m.Names.Alias()+"/_count", nil, &res); err == nil {
-				lowest = min(lowest, res.Count)
-			} else {
-				lowest = -1 // the alias was unreadable
-			}
-			qcancel()
+		}()
+		moves, err := m.Reindex(ctx, 2, true, now)
+		close(stop)
+		if lowest := <-minSeen; lowest < 6 {
+			t.Errorf("during the reindex a reader saw %d documents, want at least 6", lowest)
 		}
-	}()
-	moves, err := m.Reindex(ctx, 2, true, now)
-	close(stop)
-	if lowest := <-minSeen; lowest < 6 {
-		t.Errorf("during the reindex a reader saw %d documents, want at least 6", lowest)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(moves) != 2 {
-		t.Fatalf("moves %+v, want the August and September indices", moves)
-	}
-	got, err := m.AliasIndices(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, idx := range got {
-		if _, v, ok := m.Names.ParseIndex(idx); !ok || v != 2 {
-			t.Errorf("alias still includes %s", idx)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if n := count(t, c, m.Names.Alias()); n != 6 {
-		t.Fatalf("after: %d documents, want 6 (a1-a4, sep1, sep2)", n)
-	}
-	// Running it again finds nothing to do.
-	if moves, err := m.Reindex(ctx, 2, true, now); err != nil || len(moves) != 0 {
-		t.Fatalf("second reindex: %+v %v", moves, err)
-	}
+		if len(moves) != 2 {
+			t.Fatalf("moves %+v, want the August and September indices", moves)
+		}
+		got, err := m.AliasIndices(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, idx := range got {
+			if _, v, ok := m.Names.ParseIndex(idx); !ok || v != 2 {
+				t.Errorf("alias still includes %s", idx)
+			}
+		}
+		if n := count(t, c, m.Names.Alias()); n != 6 {
+			t.Fatalf("after: %d documents, want 6 (a1-a4, sep1, sep2)", n)
+		}
+		// Running it again finds nothing to do.
+		if moves, err := m.Reindex(ctx, 2, true, now); err != nil || len(moves) != 0 {
+			t.Fatalf("second reindex: %+v %v", moves, err)
+		}
+	})
 }

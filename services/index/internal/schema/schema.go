@@ -1,7 +1,7 @@
 // Package schema is the search index's contract, without I/O: the names of the monthly indices,
 // the read alias and the index template, and the template's mapping. Everything here must work on
 // Elasticsearch 8 and OpenSearch 2 alike, so it uses only features both share (composable index
-// templates, keyword/text/date/date_range fields, the built-in english analyzer).
+// templates, keyword/text/date/date_range fields, a built-in analyzer chosen by Settings).
 package schema
 
 import (
@@ -80,14 +80,29 @@ type Settings struct {
 	Shards          int
 	Replicas        int
 	RefreshInterval string // e.g. "1s"
+	// TextAnalyzer analyses title and body: "english" (stemming, stop words) by default;
+	// "standard" where the engine lacks the analysis-common module, as Elasticsearch's
+	// integ-test distribution does. Empty means "english".
+	TextAnalyzer string
+}
+
+// DefaultTextAnalyzer is the analyzer of title and body unless Settings.TextAnalyzer says otherwise.
+const DefaultTextAnalyzer = "english"
+
+func (s Settings) textAnalyzer() string {
+	if s.TextAnalyzer == "" {
+		return DefaultTextAnalyzer
+	}
+	return s.TextAnalyzer
 }
 
 // Template returns the composable index template body (PUT _index_template/<name>) for version.
 // Its mapping is the search contract of DESIGN.md:
 //
 //   - id, source, url, language, authors, enrichment_version: keyword
-//   - title: text (english analyzer) with a title.keyword sub-field for sorting and aggregations
-//   - body: text with the english analyzer
+//   - title: text (Settings.TextAnalyzer, english by default) with a title.keyword sub-field for
+//     sorting and aggregations
+//   - body: text with the same analyzer
 //   - published_at, ingested_at, enriched_at, indexed_at: date
 //   - entities.person / entities.org / entities.loc / entities.misc: keyword arrays, one per
 //     entity type, for terms aggregations
@@ -99,6 +114,7 @@ type Settings struct {
 // with the reason) rather than silently guessed, so code and template cannot drift apart unseen.
 func (n Names) Template(version int, s Settings) map[string]any {
 	kw := map[string]any{"type": "keyword"}
+	analyzer := s.textAnalyzer()
 	date := map[string]any{"type": "date", "format": "strict_date_optional_time||epoch_millis"}
 	return map[string]any{
 		"index_patterns": []string{n.Pattern()},
@@ -122,9 +138,9 @@ func (n Names) Template(version int, s Settings) map[string]any {
 					"language":           kw,
 					"authors":            map[string]any{"type": "keyword", "ignore_above": 256},
 					"enrichment_version": kw,
-					"title": map[string]any{"type": "text", "analyzer": "english",
+					"title": map[string]any{"type": "text", "analyzer": analyzer,
 						"fields": map[string]any{"keyword": map[string]any{"type": "keyword", "ignore_above": 1024}}},
-					"body":         map[string]any{"type": "text", "analyzer": "english"},
+					"body":         map[string]any{"type": "text", "analyzer": analyzer},
 					"published_at": date,
 					"ingested_at":  date,
 					"enriched_at":  date,
