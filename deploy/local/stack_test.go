@@ -58,12 +58,14 @@ func TestUpIsIdempotentAndDownStopsWhatItStarted(t *testing.T) {
 	}
 	env := privateEnv(t, "kafka")
 	t.Cleanup(func() { _, _ = script(t, env, "down.sh") })
-	if out, err := script(t, env, "up.sh"); err != nil {
+	out, err := script(t, env, "up.sh")
+	if err != nil {
 		t.Fatalf("first up: %v\n%s", err, out)
 	}
+	checkKafkaEnv(t, env, out)
 	pid := pidOf(t, env, "kafka")
 	start := time.Now()
-	out, err := script(t, env, "up.sh")
+	out, err = script(t, env, "up.sh")
 	if err != nil || !strings.Contains(out, "kafka already running") {
 		t.Fatalf("second up: %v\n%s", err, out)
 	}
@@ -105,5 +107,36 @@ func TestUpNamesTheComponentThatCannotStart(t *testing.T) {
 	}
 	if d := time.Since(start); d > 90*time.Second {
 		t.Fatalf("up took %v to fail, past its timeout", d)
+	}
+}
+
+// checkKafkaEnv: up.sh wrote kafka.env (mode 0600) naming the SASL_SSL listener on KAFKA_PORT+2
+// and the local CA, and printed the settings without the password.
+func checkKafkaEnv(t *testing.T, env []string, upOutput string) {
+	t.Helper()
+	var dir string
+	for _, e := range env {
+		if v, ok := strings.CutPrefix(e, "NEWSFLOW_LOCAL_DIR="); ok {
+			dir = v
+		}
+	}
+	f := filepath.Join(dir, "kafka.env")
+	st, err := os.Stat(f)
+	if err != nil {
+		t.Fatalf("up.sh wrote no kafka.env: %v", err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Fatalf("kafka.env has mode %v, want 0600", st.Mode().Perm())
+	}
+	b, _ := os.ReadFile(f)
+	pw, _ := os.ReadFile(filepath.Join(dir, "kafka", "sasl.password"))
+	for _, want := range []string{"NEWSFLOW_KAFKA_BROKERS=127.0.0.1:29094\n", "NEWSFLOW_KAFKA_CA_FILE=" + filepath.Join(dir, "kafka", "tls", "ca.pem") + "\n",
+		"NEWSFLOW_KAFKA_SASL_MECHANISM=SCRAM-SHA-512\n", "NEWSFLOW_KAFKA_SASL_PASSWORD=" + strings.TrimSpace(string(pw)) + "\n"} {
+		if len(strings.TrimSpace(string(pw))) < 16 || !strings.Contains(string(b), want) {
+			t.Fatalf("kafka.env lacks %q:\n%s", want, b)
+		}
+	}
+	if !strings.Contains(upOutput, "127.0.0.1:29094") || strings.Contains(upOutput, strings.TrimSpace(string(pw))) {
+		t.Fatalf("up.sh's summary should name the SASL_SSL listener and not show its password:\n%s", upOutput)
 	}
 }

@@ -32,6 +32,10 @@ type Config struct {
 	Partitions        int
 	ReplicationFactor int
 	WriteTimeout      time.Duration
+	TLS               TLSConfig
+	SASL              SASLConfig
+
+	sec *security // built by Validate, shared by copies
 }
 
 // RegisterFlags binds the Kafka settings to flags and NEWSFLOW_KAFKA_* variables with defaults
@@ -41,9 +45,12 @@ func (c *Config) RegisterFlags(s *config.Set) {
 	s.Int(&c.Partitions, "kafka-partitions", "NEWSFLOW_KAFKA_PARTITIONS", 6, "partitions of topics created at start-up")
 	s.Int(&c.ReplicationFactor, "kafka-replication-factor", "NEWSFLOW_KAFKA_REPLICATION_FACTOR", 1, "replication factor of topics created at start-up (3 in production)")
 	s.Duration(&c.WriteTimeout, "kafka-write-timeout", "NEWSFLOW_KAFKA_WRITE_TIMEOUT", 10*time.Second, "deadline for one acknowledged write")
+	c.registerSecurityFlags(s)
 }
 
-// Validate reports the first setting that cannot work.
+// Validate reports the first setting that cannot work. It also reads the TLS files and builds
+// the SASL mechanism once for every connection of this Config (and its copies), so call it
+// before the first connection.
 func (c *Config) Validate() error {
 	switch {
 	case len(c.Brokers) == 0:
@@ -60,12 +67,12 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("kafka-brokers: %q is not host:port", b)
 		}
 	}
-	return nil
+	return c.validateSecurity()
 }
 
-// Client returns a kafka-go admin client for the brokers.
+// Client returns a kafka-go admin client for the brokers, with the configured TLS and SASL.
 func (c *Config) Client() *kafka.Client {
-	return &kafka.Client{Addr: kafka.TCP(c.Brokers...), Timeout: 10 * time.Second}
+	return &kafka.Client{Addr: kafka.TCP(c.Brokers...), Timeout: 10 * time.Second, Transport: c.secure().transport}
 }
 
 // EnsureTopics creates the topics that do not exist yet with the configured partitions and
@@ -75,24 +82,33 @@ func (c *Config) EnsureTopics(ctx context.Context, topics ...string) error {
 	for _, t := range topics {
 		req.Topics = append(req.Topics, kafka.TopicConfig{Topic: t, NumPartitions: c.Partitions, ReplicationFactor: c.ReplicationFactor})
 	}
-	res, err := c.Client().CreateTopics(ctx, req)
+	cl := c.Client()
+	res, err := cl.CreateTopics(ctx, req)
 	if err != nil {
+		if err := c.classify(err); IsAuthError(err) {
+			return err
+		}
+		if aerr := c.diagnose(ctx, cl); aerr != nil {
+			return aerr
+		}
 		return fmt.Errorf("creating topics %v on %v: %w", topics, c.Brokers, err)
 	}
 	for t, err := range res.Errors {
 		if err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
-			return fmt.Errorf("creating topic %s: %w", t, err)
+			return fmt.Errorf("creating topic %s: %w", t, c.classify(err))
 		}
 	}
-	return c.waitForTopics(ctx, topics)
+	return c.waitForTopics(ctx, cl, topics)
 }
 
 // waitForTopics waits until the broker reports a leader for every partition of topics, so that
 // the first write after EnsureTopics does not race the topic's creation.
-func (c *Config) waitForTopics(ctx context.Context, topics []string) error {
-	cl := c.Client()
+func (c *Config) waitForTopics(ctx context.Context, cl *kafka.Client, topics []string) error {
 	for {
 		md, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
+		if err := c.classify(err); IsAuthError(err) {
+			return err
+		}
 		ready := err == nil
 		if ready {
 			for _, t := range md.Topics {
@@ -119,8 +135,12 @@ func (c *Config) waitForTopics(ctx context.Context, topics []string) error {
 
 // Ping checks that a broker answers a metadata request; it backs the services' /readyz.
 func (c *Config) Ping(ctx context.Context) error {
-	_, err := c.Client().Metadata(ctx, &kafka.MetadataRequest{Topics: []string{}})
+	cl := c.Client()
+	_, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{}})
 	if err != nil {
+		if err := c.classify(err); IsAuthError(err) {
+			return err
+		}
 		return fmt.Errorf("kafka %v: %w", c.Brokers, err)
 	}
 	return nil
@@ -157,6 +177,7 @@ func (c *Config) NewWriter(topic string) *kafka.Writer {
 		WriteTimeout:           c.WriteTimeout,
 		ReadTimeout:            c.WriteTimeout,
 		AllowAutoTopicCreation: false,
+		Transport:              c.secure().transport,
 	}
 }
 
@@ -167,6 +188,7 @@ func (c *Config) NewWriter(topic string) *kafka.Writer {
 func (c *Config) NewReader(group, topic string) *kafka.Reader {
 	return kafka.NewReader(kafka.ReaderConfig{
 		Brokers:                c.Brokers,
+		Dialer:                 c.dialer(),
 		GroupID:                group,
 		Topic:                  topic,
 		MinBytes:               1,

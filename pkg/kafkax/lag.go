@@ -19,7 +19,7 @@ func (c *Config) Lag(ctx context.Context, group, topic string) (map[int]int64, e
 	cl := c.Client()
 	md, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
-		return nil, fmt.Errorf("metadata of %s: %w", topic, err)
+		return nil, fmt.Errorf("metadata of %s: %w", topic, c.classify(err))
 	}
 	var parts []int
 	for _, t := range md.Topics {

@@ -85,6 +85,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	log := rt.Log
 	log.Info("starting", config.Attrs(cfg)...)
+	cfg.Kafka.LogWarnings(log)
 	start := time.Now()
 	en, err := newEnricher()
 	if err != nil {
