@@ -4,10 +4,13 @@ GO    ?= go
 # Every package of the workspace's modules (go.work has no root module, so ./... does not work).
 PKGS  := github.com/newsflow/newsflow/...
 BIN   := $(CURDIR)/bin
+# pkg/testenv appends one line per search engine and test package here (see `make test`).
+TEST_REPORT := $(CURDIR)/.local/test-engines.txt
 
 .PHONY: up down demo test test-unit lint build model bench
 
-## up: start the local stack (Kafka, OpenSearch, Prometheus), installing what is missing
+## up: start the local stack (Kafka, OpenSearch, Prometheus), installing what is missing;
+##     NEWSFLOW_LOCAL_SEARCH=elasticsearch (or both) runs Elasticsearch 8 instead of (or beside) OpenSearch
 up:
 	@bash deploy/local/up.sh
 
@@ -24,10 +27,17 @@ build:
 demo: up
 	@bash deploy/local/demo.sh
 
-## test: every test, against the real local stack (started if it is not up)
-test: up
+## test: every test, against the real local stack with both search engines (started if not up)
+# NEWSFLOW_TEST_ENGINES: pkg/testenv fails (never skips) a search test when one of these engines is
+# missing. Set it to the one engine you point NEWSFLOW_SEARCH_URL at to test an external cluster.
+test: export NEWSFLOW_TEST_ENGINES ?= opensearch elasticsearch
+test:
+	@NEWSFLOW_LOCAL_SEARCH=both bash deploy/local/up.sh
 	$(GO) vet $(PKGS)
-	$(GO) test -race -count=1 -timeout 25m $(PKGS)
+	@rm -f $(TEST_REPORT)
+	NEWSFLOW_TEST_REPORT=$(TEST_REPORT) $(GO) test -race -count=1 -timeout 25m $(PKGS)
+	@# go test shows nothing of a package that passed: name the engines the search tests ran on.
+	@echo "search engines the tests ran on (package: engine = version at URL):"; sort -u $(TEST_REPORT) | sed 's/^/  /'
 	@# The decoders that face untrusted input are fuzzed briefly on every run.
 	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=10s ./services/ingest/internal/decode
 	$(GO) test -run='^$$' -fuzz=FuzzFastPath -fuzztime=10s ./services/ingest/internal/decode

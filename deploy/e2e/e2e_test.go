@@ -41,8 +41,16 @@ func loadReuters(t testing.TB, n int) []article.Article {
 // searchable, with the right entities and dates, and that a poison message lands on the DLQ
 // while everything else flows.
 func TestPipelineEndToEnd(t *testing.T) {
+	for _, eng := range testenv.SearchEngines(t) {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			pipelineEndToEnd(t, eng)
+		})
+	}
+}
+
+func pipelineEndToEnd(t *testing.T, eng testenv.Engine) {
 	kc := testenv.Kafka(t)
-	testenv.Search(t)
 	data := testenv.DataDir(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -58,7 +66,8 @@ func TestPipelineEndToEnd(t *testing.T) {
 	}))
 	defer feed.Close()
 
-	r := newRig(t, kc, testenv.SearchConfig().URLs[0])
+	r := newRig(t, kc, eng)
+	t.Logf("search engine: %s", r.engine(ctx))
 	ing, ingestURL := r.ingest("--feeds", "wire="+feed.URL, "--feed-interval", "1s")
 	enr, idx := r.enrich("enrich"), r.index("index")
 	for _, p := range []*proc{ing, enr, idx} {

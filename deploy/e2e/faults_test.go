@@ -21,6 +21,7 @@ import (
 	"github.com/newsflow/newsflow/pkg/article"
 	"github.com/newsflow/newsflow/pkg/corpus"
 	"github.com/newsflow/newsflow/pkg/kafkax"
+	"github.com/newsflow/newsflow/pkg/search"
 	"github.com/newsflow/newsflow/pkg/testenv"
 )
 
@@ -82,7 +83,7 @@ func TestFaults(t *testing.T) {
 
 	stack := startPrivateStack(t)
 	kc := kafkax.Config{Brokers: []string{"127.0.0.1:19092"}, Partitions: 6, ReplicationFactor: 1, WriteTimeout: 10 * time.Second}
-	r := newRig(t, kc, "http://127.0.0.1:9250")
+	r := newRig(t, kc, testenv.Engine{Name: "opensearch", Config: search.Config{URLs: []string{"http://127.0.0.1:9250"}}})
 	ing, ingestURL := r.ingest()
 	enr, idx := r.enrich("enrich"), r.index("index")
 	for _, p := range []*proc{ing, enr, idx} {

@@ -76,22 +76,25 @@ type rig struct {
 	t                       testing.TB
 	kc                      kafkax.Config
 	sc                      *search.Client
-	searchURL               string
+	eng                     testenv.Engine
 	raw, enriched, dlq      string
 	enrichGroup, indexGroup string
 	prefix                  string
 	logDir                  string
 	procs                   []*proc
+	// kafkaEnv, appended to every process's environment (later values win), carries Kafka
+	// settings beyond the brokers: TLS and SASL (secure_kafka_test.go).
+	kafkaEnv []string
 }
 
-func newRig(t testing.TB, kc kafkax.Config, searchURL string) *rig {
+func newRig(t testing.TB, kc kafkax.Config, eng testenv.Engine) *rig {
 	t.Helper()
-	sc, err := search.New(search.Config{URLs: []string{searchURL}})
+	sc, err := search.New(eng.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
 	base := testenv.Name(t, "e2e")
-	r := &rig{t: t, kc: kc, sc: sc, searchURL: searchURL,
+	r := &rig{t: t, kc: kc, sc: sc, eng: eng,
 		raw: base + ".raw", enriched: base + ".enriched", dlq: base + ".dlq",
 		enrichGroup: base + "-enrich", indexGroup: base + "-index", prefix: base, logDir: t.TempDir()}
 	t.Cleanup(func() {
@@ -114,10 +117,37 @@ func newRig(t testing.TB, kc kafkax.Config, searchURL string) *rig {
 func (r *rig) common(name string) (*proc, []string) {
 	p := &proc{t: r.t, Proc: &pipeline.Proc{Name: name, Bin: filepath.Join(binDir, strings.SplitN(name, "#", 2)[0]),
 		Admin: testenv.FreeAddr(r.t), Log: filepath.Join(r.logDir, strings.ReplaceAll(name, "#", "-")+".log")}}
-	p.Env = []string{"NEWSFLOW_LOG_FORMAT=json", "NEWSFLOW_KAFKA_BROKERS=" + strings.Join(r.kc.Brokers, ","), "NEWSFLOW_SEARCH_URL=" + r.searchURL,
-		"NEWSFLOW_KAFKA_PARTITIONS=" + fmt.Sprint(r.kc.Partitions)}
+	p.Env = []string{"NEWSFLOW_LOG_FORMAT=json", "NEWSFLOW_KAFKA_BROKERS=" + strings.Join(r.kc.Brokers, ","), "NEWSFLOW_KAFKA_PARTITIONS=" + fmt.Sprint(r.kc.Partitions)}
+	p.Env = append(p.Env, searchEnv(r.eng)...)
+	p.Env = append(p.Env, r.kafkaEnv...)
 	r.procs = append(r.procs, p)
 	return p, []string{"--admin-addr", p.Admin}
+}
+
+// engine names the rig's search engine and its version, for the test log.
+func (r *rig) engine(ctx context.Context) string {
+	e, err := r.sc.Check(ctx)
+	if err != nil {
+		r.t.Fatalf("search engine %s: %v", r.eng.Name, err)
+	}
+	return e.String()
+}
+
+// searchEnv is the environment that points a service at eng. Elasticsearch's integ-test build
+// lacks analysis-common (no english analyzer), so its indices use the standard analyzer.
+func searchEnv(eng testenv.Engine) []string {
+	c := eng.Config
+	env := []string{"NEWSFLOW_SEARCH_URL=" + strings.Join(c.URLs, ",")}
+	if c.Username != "" {
+		env = append(env, "NEWSFLOW_SEARCH_USERNAME="+c.Username, "NEWSFLOW_SEARCH_PASSWORD="+string(c.Password))
+	}
+	if c.CAFile != "" {
+		env = append(env, "NEWSFLOW_SEARCH_CA_FILE="+c.CAFile)
+	}
+	if eng.Name == "elasticsearch" {
+		env = append(env, "NEWSFLOW_INDEX_TEXT_ANALYZER=standard")
+	}
+	return env
 }
 
 // ingest returns ingest's process (not started) and its HTTP URL.
@@ -143,7 +173,7 @@ func (r *rig) index(name string) *proc {
 // importFile runs `ingest import` on path and returns its exit error and output.
 func (r *rig) importFile(ctx context.Context, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "ingest"), append([]string{"import", "--topic", r.raw, "--progress", "never"}, args...)...)
-	cmd.Env = append(os.Environ(), "NEWSFLOW_KAFKA_BROKERS="+strings.Join(r.kc.Brokers, ","))
+	cmd.Env = append(append(os.Environ(), "NEWSFLOW_KAFKA_BROKERS="+strings.Join(r.kc.Brokers, ",")), r.kafkaEnv...)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }

@@ -8,6 +8,14 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 bash "$DEPLOY_DIR/up.sh"
+# The services and the demo reach the engine up.sh started (NEWSFLOW_LOCAL_SEARCH: OpenSearch by
+# default, or Elasticsearch 8 over TLS with a generated password): search.env holds its settings.
+if [[ -f $LOCAL_DIR/search.env ]]; then
+  set -a
+  # shellcheck disable=SC1091
+  source "$LOCAL_DIR/search.env"
+  set +a
+fi
 BIN="$REPO_ROOT/bin"
 mkdir -p "$BIN" "$LOCAL_DIR/demo"
 log "building the services into $BIN"

