@@ -5,8 +5,11 @@
 package config
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
+	"log/slog"
+	"net/url"
 	"os"
 	"reflect"
 	"sort"
@@ -15,16 +18,117 @@ import (
 	"time"
 )
 
-// Secret is a string that never prints: the start-up log and error messages show "***".
+// Secret is a string that never prints: the start-up log and error messages show "***". It masks
+// itself in every way a value reaches a log: fmt (String, GoString), slog (LogValue, so text and
+// JSON handlers alike), and encoding/json or any TextMarshaler user, so a struct holding a Secret
+// (kafkax.Config, search.Config) can be logged whole with slog.Any. Read the value with string(s)
+// where it is used. An unexported Secret field of a struct printed with %+v is the one way past
+// this (fmt cannot call methods on unexported fields): keep Secret fields exported.
 type Secret string
+
+// mask is what a non-empty Secret shows; an empty one shows "" so that "not set" stays visible.
+const mask = "***"
 
 // String masks the value.
 func (s Secret) String() string {
 	if s == "" {
 		return ""
 	}
-	return "***"
+	return mask
 }
+
+// GoString masks the value for %#v.
+func (s Secret) GoString() string { return fmt.Sprintf("config.Secret(%q)", s.String()) }
+
+// LogValue makes slog print the mask, whichever handler formats the record.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// MarshalText masks the value for encoders that use encoding.TextMarshaler (YAML, map keys).
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// MarshalJSON masks the value in JSON, including slog's JSON handler printing a struct.
+func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
+
+// RedactURL masks the password of every URL with user:password@ in s, for logs and error
+// messages: "https://elastic:pw@es:9200" becomes "https://elastic:xxxxx@es:9200"
+// (url.URL.Redacted's form). A string that is one URL goes through url.URL.Redacted; anything
+// else ("bbc=https://u:p@host/rss", an error message quoting a URL) has the userinfo of each
+// "scheme://" it contains masked in place. Strings without a password come back unchanged.
+func RedactURL(s string) string {
+	if !strings.Contains(s, "@") {
+		return s
+	}
+	if u, err := url.Parse(s); err == nil && u.Scheme != "" && u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			return u.Redacted()
+		}
+		return s
+	}
+	return redactEmbedded(s)
+}
+
+// redactEmbedded masks the password in the authority of each "scheme://" in s. The authority
+// ends at the first '/', '?', '#', blank or quote, and its userinfo at the last '@' before
+// that, as url.Parse reads it, so a password holding a raw '@' is masked whole.
+func redactEmbedded(s string) string {
+	var b strings.Builder
+	for {
+		i := strings.Index(s, "://")
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		start := i + len("://")
+		b.WriteString(s[:start])
+		s = s[start:]
+		end := strings.IndexAny(s, "/?#\"' \t\r\n")
+		if end < 0 {
+			end = len(s)
+		}
+		auth := s[:end]
+		at := strings.LastIndex(auth, "@")
+		colon := strings.Index(auth[:max(at, 0)], ":")
+		if at < 0 || colon < 0 {
+			b.WriteString(auth)
+		} else {
+			b.WriteString(auth[:colon+1] + "xxxxx" + auth[at:])
+		}
+		s = s[end:]
+	}
+}
+
+// RedactURLs is RedactURL over a list (--search-url, --feeds).
+func RedactURLs(list []string) []string {
+	if list == nil {
+		return nil
+	}
+	out := make([]string, len(list))
+	for i, s := range list {
+		out[i] = RedactURL(s)
+	}
+	return out
+}
+
+// RedactError returns err with RedactURL applied to its message, for errors whose text quotes a
+// URL (url.Parse's *url.Error does, password included). errors.Is and errors.As still see err.
+func RedactError(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	if red := RedactURL(msg); red != msg {
+		return redactedError{msg: red, err: err}
+	}
+	return err
+}
+
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e redactedError) Error() string { return e.msg }
+func (e redactedError) Unwrap() error { return e.err }
 
 // Set binds flags and their environment variables on one FlagSet, and remembers which environment
 // values could not be parsed so that Parse can report them all at once.
@@ -70,6 +174,31 @@ func (s *Set) Secret(p *Secret, name, env, usage string) {
 		*p = Secret(v)
 	}
 	s.FS.Func(name, s.usage(env, usage), func(v string) error { *p = Secret(v); return nil })
+}
+
+// Secrets binds a comma-separated list of secrets (several bearer tokens, so they can be
+// rotated); its value is never shown in --help. An empty or blank value means none; otherwise
+// every item is kept, trimmed, empty ones included, so that Validate can refuse "a,,b" or a
+// trailing comma instead of silently accepting fewer secrets than the operator wrote.
+func (s *Set) Secrets(p *[]Secret, name, env, usage string) {
+	*p = nil
+	if v, ok := s.lookup(name, env); ok {
+		*p = SplitSecrets(v)
+	}
+	s.FS.Func(name, s.usage(env, usage)+" (comma-separated)", func(v string) error { *p = SplitSecrets(v); return nil })
+}
+
+// SplitSecrets splits a comma-separated list of secrets, trimming blanks around each; a blank
+// value is no secrets, an empty item stays an empty Secret (see Set.Secrets).
+func SplitSecrets(v string) []Secret {
+	if strings.TrimSpace(v) == "" {
+		return nil
+	}
+	var out []Secret
+	for _, p := range strings.Split(v, ",") {
+		out = append(out, Secret(strings.TrimSpace(p)))
+	}
+	return out
 }
 
 // Strings binds a comma-separated list flag.
@@ -159,7 +288,9 @@ func SplitList(v string) []string {
 }
 
 // Attrs renders the exported fields of a config struct as key/value pairs for slog, in field
-// order, with Secret fields masked. Nested structs are flattened with a dotted prefix.
+// order, with Secret and []Secret fields masked and the password of any URL with user:password@
+// in a string or []string field masked (RedactURL), whichever setting holds it. Nested structs
+// are flattened with a dotted prefix.
 func Attrs(cfg any) []any {
 	var out []any
 	var walk func(prefix string, v reflect.Value)
@@ -181,6 +312,25 @@ func Attrs(cfg any) []any {
 			switch {
 			case f.Type == reflect.TypeOf(Secret("")):
 				out = append(out, name, fv.Interface().(Secret).String())
+			case f.Type == reflect.TypeOf([]Secret(nil)):
+				masked := make([]string, fv.Len())
+				for j := range masked {
+					masked[j] = fv.Index(j).Interface().(Secret).String()
+				}
+				out = append(out, name, masked)
+			case fv.Kind() == reflect.String && RedactURL(fv.String()) != fv.String():
+				out = append(out, name, RedactURL(fv.String()))
+			case fv.Kind() == reflect.Slice && fv.Type().Elem().Kind() == reflect.String:
+				list, changed := make([]string, fv.Len()), false
+				for j := range list {
+					list[j] = RedactURL(fv.Index(j).String())
+					changed = changed || list[j] != fv.Index(j).String()
+				}
+				if changed {
+					out = append(out, name, list)
+				} else {
+					out = append(out, name, fv.Interface())
+				}
 			case f.Type == reflect.TypeOf(time.Duration(0)):
 				out = append(out, name, fv.Interface().(time.Duration).String())
 			case fv.Kind() == reflect.Struct:

@@ -132,7 +132,8 @@ func parse(s *config.Set, name string, args []string, out io.Writer) error {
 // has already given up on the batch.
 func newWriter(k kafkax.Config, topic string) (*kafka.Writer, *kafka.Transport) {
 	w := k.NewWriter(topic)
-	tr := &kafka.Transport{DialTimeout: 5 * time.Second, MetadataTTL: 5 * time.Second, ClientID: "newsflow-ingest"}
+	tr := k.NewTransport() // with the configured TLS and SASL
+	tr.DialTimeout, tr.MetadataTTL, tr.ClientID = 5*time.Second, 5*time.Second, "newsflow-ingest"
 	w.Transport = tr
 	// Split batches below the broker's default message.max.bytes (1 MB): kafka-go would otherwise
 	// build batches of up to 16 MB that the broker refuses.
@@ -149,14 +150,15 @@ func newWriter(k kafkax.Config, topic string) (*kafka.Writer, *kafka.Transport) 
 // timeout plus a margin in which kafka-go reports its own verdict first.
 func publishTimeout(k kafkax.Config) time.Duration { return k.WriteTimeout + 2*time.Second }
 
-// ensureTopic creates the topic, retrying while Kafka is starting, bounded by timeout.
+// ensureTopic creates the topic, retrying while Kafka is starting, bounded by timeout. A TLS or
+// SASL failure is not retried: a wrong password does not become right by waiting.
 func ensureTopic(ctx context.Context, k kafkax.Config, topic string, timeout time.Duration, log *slog.Logger) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	return retry.Do(ctx, retry.Backoff{Initial: 200 * time.Millisecond, Max: 5 * time.Second}, func(ctx context.Context) error {
 		actx, acancel := context.WithTimeout(ctx, 10*time.Second)
 		defer acancel()
-		return k.EnsureTopics(actx, topic)
+		return kafkax.StopOnAuthError(k.EnsureTopics(actx, topic))
 	}, func(attempt int, err error, wait time.Duration) {
 		log.Warn("Kafka not ready; retrying", "attempt", attempt, "wait", wait.String(), "error", err)
 	})
@@ -176,6 +178,19 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	log := rt.Log
 	log.Info("starting", config.Attrs(cfg)...)
+	cfg.Kafka.LogWarnings(log)
+	// Say how the API authenticates at once, before waiting for Kafka; /readyz repeats it.
+	auth := cfg.auth
+	switch {
+	case auth != nil:
+		rt.Admin.Note("auth", fmt.Sprintf("bearer token (%d accepted)", auth.Tokens()))
+	case cfg.Anonymous():
+		log.Warn("the HTTP API takes articles from anyone who can reach it: no token is configured and "+
+			"--insecure-allow-anonymous is set; use --token or --token-file anywhere but a development machine", "addr", cfg.Addr)
+		rt.Admin.Note("auth", "anonymous (--insecure-allow-anonymous)")
+	default:
+		rt.Admin.Note("auth", "anonymous, loopback only")
+	}
 
 	if err := ensureTopic(ctx, cfg.Kafka, cfg.Topic, cfg.StartupTimeout, log); err != nil {
 		return fmt.Errorf("creating topic %s: %w", cfg.Topic, err)
@@ -193,7 +208,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	pub := &publish.Publisher{W: w, Topic: cfg.Topic, Timeout: publishTimeout(cfg.Kafka), M: publish.NewMetrics(rt.Registry, stage)}
 	im := intake.NewMetrics(rt.Registry, stage, cfg.Topic)
 	api := &httpapi.Handler{
-		Pub: pub, Token: cfg.Token, RetryAfter: cfg.RetryAfter, Log: log, Metrics: im,
+		Pub: pub, Auth: auth, RetryAfter: cfg.RetryAfter, Log: log, Metrics: im,
 		Requests: httpapi.NewRequestsMetric(rt.Registry),
 		Limits:   httpapi.Limits{MaxRequestBytes: cfg.Limits.MaxRequestBytes, MaxItems: cfg.Limits.MaxItems, Article: cfg.Limits.article()},
 	}

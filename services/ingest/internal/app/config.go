@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/newsflow/newsflow/pkg/config"
 	"github.com/newsflow/newsflow/pkg/kafkax"
 	"github.com/newsflow/newsflow/pkg/service"
+	"github.com/newsflow/newsflow/services/ingest/internal/httpapi"
 	"github.com/newsflow/newsflow/services/ingest/internal/normalize"
 )
 
@@ -46,11 +48,17 @@ func (l Limits) article() normalize.Limits {
 // ServeConfig is everything `ingest serve` reads from flags and NEWSFLOW_* variables.
 type ServeConfig struct {
 	service.Common
-	Kafka  kafkax.Config
-	Topic  string
-	Addr   string
-	Token  config.Secret
-	Limits Limits
+	Kafka kafkax.Config
+	Topic string
+	Addr  string
+	// Tokens and the lines of TokenFile are the bearer tokens POST /v1/articles accepts; more
+	// than one so that they can be rotated without downtime.
+	Tokens    []config.Secret
+	TokenFile string
+	// InsecureAllowAnonymous lets the API take unauthenticated requests on a non-loopback
+	// address (a laptop's compose stack); without it such a configuration does not start.
+	InsecureAllowAnonymous bool
+	Limits                 Limits
 	// RetryAfter is what 503 answers tell clients to wait.
 	RetryAfter time.Duration
 	// StartupTimeout bounds waiting for Kafka (topic creation) at start-up.
@@ -61,6 +69,11 @@ type ServeConfig struct {
 	FeedTimeout    time.Duration
 	FeedFetchPages bool
 	DataDir        string
+
+	// auth checks Tokens plus TokenFile's, as Validate read them; nil: no authentication. It
+	// holds digests only, so that no way of printing the struct shows a token (fmt prints
+	// unexported fields without calling config.Secret's String).
+	auth *httpapi.Auth
 }
 
 func (c *ServeConfig) registerFlags(s *config.Set) {
@@ -68,7 +81,9 @@ func (c *ServeConfig) registerFlags(s *config.Set) {
 	c.Kafka.RegisterFlags(s)
 	s.String(&c.Topic, "topic", "NEWSFLOW_INGEST_TOPIC", kafkax.TopicRaw, "Kafka topic articles are written to (created at start-up)")
 	s.String(&c.Addr, "addr", "NEWSFLOW_INGEST_ADDR", "127.0.0.1:8080", "address of the HTTP API")
-	s.Secret(&c.Token, "token", "NEWSFLOW_INGEST_TOKEN", "bearer token POST /v1/articles requires (empty: no authentication)")
+	s.Secrets(&c.Tokens, "token", "NEWSFLOW_INGEST_TOKEN", "bearer token(s) POST /v1/articles accepts; several for rotation (none: no authentication, allowed only on a loopback --addr)")
+	s.String(&c.TokenFile, "token-file", "NEWSFLOW_INGEST_TOKEN_FILE", "", "file of bearer tokens, one a line (blank lines and # comments ignored), read at start-up; adds to --token (e.g. a mounted Kubernetes Secret)")
+	s.Bool(&c.InsecureAllowAnonymous, "insecure-allow-anonymous", "NEWSFLOW_INGEST_INSECURE_ALLOW_ANONYMOUS", false, "accept requests without a token on a non-loopback --addr (development only; logs a warning and /readyz says so)")
 	c.Limits.registerFlags(s)
 	s.Duration(&c.RetryAfter, "retry-after", "NEWSFLOW_INGEST_RETRY_AFTER", 5*time.Second, "Retry-After of 503 answers when Kafka is unavailable")
 	s.Duration(&c.StartupTimeout, "startup-timeout", "NEWSFLOW_INGEST_STARTUP_TIMEOUT", 60*time.Second, "how long to wait for Kafka at start-up")
@@ -90,6 +105,13 @@ func (c *ServeConfig) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		errs = append(errs, fmt.Errorf("addr: %q is not host:port", c.Addr))
+	}
+	tokens, err := c.readTokens()
+	c.auth = httpapi.NewAuth(tokens)
+	if err != nil {
+		errs = append(errs, err)
+	} else if err := c.checkAnonymous(); err != nil {
+		errs = append(errs, err)
 	}
 	if _, _, err := net.SplitHostPort(c.AdminAddr); err != nil {
 		errs = append(errs, fmt.Errorf("admin-addr: %q is not host:port", c.AdminAddr))
@@ -122,6 +144,99 @@ func (c *ServeConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
+// readTokens returns --token's tokens followed by --token-file's, refusing empty ones ("a,,b",
+// a trailing comma) and ones no client could send (blanks, control characters), so a typo
+// cannot silently leave fewer tokens than meant or a token nobody can present.
+func (c *ServeConfig) readTokens() ([]config.Secret, error) {
+	var errs []error
+	tokens := append([]config.Secret(nil), c.Tokens...)
+	for i, t := range c.Tokens {
+		if err := checkToken(t); err != nil {
+			errs = append(errs, fmt.Errorf("token: item %d of %d %v", i+1, len(c.Tokens), err))
+		}
+	}
+	if c.TokenFile != "" {
+		fromFile, err := readTokenFile(c.TokenFile)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		tokens = append(tokens, fromFile...)
+	}
+	return tokens, errors.Join(errs...)
+}
+
+// readTokenFile reads one token a line; blank lines and lines starting with # are skipped. A
+// file without any token is an error: it is a mounted Secret gone wrong, not a wish for no
+// authentication.
+func readTokenFile(path string) ([]config.Secret, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("token-file: %w", err)
+	}
+	var tokens []config.Secret
+	var errs []error
+	for i, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if err := checkToken(config.Secret(line)); err != nil {
+			errs = append(errs, fmt.Errorf("token-file: %s line %d %v", path, i+1, err))
+			continue
+		}
+		tokens = append(tokens, config.Secret(line))
+	}
+	if len(tokens) == 0 && len(errs) == 0 {
+		errs = append(errs, fmt.Errorf("token-file: %s holds no token (one a line; blank lines and # comments are ignored)", path))
+	}
+	return tokens, errors.Join(errs...)
+}
+
+// checkToken refuses a token that is empty or that no client could send in an Authorization
+// header as one bearer token (blanks, control characters). The error never quotes the token.
+func checkToken(t config.Secret) error {
+	if t == "" {
+		return errors.New("is empty (a stray or trailing comma?)")
+	}
+	for _, r := range string(t) {
+		if r <= ' ' || r == 0x7f {
+			return errors.New("holds a blank or control character")
+		}
+	}
+	return nil
+}
+
+// checkAnonymous refuses an API reachable beyond this machine that takes anyone's articles.
+func (c *ServeConfig) checkAnonymous() error {
+	if c.auth != nil || c.InsecureAllowAnonymous || IsLoopback(c.Addr) {
+		return nil
+	}
+	return fmt.Errorf("addr: %s is reachable from other machines and no token is configured, so anyone who can reach it "+
+		"could write articles; set --token / NEWSFLOW_INGEST_TOKEN or --token-file / NEWSFLOW_INGEST_TOKEN_FILE, "+
+		"listen on loopback only (--addr 127.0.0.1:8080), or, for development only, pass --insecure-allow-anonymous "+
+		"(NEWSFLOW_INGEST_INSECURE_ALLOW_ANONYMOUS=true)", c.Addr)
+}
+
+// Anonymous reports whether the API takes requests without a token from beyond loopback
+// (allowed by --insecure-allow-anonymous only).
+func (c *ServeConfig) Anonymous() bool { return c.auth == nil && !IsLoopback(c.Addr) }
+
+// IsLoopback reports whether a listen address host:port can be reached only from this machine:
+// a loopback IP (127.0.0.0/8, ::1) or "localhost". An empty host (":8080"), 0.0.0.0, ::, any
+// other IP and any other host name count as reachable from elsewhere; names are not resolved,
+// because what a name resolves to can change after the check.
+func IsLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 // feedSpec is one --feeds entry.
 type feedSpec struct{ Source, URL string }
 
@@ -133,7 +248,7 @@ func parseFeed(s string) (feedSpec, error) {
 	}
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return f, fmt.Errorf("feeds: %q is not an http(s) URL", s)
+		return f, fmt.Errorf("feeds: %q is not an http(s) URL", config.RedactURL(s))
 	}
 	f.URL = s
 	if f.Source == "" {

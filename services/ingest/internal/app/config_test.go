@@ -20,7 +20,7 @@ func TestServeConfigFromEnv(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Token != "s3cret-token" || cfg.Addr != "127.0.0.1:18081" || cfg.Limits.MaxItems != 50 || cfg.Topic != "custom.raw" || len(cfg.Feeds) != 2 {
+	if tokens, _ := cfg.readTokens(); len(tokens) != 1 || tokens[0] != "s3cret-token" || cfg.Addr != "127.0.0.1:18081" || cfg.Limits.MaxItems != 50 || cfg.Topic != "custom.raw" || len(cfg.Feeds) != 2 {
 		t.Fatalf("config %+v", cfg)
 	}
 	logged := fmt.Sprint(config.Attrs(cfg)...)

@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/newsflow/newsflow/pkg/article"
+	"github.com/newsflow/newsflow/pkg/config"
 	"github.com/newsflow/newsflow/services/ingest/internal/decode"
 	"github.com/newsflow/newsflow/services/ingest/internal/intake"
 	"github.com/newsflow/newsflow/services/ingest/internal/normalize"
@@ -33,6 +34,10 @@ type Feed struct {
 	URL    string
 	Source string
 }
+
+// redacted is the feed's URL for logs and errors: a password in it (https://user:pw@host/rss,
+// which net/http sends as basic auth) is masked.
+func (f Feed) redacted() string { return config.RedactURL(f.URL) }
 
 // Publisher writes a batch durably or not at all.
 type Publisher interface {
@@ -96,9 +101,9 @@ func (p *Poller) Run(ctx context.Context) error {
 			}
 			n, err := p.Poll(ctx, f)
 			if err != nil {
-				p.Log.Warn("feed poll failed", "feed", f.URL, "error", err)
+				p.Log.Warn("feed poll failed", "feed", f.redacted(), "error", err)
 			} else if n > 0 {
-				p.Log.Info("feed items published", "feed", f.URL, "new", n)
+				p.Log.Info("feed items published", "feed", f.redacted(), "new", n)
 			}
 		}
 		select {
@@ -128,7 +133,7 @@ func (p *Poller) Poll(ctx context.Context, f Feed) (n int, err error) {
 	st := p.Store.Get(f.URL)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.URL, nil)
 	if err != nil {
-		return 0, fmt.Errorf("building request for %s: %w", f.URL, err)
+		return 0, fmt.Errorf("building request for %s: %w", f.redacted(), config.RedactError(err))
 	}
 	req.Header.Set("User-Agent", "newsflow-ingest/1 (+feed poller)")
 	req.Header.Set("Accept", "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5")
@@ -140,7 +145,7 @@ func (p *Poller) Poll(ctx context.Context, f Feed) (n int, err error) {
 	}
 	resp, err := p.Client.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("fetching %s: %w", f.URL, err)
+		return 0, fmt.Errorf("fetching %s: %w", f.redacted(), config.RedactError(err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusNotModified {
@@ -148,21 +153,21 @@ func (p *Poller) Poll(ctx context.Context, f Feed) (n int, err error) {
 		return 0, nil
 	}
 	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("fetching %s: status %s", f.URL, resp.Status)
+		return 0, fmt.Errorf("fetching %s: status %s", f.redacted(), resp.Status)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxFeedBytes+1))
 	if err != nil {
-		return 0, fmt.Errorf("reading %s: %w", f.URL, err)
+		return 0, fmt.Errorf("reading %s: %w", f.redacted(), err)
 	}
 	if len(body) > MaxFeedBytes {
-		return 0, fmt.Errorf("feed %s is larger than %d bytes", f.URL, MaxFeedBytes)
+		return 0, fmt.Errorf("feed %s is larger than %d bytes", f.redacted(), MaxFeedBytes)
 	}
 	if p.Intake != nil {
 		p.Intake.Bytes.WithLabelValues(intake.ChannelFeed).Add(float64(len(body)))
 	}
 	feed, err := gofeed.NewParser().Parse(bytes.NewReader(body))
 	if err != nil {
-		return 0, fmt.Errorf("parsing feed %s: %w", f.URL, err)
+		return 0, fmt.Errorf("parsing feed %s: %w", f.redacted(), err)
 	}
 
 	seen := make(map[string]bool, len(st.Seen))
@@ -196,7 +201,7 @@ func (p *Poller) Poll(ctx context.Context, f Feed) (n int, err error) {
 	for _, r := range b.Results {
 		if r.Status == intake.StatusRejected {
 			p.countItem("rejected")
-			p.Log.Warn("feed item rejected", "feed", f.URL, "item", r.Line, "error", r.Error.Error())
+			p.Log.Warn("feed item rejected", "feed", f.redacted(), "item", r.Line, "error", r.Error.Error())
 		}
 	}
 	// A publish under way finishes even when shutdown begins (the publisher's own deadline

@@ -6,7 +6,6 @@ package httpapi
 
 import (
 	"context"
-	"crypto/subtle"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -22,7 +21,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/newsflow/newsflow/pkg/article"
-	"github.com/newsflow/newsflow/pkg/config"
 	"github.com/newsflow/newsflow/services/ingest/internal/decode"
 	"github.com/newsflow/newsflow/services/ingest/internal/intake"
 	"github.com/newsflow/newsflow/services/ingest/internal/normalize"
@@ -50,8 +48,9 @@ type Limits struct {
 type Handler struct {
 	Pub    Publisher
 	Limits Limits
-	// Token, when set, is the bearer token every POST must carry.
-	Token config.Secret
+	// Auth, when set, holds the bearer tokens of which every POST must carry one (NewAuth);
+	// nil takes anonymous requests, which app allows only on loopback or when told to.
+	Auth *Auth
 	// RetryAfter is what a 503 tells clients to wait.
 	RetryAfter time.Duration
 	Log        *slog.Logger
@@ -113,12 +112,8 @@ func (h *Handler) postArticles(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) post(w http.ResponseWriter, r *http.Request) int {
-	if h.Token != "" {
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(h.Token)) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="newsflow ingest"`)
-			return h.fail(w, http.StatusUnauthorized, "missing or wrong bearer token", nil)
-		}
+	if code, ok := h.authorize(w, r); !ok {
+		return code
 	}
 
 	format, err := formatOf(r.Header.Get("Content-Type"))
