@@ -176,11 +176,18 @@ func TestKubernetesWorkloads(t *testing.T) {
 	}
 }
 
-// TestKubernetesEnvKnownToServices: the ConfigMap's keys and the containers' env are variables
-// the services read (from their --help).
+// TestKubernetesEnvKnownToServices: the ConfigMap's keys and the containers' env (literal or
+// from a Secret) are variables the services read (from their --help), in the base and in the
+// production overlay (which merges its own keys into the ConfigMap).
 func TestKubernetesEnvKnownToServices(t *testing.T) {
+	for _, dir := range []string{"base", "overlays/production"} {
+		t.Run(dir, func(t *testing.T) { checkEnvKnown(t, dir) })
+	}
+}
+
+func checkEnvKnown(t *testing.T, dir string) {
 	sb := services(t)
-	objs := objects(t, kustomize(t, "base"))
+	objs := objects(t, kustomize(t, dir))
 	anyService := map[string]bool{}
 	for _, svc := range Services {
 		for k := range sb.env[svc]["serve"] {
@@ -218,12 +225,13 @@ func TestPlatformMatchesConfig(t *testing.T) {
 			}
 		}
 	}
-	var kafkaName, esName string
+	var kafkaName, esName, ns string
+	var kafka map[string]any
 	topics := map[string]int{}
 	for k, o := range objs {
 		switch {
 		case strings.HasPrefix(k, "Kafka/"):
-			kafkaName = str(o, "metadata", "name")
+			kafka, kafkaName, ns = o, str(o, "metadata", "name"), str(o, "metadata", "namespace")
 		case strings.HasPrefix(k, "Elasticsearch/"):
 			esName = str(o, "metadata", "name")
 		case strings.HasPrefix(k, "KafkaTopic/"):
@@ -231,11 +239,20 @@ func TestPlatformMatchesConfig(t *testing.T) {
 			topics[str(o, "spec", "topicName")] = int(p)
 		}
 	}
-	if want := kafkaName + "-kafka-bootstrap:9092"; conf["NEWSFLOW_KAFKA_BROKERS"] != want {
-		t.Errorf("NEWSFLOW_KAFKA_BROKERS=%s, but Strimzi's bootstrap service is %s", conf["NEWSFLOW_KAFKA_BROKERS"], want)
+	// Fully qualified Service names: KEDA's scaler runs in the keda namespace, where a short
+	// name does not resolve, and the certificates Strimzi and ECK make name the .svc forms.
+	// The Kafka port is the TLS listener's (TestKubernetesKafkaSecurity checks it is TLS + SCRAM).
+	tlsPort := ""
+	for i := 0; get(kafka, "spec", "kafka", "listeners", i) != nil; i++ {
+		if l := get(kafka, "spec", "kafka", "listeners", i); get(l, "tls") == true {
+			tlsPort = strconv.Itoa(int(get(l, "port").(float64)))
+		}
 	}
-	if want := "http://" + esName + "-es-http:9200"; conf["NEWSFLOW_SEARCH_URL"] != want {
-		t.Errorf("NEWSFLOW_SEARCH_URL=%s, but ECK's HTTP service is %s", conf["NEWSFLOW_SEARCH_URL"], want)
+	if want := kafkaName + "-kafka-bootstrap." + ns + ".svc:" + tlsPort; conf["NEWSFLOW_KAFKA_BROKERS"] != want {
+		t.Errorf("NEWSFLOW_KAFKA_BROKERS=%s, but Strimzi's bootstrap service, TLS listener, is %s", conf["NEWSFLOW_KAFKA_BROKERS"], want)
+	}
+	if want := "https://" + esName + "-es-http." + ns + ".svc:9200"; conf["NEWSFLOW_SEARCH_URL"] != want {
+		t.Errorf("NEWSFLOW_SEARCH_URL=%s, but ECK's HTTPS service is %s", conf["NEWSFLOW_SEARCH_URL"], want)
 	}
 	partitions, _ := strconv.Atoi(conf["NEWSFLOW_KAFKA_PARTITIONS"])
 	for _, key := range []string{"NEWSFLOW_INGEST_TOPIC", "NEWSFLOW_ENRICH_TOPIC", "NEWSFLOW_ENRICH_OUTPUT_TOPIC", "NEWSFLOW_INDEX_TOPIC"} {

@@ -32,25 +32,31 @@ type Server struct {
 	ready  atomic.Bool
 	mu     sync.Mutex
 	checks map[string]Check
+	notes  map[string]string
 }
 
 // New builds an admin server on addr exposing reg (which should hold the Go and process
 // collectors too, see metrics.NewRegistry). It starts not ready; call SetReady(true) once the
 // service has finished starting.
 func New(addr string, reg *prometheus.Registry, log *slog.Logger) *Server {
-	s := &Server{addr: addr, log: log, mux: http.NewServeMux(), checks: map[string]Check{}}
+	s := &Server{addr: addr, log: log, mux: http.NewServeMux(), checks: map[string]Check{}, notes: map[string]string{}}
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg, EnableOpenMetrics: true}))
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = fmt.Fprintln(w, "ok")
 	})
 	s.mux.HandleFunc("GET /readyz", s.readyz)
-	// Profiles, for finding where a stage spends its time under load (the admin port is meant
-	// to be reachable only by operators, like /metrics).
+	return s
+}
+
+// EnablePprof serves profiles under /debug/pprof/, for finding where a stage spends its time
+// under load. It is a separate call (service.Common's --pprof) because a profile shows memory
+// and stack contents and a CPU profile costs CPU: production turns it off even though the admin
+// port is reachable only from inside the cluster.
+func (s *Server) EnablePprof() {
 	s.mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	s.mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 	s.mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
-	return s
 }
 
 // Handle adds a handler to the admin mux (e.g. a debug endpoint).
@@ -63,6 +69,19 @@ func (s *Server) AddCheck(name string, c Check) {
 	s.checks[name] = c
 }
 
+// Note adds an informational line to /readyz ("name: text" under "notes") that does not affect
+// readiness: how the service runs when an operator should know it at a glance, e.g. ingest's
+// "auth: anonymous (--insecure-allow-anonymous)". An empty text removes the note.
+func (s *Server) Note(name, text string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if text == "" {
+		delete(s.notes, name)
+		return
+	}
+	s.notes[name] = text
+}
+
 // SetReady marks the service ready (after start-up) or not (when shutdown begins, so load
 // balancers stop sending work before the service stops taking it).
 func (s *Server) SetReady(v bool) { s.ready.Store(v) }
@@ -71,6 +90,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	type result struct {
 		Ready  bool              `json:"ready"`
 		Checks map[string]string `json:"checks,omitempty"`
+		Notes  []string          `json:"notes,omitempty"`
 	}
 	res := result{Ready: s.ready.Load(), Checks: map[string]string{}}
 	if !res.Ready {
@@ -85,7 +105,11 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	for n, c := range s.checks {
 		checks[n] = c
 	}
+	for n, text := range s.notes {
+		res.Notes = append(res.Notes, n+": "+text)
+	}
 	s.mu.Unlock()
+	sort.Strings(res.Notes)
 	sort.Strings(names)
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()

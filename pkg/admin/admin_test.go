@@ -56,3 +56,30 @@ func TestEndpoints(t *testing.T) {
 		t.Fatalf("/readyz with a failing check: %d %q", code, body)
 	}
 }
+
+// TestPprofOnlyWhenEnabled: profiles are served only after EnablePprof, so that production
+// (--pprof=false) exposes no /debug/pprof/ at all.
+func TestPprofOnlyWhenEnabled(t *testing.T) {
+	for _, enabled := range []bool{false, true} {
+		s := New("127.0.0.1:0", prometheus.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if enabled {
+			s.EnablePprof()
+		}
+		srv := httptest.NewServer(s.mux)
+		for _, p := range []string{"/debug/pprof/", "/debug/pprof/goroutine?debug=1"} {
+			res, err := http.Get(srv.URL + p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			switch {
+			case enabled && (res.StatusCode != 200 || !strings.Contains(string(b), "goroutine")):
+				t.Errorf("pprof enabled: GET %s = %d %.80q, want 200 with a goroutine profile", p, res.StatusCode, b)
+			case !enabled && res.StatusCode != http.StatusNotFound:
+				t.Errorf("pprof disabled: GET %s = %d, want 404", p, res.StatusCode)
+			}
+		}
+		srv.Close()
+	}
+}

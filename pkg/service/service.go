@@ -30,6 +30,9 @@ type Common struct {
 	LogFormat       string
 	LogLevel        string
 	ShutdownTimeout time.Duration
+	// Pprof serves /debug/pprof/ on the admin port: on by default for local profiling, off in
+	// production (deploy/k8s/overlays/production sets NEWSFLOW_ADMIN_PPROF=false).
+	Pprof bool
 }
 
 // RegisterFlags binds the common settings; adminAddr is the service's default admin address
@@ -39,6 +42,7 @@ func (c *Common) RegisterFlags(s *config.Set, adminAddr string) {
 	s.String(&c.LogFormat, "log-format", "NEWSFLOW_LOG_FORMAT", "auto", "log format: json, text, or auto (text on a terminal)")
 	s.String(&c.LogLevel, "log-level", "NEWSFLOW_LOG_LEVEL", "info", "log level: debug, info, warn, error")
 	s.Duration(&c.ShutdownTimeout, "shutdown-timeout", "NEWSFLOW_SHUTDOWN_TIMEOUT", 30*time.Second, "how long in-flight work may take to finish after SIGTERM")
+	s.Bool(&c.Pprof, "pprof", "NEWSFLOW_ADMIN_PPROF", true, "serve /debug/pprof/ profiles on the admin port (turn off in production)")
 }
 
 // Runtime is what a started service works with.
@@ -55,7 +59,11 @@ func NewRuntime(name string, c Common, stderr io.Writer) (*Runtime, error) {
 		return nil, err
 	}
 	reg := metrics.NewRegistry()
-	return &Runtime{Log: log, Registry: reg, Admin: admin.New(c.AdminAddr, reg, log)}, nil
+	adm := admin.New(c.AdminAddr, reg, log)
+	if c.Pprof {
+		adm.EnablePprof()
+	}
+	return &Runtime{Log: log, Registry: reg, Admin: adm}, nil
 }
 
 // Group runs actors until the first one fails or the parent context ends, then stops them all.
