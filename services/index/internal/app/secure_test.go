@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -79,10 +80,18 @@ func TestStartupErrorsOnSecureEngine(t *testing.T) {
 			t.Run("right settings", func(t *testing.T) {
 				stop := start(t, good)
 				defer stop()
-				testenv.Eventually(t, 60*time.Second, "index template installed on the secure engine", func() (bool, string) {
-					c := e.count(t)
-					return c == 0, fmt.Sprintf("count %d", c)
+				admin := good[indexOf(good, "--admin-addr")+1]
+				testenv.Eventually(t, 60*time.Second, "index serve ready on the secure engine", func() (bool, string) {
+					resp, err := http.Get("http://" + admin + "/readyz")
+					if err != nil {
+						return false, err.Error()
+					}
+					resp.Body.Close()
+					return resp.StatusCode == http.StatusOK, fmt.Sprintf("/readyz %d", resp.StatusCode)
 				})
+				if c := e.count(t); c != 0 {
+					t.Fatalf("alias %s on the secure engine: count %d, want an empty but readable alias", e.pref, c)
+				}
 			})
 		})
 	}
