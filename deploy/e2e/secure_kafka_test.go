@@ -2,14 +2,7 @@ package e2e
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -134,7 +127,7 @@ func TestSecureKafkaStartupFailsFast(t *testing.T) {
 	eng := testenv.SearchEngines(t)[0]
 	broker := kc.Brokers[0]
 	wrongPassword := append(testenv.KafkaEnv(kc), "NEWSFLOW_KAFKA_SASL_PASSWORD=not-the-password")
-	untrustedCA := append(testenv.KafkaEnv(kc), "NEWSFLOW_KAFKA_CA_FILE="+freshCA(t))
+	untrustedCA := append(testenv.KafkaEnv(kc), "NEWSFLOW_KAFKA_CA_FILE="+testenv.UntrustedCA(t))
 	saslMsg := "kafka " + broker + ": SASL " + kc.SASL.Mechanism + " authentication failed"
 	tlsMsg := "kafka " + broker + ": TLS: tls: failed to verify certificate: x509: certificate signed by unknown authority"
 
@@ -197,24 +190,4 @@ func TestSecureKafkaStartupFailsFast(t *testing.T) {
 			t.Fatalf("import took %v to fail", time.Since(start))
 		}
 	})
-}
-
-// freshCA writes a CA certificate that signed nothing the broker has, as PEM.
-func freshCA(t *testing.T) string {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "some other CA"}, IsCA: true, BasicConstraintsValid: true,
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageCertSign}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "other-ca.pem")
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }

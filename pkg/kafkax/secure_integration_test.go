@@ -2,18 +2,9 @@ package kafkax_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"log/slog"
-	"math/big"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -172,7 +163,7 @@ func TestSecureWrongPasswordFailsFast(t *testing.T) {
 // here) ends the start-up wait at once, with an error naming the broker, TLS and the cause.
 func TestSecureUntrustedCAFailsFast(t *testing.T) {
 	kc := testenv.SecureKafka(t)
-	kc.TLS.CAFile = writeFreshCA(t)
+	kc.TLS.CAFile = testenv.UntrustedCA(t)
 	if err := kc.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -196,25 +187,4 @@ func TestSecureUntrustedCAFailsFast(t *testing.T) {
 	if err := kc.Ping(ctx); !kafkax.IsAuthError(err) {
 		t.Fatalf("Ping: %v, want the TLS auth error", err)
 	}
-}
-
-// writeFreshCA writes a new self-signed CA certificate as PEM and returns its path.
-func writeFreshCA(t *testing.T) string {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "not the broker's CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "other-ca.pem")
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }
