@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -70,30 +69,16 @@ func pipelineEndToEnd(t *testing.T, eng testenv.Engine) {
 	t.Logf("search engine: %s", r.engine(ctx))
 	ing, ingestURL := r.ingest("--feeds", "wire="+feed.URL, "--feed-interval", "1s")
 	enr, idx := r.enrich("enrich"), r.index("index")
-	for _, p := range []*proc{ing, enr, idx} {
-		p.start()
-	}
-	for _, p := range []*proc{ing, enr, idx} {
-		p.waitReady(90 * time.Second)
-	}
+	startAll(ing, enr, idx)
 	accepted := map[string]bool{}
 
 	// 1. HTTP text/plain: the seed article.
-	seed, err := os.ReadFile(filepath.Join(data, "seed", "imperialism-hits-the-rocks.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := pipeline.Post(ctx, ingestURL, "", "text/plain; charset=utf-8", seed,
-		url.Values{"source": {"newsline"}, "published_at": {"2019-08-21T08:00:00Z"}})
-	if err != nil || res.Status != 202 || res.Accepted != 1 {
-		t.Fatalf("seed: %+v %v", res, err)
-	}
-	seedID := res.Items[0].ID
+	seedID, seed := postSeed(ctx, t, ingestURL, data)
 	accepted[seedID] = true
 
 	// 2. HTTP NDJSON: 300 Reuters articles.
 	reuters := loadReuters(t, 300)
-	res, err = pipeline.Post(ctx, ingestURL, "", "application/x-ndjson", pipeline.NDJSON(reuters), nil)
+	res, err := pipeline.Post(ctx, ingestURL, "", "application/x-ndjson", pipeline.NDJSON(reuters), nil)
 	if err != nil || res.Status != 202 || res.Accepted != 300 {
 		t.Fatalf("NDJSON: status %d accepted %d rejected %d %v", res.Status, res.Accepted, res.Rejected, err)
 	}

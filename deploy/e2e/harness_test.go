@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -168,6 +169,32 @@ func (r *rig) index(name string) *proc {
 	p, args := r.common(name)
 	p.Args = append([]string{"serve"}, append(args, "--topic", r.enriched, "--dlq-topic", r.dlq, "--group", r.indexGroup, "--index-prefix", r.prefix)...)
 	return p
+}
+
+// startAll starts procs, then waits until each is ready.
+func startAll(procs ...*proc) {
+	for _, p := range procs {
+		p.start()
+	}
+	for _, p := range procs {
+		p.waitReady(90 * time.Second)
+	}
+}
+
+// postSeed posts the seed article (../shared/data/seed) to ingest as text/plain, as a newsroom's
+// CMS would, and returns its id and the text sent.
+func postSeed(ctx context.Context, t testing.TB, ingestURL, data string) (id string, text []byte) {
+	t.Helper()
+	seed, err := os.ReadFile(filepath.Join(data, "seed", "imperialism-hits-the-rocks.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := pipeline.Post(ctx, ingestURL, "", "text/plain; charset=utf-8", seed,
+		url.Values{"source": {"newsline"}, "published_at": {"2019-08-21T08:00:00Z"}})
+	if err != nil || res.Status != 202 || res.Accepted != 1 {
+		t.Fatalf("seed: %+v %v", res, err)
+	}
+	return res.Items[0].ID, seed
 }
 
 // importFile runs `ingest import` on path and returns its exit error and output.

@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -33,28 +32,14 @@ func TestSecureKafkaPipeline(t *testing.T) {
 	t.Logf("kafka %v over SASL_SSL %s; search engine: %s", kc.Brokers, kc.SASL.Mechanism, r.engine(ctx))
 	ing, ingestURL := r.ingest()
 	enr, idx := r.enrich("enrich"), r.index("index")
-	for _, p := range []*proc{ing, enr, idx} {
-		p.start()
-	}
-	for _, p := range []*proc{ing, enr, idx} {
-		p.waitReady(90 * time.Second)
-	}
+	startAll(ing, enr, idx)
 	accepted := map[string]bool{}
 
 	// HTTP: the seed article as text/plain, and 20 Reuters stories as NDJSON.
-	seed, err := os.ReadFile(filepath.Join(data, "seed", "imperialism-hits-the-rocks.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := pipeline.Post(ctx, ingestURL, "", "text/plain; charset=utf-8", seed,
-		url.Values{"source": {"newsline"}, "published_at": {"2019-08-21T08:00:00Z"}})
-	if err != nil || res.Status != 202 || res.Accepted != 1 {
-		t.Fatalf("seed: %+v %v", res, err)
-	}
-	seedID := res.Items[0].ID
+	seedID, _ := postSeed(ctx, t, ingestURL, data)
 	accepted[seedID] = true
 	reuters := loadReuters(t, 40)
-	res, err = pipeline.Post(ctx, ingestURL, "", "application/x-ndjson", pipeline.NDJSON(reuters[:20]), nil)
+	res, err := pipeline.Post(ctx, ingestURL, "", "application/x-ndjson", pipeline.NDJSON(reuters[:20]), nil)
 	if err != nil || res.Status != 202 || res.Accepted != 20 {
 		t.Fatalf("NDJSON: %+v %v", res, err)
 	}
