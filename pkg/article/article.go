@@ -73,4 +73,7 @@ type Enriched struct {
 	EnrichmentVersion string        `json:"enrichment_version"`
 	Entities          []Entity      `json:"entities"`
 	Dates             []DateMention `json:"dates"`
+	// EnrichmentNote says what enrich cut to fit the record into Kafka (mentions first, then
+	// entities, then dates); empty when nothing was cut.
+	EnrichmentNote string `json:"enrichment_note,omitempty"`
 }

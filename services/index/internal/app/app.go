@@ -25,11 +25,15 @@ import (
 const usageHead = `index: the last newsflow stage, where an article becomes searchable.
 
 It consumes enriched articles from Kafka (--topic, default articles.enriched) in a consumer group,
-writes each as a document (_id = article id) into the monthly index <prefix>-YYYY.MM of its
-published_at, read through the alias <prefix>, and commits a partition's offsets only after the
-search engine (Elasticsearch 8 or OpenSearch 2) acknowledged every document up to them.
-Connection errors, 429 and 5xx are retried with capped exponential backoff, never dropped;
-documents the engine rejects for good and undecodable messages go to --dlq-topic with the reason.
+writes each as a document (_id = article id, external version = ingested_at in microseconds, so
+an older copy never replaces a newer one) into the monthly index <prefix>-YYYY.MM of its
+published_at (the yearly index <prefix>-YYYY before --monthly-from), read through the alias
+<prefix>, and commits a partition's offsets only after the search engine (Elasticsearch 8 or
+OpenSearch 2) acknowledged every document up to them. Connection errors, 429 and 5xx are retried
+with capped exponential backoff, never dropped; documents the engine rejects for good, documents
+whose index it refuses to create (--create-attempts), publication dates outside
+--published-floor .. now+--published-max-future and undecodable messages go to --dlq-topic with
+the reason, while the rest of the batch is indexed.
 
 Usage:
   index [serve] [flags]    consume and index (default); runs setup first
@@ -81,7 +85,7 @@ func Run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writ
 	if err := cfg.Validate(); err != nil {
 		return service.UsageError{Err: err}
 	}
-	names := schema.Names{Prefix: cfg.IndexPrefix}
+	names := schema.Names{Prefix: cfg.IndexPrefix, MonthlyFrom: cfg.MonthlyFrom}
 	settings := schema.Settings{Shards: cfg.Shards, Replicas: cfg.Replicas, RefreshInterval: cfg.RefreshInterval, TextAnalyzer: cfg.TextAnalyzer}
 	if printOnly {
 		_, err := fmt.Fprintf(stdout, "%s\n", names.TemplateJSON(schema.Version, settings))
@@ -165,7 +169,8 @@ func serve(ctx context.Context, cfg Config, rt *service.Runtime, log *slog.Logge
 	m := sink.NewMetrics(rt.Registry)
 	dlq := cfg.Kafka.NewWriter(cfg.DLQTopic)
 	defer dlq.Close()
-	reader := cfg.Kafka.NewReader(cfg.Group, cfg.Topic)
+	// Prefetch sized against --max-inflight-bytes, and fetching paused at it (issue 13 item 5).
+	reader := cfg.Kafka.NewCappedReader(cfg.Group, cfg.Topic, cfg.MaxInflightBytes, m.InflightBytes)
 	defer func() {
 		if err := reader.Close(); err != nil {
 			log.Warn("closing the Kafka reader", "error", err)
@@ -174,10 +179,11 @@ func serve(ctx context.Context, cfg Config, rt *service.Runtime, log *slog.Logge
 	backoff := retry.Backoff{Initial: cfg.RetryInitial, Max: cfg.RetryMax}
 	sk := sink.New(sink.Config{
 		Names: mgr.Names, Version: schema.Version, FlushBytes: int(cfg.FlushBytes), Workers: cfg.Workers,
-		Backoff: backoff, Topic: cfg.Topic,
+		Backoff: backoff, Topic: cfg.Topic, Window: cfg.Window(), CreateAttempts: cfg.CreateAttempts,
+		RefusalMemory: refusalMemory(cfg.RefusalMemory),
 	}, mgr, dlq, log, m)
 	consumer := &kafkax.Consumer{
-		Reader:       &sink.CappedFetcher{Fetcher: reader, Limit: cfg.MaxInflightBytes, Gauge: m.InflightBytes},
+		Reader:       reader,
 		Handler:      sk.Handle,
 		Log:          log,
 		MaxBatch:     cfg.BatchSize,
@@ -189,6 +195,8 @@ func serve(ctx context.Context, cfg Config, rt *service.Runtime, log *slog.Logge
 
 	rt.Admin.AddCheck("kafka", cfg.Kafka.Ping)
 	rt.Admin.AddCheck("search", mgr.Client.Ping)
+	// The engine answers pings but refuses _bulk with 401/403: not ready until that is fixed.
+	rt.Admin.AddCheck("search_credentials", sk.CredentialsCheck)
 	g, gctx := service.NewGroup(ctx, log)
 	// Shutdown order: not ready, then stop fetching (the consumer finishes and commits the batch
 	// in hand, bounded by --shutdown-timeout), then the admin server.
@@ -217,6 +225,14 @@ func serve(ctx context.Context, cfg Config, rt *service.Runtime, log *slog.Logge
 	err := g.Wait()
 	log.Info("stopped")
 	return err
+}
+
+// refusalMemory maps the flag (0: ask every batch) to sink.Config (0: the default).
+func refusalMemory(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 // waitFor retries op until it succeeds, its attempts run out or ctx ends, logging each failure:

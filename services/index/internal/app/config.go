@@ -24,6 +24,11 @@ type Config struct {
 	DLQTopic string // dead-letter topic
 
 	IndexPrefix     string // monthly indices <prefix>-YYYY.MM, read alias and template <prefix>
+	MonthlyFrom     int    // first year with monthly indices; earlier years get <prefix>-YYYY
+	PublishedFloor  string // earliest published_at indexed (YYYY-MM-DD)
+	PublishedFuture time.Duration
+	CreateAttempts  int // attempts at an index the engine refuses to create, per batch
+	RefusalMemory   time.Duration
 	Shards          int
 	Replicas        int
 	RefreshInterval string
@@ -47,6 +52,11 @@ func (c *Config) register(s *config.Set) {
 	s.String(&c.Group, "group", "NEWSFLOW_INDEX_GROUP", "newsflow-index", "Kafka consumer group")
 	s.String(&c.DLQTopic, "dlq-topic", "NEWSFLOW_INDEX_DLQ_TOPIC", kafkax.TopicDLQ, "dead-letter topic for messages that can never be indexed")
 	s.String(&c.IndexPrefix, "index-prefix", "NEWSFLOW_INDEX_PREFIX", "articles", "index name prefix: monthly indices <prefix>-YYYY.MM, read alias and template <prefix>")
+	s.Int(&c.MonthlyFrom, "monthly-from", "NEWSFLOW_INDEX_MONTHLY_FROM", 2020, "first year with one index per month; articles published before it go into one index per year (<prefix>-YYYY). A fixed year, so an article always maps to the same index; set it once per deployment")
+	s.String(&c.PublishedFloor, "published-floor", "NEWSFLOW_INDEX_PUBLISHED_FLOOR", schema.DefaultFloor.Format(time.DateOnly), "earliest published_at indexed (YYYY-MM-DD); earlier articles are dead-lettered, so input cannot create unbounded indices")
+	s.Duration(&c.PublishedFuture, "published-max-future", "NEWSFLOW_INDEX_PUBLISHED_MAX_FUTURE", schema.DefaultFuture, "how far past now a published_at may be; later articles are dead-lettered")
+	s.Int(&c.CreateAttempts, "create-attempts", "NEWSFLOW_INDEX_CREATE_ATTEMPTS", 3, "attempts per batch at an index the engine refuses to create (4xx, e.g. the shard limit) before its documents are dead-lettered")
+	s.Duration(&c.RefusalMemory, "create-refusal-memory", "NEWSFLOW_INDEX_CREATE_REFUSAL_MEMORY", time.Minute, "how long an index the engine refused --create-attempts times is not asked for again (its documents are dead-lettered at once); 0 asks every batch")
 	s.Int(&c.Shards, "index-shards", "NEWSFLOW_INDEX_SHARDS", 1, "primary shards per monthly index")
 	s.Int(&c.Replicas, "index-replicas", "NEWSFLOW_INDEX_REPLICAS", 0, "replicas per monthly index (0 on one node, 1+ in production)")
 	s.String(&c.RefreshInterval, "index-refresh-interval", "NEWSFLOW_INDEX_REFRESH_INTERVAL", "1s", "how soon written documents become searchable")
@@ -80,6 +90,13 @@ func (c *Config) Validate() error {
 	check(c.DLQTopic == "", "dlq-topic: must not be empty")
 	check(c.DLQTopic == c.Topic, "dlq-topic: must differ from topic")
 	check(!validPrefix(c.IndexPrefix), "index-prefix: %q must be lower-case letters, digits, '-' or '_', not starting with '-' or '_'", c.IndexPrefix)
+	floor, ferr := time.Parse(time.DateOnly, c.PublishedFloor)
+	check(ferr != nil, "published-floor: %q, want a date YYYY-MM-DD", c.PublishedFloor)
+	check(ferr == nil && floor.Year() < 1, "published-floor: %q, want a year >= 1", c.PublishedFloor)
+	check(c.MonthlyFrom < 0 || c.MonthlyFrom > 9999, "monthly-from: %d, want a year 0..9999 (0: every month its own index)", c.MonthlyFrom)
+	check(c.PublishedFuture <= 0, "published-max-future: %v, want > 0", c.PublishedFuture)
+	check(c.CreateAttempts < 1, "create-attempts: %d, want >= 1", c.CreateAttempts)
+	check(c.RefusalMemory < 0, "create-refusal-memory: %v, want >= 0", c.RefusalMemory)
 	check(c.Shards < 1, "index-shards: %d, want >= 1", c.Shards)
 	check(c.Replicas < 0, "index-replicas: %d, want >= 0", c.Replicas)
 	check(c.RefreshInterval == "", "index-refresh-interval: must not be empty")
@@ -94,6 +111,12 @@ func (c *Config) Validate() error {
 	check(c.LagInterval <= 0, "lag-interval: %v, want > 0", c.LagInterval)
 	check(c.ShutdownTimeout <= 0, "shutdown-timeout: %v, want > 0", c.ShutdownTimeout)
 	return errors.Join(errs...)
+}
+
+// Window is the range of publication times indexed; Validate has checked the floor.
+func (c *Config) Window() schema.Window {
+	floor, _ := time.Parse(time.DateOnly, c.PublishedFloor)
+	return schema.Window{Floor: floor, Future: c.PublishedFuture}
 }
 
 func validPrefix(p string) bool {

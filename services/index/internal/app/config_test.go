@@ -6,12 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/newsflow/newsflow/pkg/service"
 	"github.com/newsflow/newsflow/pkg/testenv"
 	"github.com/newsflow/newsflow/services/index/internal/app"
+	"github.com/newsflow/newsflow/services/index/internal/schema"
 )
 
 // TestCommandLine covers what needs no servers: help, bad flags and values, the template print.
@@ -35,6 +37,9 @@ func TestCommandLine(t *testing.T) {
 		{"print", []string{"setup", "--print", "--index-prefix", "news"}, nil, 0, `"news-*"`},
 		{"print from env", []string{"setup", "--print"}, map[string]string{"NEWSFLOW_INDEX_PREFIX": "envnews"}, 0, `"envnews-*"`},
 		{"extra args", []string{"setup", "--print", "x"}, nil, 2, "unexpected arguments"},
+		{"bad floor", []string{"setup", "--print", "--published-floor", "1900"}, nil, 2, "published-floor"},
+		{"no create attempts", []string{"setup", "--print"}, map[string]string{"NEWSFLOW_INDEX_CREATE_ATTEMPTS": "0"}, 2, "create-attempts"},
+		{"bad monthly-from", []string{"setup", "--print", "--monthly-from", "-1"}, nil, 2, "monthly-from"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -70,7 +75,7 @@ func TestSetupAndReindexCommands(t *testing.T) {
 			if err := app.Run(context.Background(), append([]string{cmd}, base...), nil, &out, &errOut); err != nil {
 				t.Fatalf("%s (run %d): %v\n%s", cmd, i+1, err, errOut.String())
 			}
-			want := map[string]string{"setup": "version 1 installed", "reindex": "already has schema version 1"}[cmd]
+			want := map[string]string{"setup": fmt.Sprintf("version %d installed", schema.Version), "reindex": fmt.Sprintf("already has schema version %d", schema.Version)}[cmd]
 			if !strings.Contains(out.String(), want) {
 				t.Fatalf("%s printed %q, want %q", cmd, out.String(), want)
 			}

@@ -7,20 +7,34 @@ package bulk
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
-// Op is one "index" operation: write Source as document ID of Index, replacing any earlier
-// version, so that redelivered messages leave one document (idempotent).
+// Op is one "index" operation: write Source as document ID of Index, so that redelivered
+// messages leave one document (idempotent).
+//
+// With a Version the write uses external versioning: the engine keeps the document only if
+// Version is greater than the one it holds, and answers 409 version_conflict_engine_exception
+// otherwise (Superseded). That is what keeps a newer copy of an article from being overwritten
+// by an older one still in flight elsewhere, e.g. at a consumer that lost its partition in a
+// rebalance. Version 0 writes unconditionally, replacing any earlier version.
 type Op struct {
-	Index  string
-	ID     string
-	Source []byte // the document, JSON without newlines (encoding/json never emits raw newlines)
+	Index   string
+	ID      string
+	Version int64
+	Source  []byte // the document, JSON without newlines (encoding/json never emits raw newlines)
 }
 
 // Size is about the number of bytes the op adds to a bulk body (exact unless the index or id
 // need JSON escaping); chunking only needs it roughly.
-func (o Op) Size() int { return len(o.Index) + len(o.ID) + len(o.Source) + 48 }
+func (o Op) Size() int {
+	n := len(o.Index) + len(o.ID) + len(o.Source) + 48
+	if o.Version > 0 {
+		n += 56 // ,"version":<19 digits>,"version_type":"external"
+	}
+	return n
+}
 
 // Append writes the op's action and source lines to buf.
 func Append(buf []byte, o Op) []byte {
@@ -28,6 +42,11 @@ func Append(buf []byte, o Op) []byte {
 	buf = appendJSONString(buf, o.Index)
 	buf = append(buf, `,"_id":`...)
 	buf = appendJSONString(buf, o.ID)
+	if o.Version > 0 {
+		buf = append(buf, `,"version":`...)
+		buf = strconv.AppendInt(buf, o.Version, 10)
+		buf = append(buf, `,"version_type":"external"`...)
+	}
 	buf = append(buf, "}}\n"...)
 	buf = append(buf, o.Source...)
 	return append(buf, '\n')
@@ -75,11 +94,14 @@ func Chunks(ops []Op, maxBytes int) [][]Op {
 type Class int
 
 // The verdicts. Retry covers everything that may succeed later (overload, unavailable shards,
-// connection failures); Reject only what never will (the document itself is wrong).
+// connection failures); Reject only what never will (the document itself is wrong). Superseded
+// is done too: the engine already holds this version of the document or a newer one (an
+// external-version conflict), so there is nothing to retry and nothing to dead-letter.
 const (
 	OK Class = iota
 	Retry
 	Reject
+	Superseded
 )
 
 // String names the verdict in logs.
@@ -91,6 +113,8 @@ func (c Class) String() string {
 		return "retry"
 	case Reject:
 		return "reject"
+	case Superseded:
+		return "superseded"
 	}
 	return fmt.Sprintf("Class(%d)", int(c))
 }
@@ -110,13 +134,16 @@ var retryableTypes = map[string]bool{
 	"timeout_exception":                       true,
 }
 
-// ClassifyItem judges one item by its status and error type: 2xx done; 429, 5xx and
-// cluster-side error types retried; any other 4xx (mapper_parsing_exception,
+// ClassifyItem judges one item by its status and error type: 2xx done; 409
+// version_conflict_engine_exception superseded (a newer or the same version is in the index);
+// 429, 5xx and cluster-side error types retried; any other 4xx (mapper_parsing_exception,
 // strict_dynamic_mapping_exception, illegal_argument_exception, …) rejected for good.
 func ClassifyItem(status int, errType string) Class {
 	switch {
 	case status >= 200 && status < 300:
 		return OK
+	case status == 409 && errType == "version_conflict_engine_exception":
+		return Superseded
 	case status == 429 || status >= 500 || status == 0:
 		return Retry
 	case retryableTypes[errType]:
@@ -136,6 +163,43 @@ func ClassifyRequest(status int) Class {
 		return OK
 	}
 	return Retry
+}
+
+// ClassifyIndexCreation judges the engine's answer to creating an index (PUT /<index>): an
+// index that already exists is done; 401 and 403 security_exception (credentials or privileges,
+// a configuration problem that affects every index alike), 429, 5xx, connection failures and
+// the cluster-side types of ClassifyItem are retried; any other 4xx is a refusal that will not
+// change by itself, such as validation_exception "maximum shards open" or
+// invalid_index_name_exception. The caller gives a refusal a bounded number of attempts (a
+// shard limit may be raised meanwhile) and then dead-letters the documents meant for the index.
+func ClassifyIndexCreation(status int, errType string) Class {
+	switch {
+	case status == 400 && errType == "resource_already_exists_exception":
+		return OK
+	case status == 401, status == 403 && errType == "security_exception":
+		return Retry
+	}
+	c := ClassifyItem(status, errType)
+	if c == Superseded {
+		return Reject
+	}
+	return c
+}
+
+// ParseError reads the error type and reason (with its causes) from an engine's error answer,
+// {"error":{"type":…,"reason":…,"caused_by":…},"status":…}; both are empty when body is not one.
+func ParseError(body string) (errType, reason string) {
+	var r struct {
+		Error json.RawMessage `json:"error"`
+	}
+	if json.Unmarshal([]byte(body), &r) != nil || len(r.Error) == 0 {
+		return "", ""
+	}
+	var e itemError
+	if json.Unmarshal(r.Error, &e) != nil { // "error": "a string", from some proxies
+		return "", ""
+	}
+	return e.Type, reasonOf(&e)
 }
 
 // Result is the engine's answer for one item.
@@ -184,7 +248,7 @@ func Parse(body []byte, n int) ([]Result, error) {
 		res := Result{Status: it.Status}
 		if it.Error != nil {
 			res.Type = it.Error.Type
-			res.Reason = reason(it.Error)
+			res.Reason = reasonOf(it.Error)
 		}
 		res.Class = ClassifyItem(res.Status, res.Type)
 		out[i] = res
@@ -192,7 +256,7 @@ func Parse(body []byte, n int) ([]Result, error) {
 	return out, nil
 }
 
-func reason(e *itemError) string {
+func reasonOf(e *itemError) string {
 	var b strings.Builder
 	for depth := 0; e != nil && depth < 4; depth++ {
 		if depth > 0 {

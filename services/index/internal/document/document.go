@@ -28,6 +28,7 @@ type Document struct {
 	EnrichedAt        *time.Time  `json:"enriched_at,omitempty"`
 	IndexedAt         time.Time   `json:"indexed_at"`
 	EnrichmentVersion string      `json:"enrichment_version,omitempty"`
+	EnrichmentNote    string      `json:"enrichment_note,omitempty"`
 	Entities          Entities    `json:"entities"`
 	DateMentions      []DateRange `json:"date_mentions,omitempty"`
 	DateValues        []string    `json:"date_values,omitempty"`
@@ -101,6 +102,7 @@ func From(e article.Enriched, now time.Time) Document {
 		EnrichedAt:        timePtr(e.EnrichedAt),
 		IndexedAt:         now.UTC(),
 		EnrichmentVersion: e.EnrichmentVersion,
+		EnrichmentNote:    e.EnrichmentNote,
 	}
 	seen := map[string]bool{}
 	for _, en := range e.Entities {
@@ -137,8 +139,25 @@ func From(e article.Enriched, now time.Time) Document {
 	return d
 }
 
-// Index returns the concrete monthly index of the document for schema version.
+// Index returns the concrete index (monthly, or yearly before n.MonthlyFrom) of the document for
+// schema version.
 func (d Document) Index(n schema.Names, version int) string { return n.Index(d.PublishedAt, version) }
+
+// Version is the external version the document is written with: its ingested_at in
+// microseconds since 1970. ingest stamps ingested_at when it accepts an article, so a later
+// ingest of the same article (same id) has a greater version, and the engine refuses the older
+// copy whatever order the two reach it in. Limits, by design of a timestamp: two ingests of one
+// article within the same microsecond have equal versions and the second is kept out; versions
+// follow the wall clocks of the ingest replicas, so a re-ingest less than their clock skew
+// apart can lose; and re-enriching a record (same ingested_at, new enrichment) does not replace
+// the indexed document - re-ingest it instead. 0 (no ingested_at, or one before 1970) means an
+// unversioned write that replaces whatever is there.
+func Version(e article.Enriched) int64 {
+	if e.IngestedAt.IsZero() {
+		return 0
+	}
+	return max(e.IngestedAt.UnixMicro(), 0)
+}
 
 func timePtr(t time.Time) *time.Time {
 	if t.IsZero() {

@@ -77,6 +77,7 @@ func TestFrom(t *testing.T) {
 
 	// Every field the document can carry is in the template's strict mapping.
 	d.IngestedAt, d.EnrichedAt = &now, &now
+	d.EnrichmentNote = "trimmed to fit a Kafka record" // set only on trimmed articles
 	var fields map[string]any
 	b, _ := json.Marshal(d)
 	_ = json.Unmarshal(b, &fields)

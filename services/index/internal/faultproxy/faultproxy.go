@@ -27,10 +27,14 @@ import (
 type Mode int
 
 // The modes. Faulty answers every EveryNth _bulk request with 429 or 503 (alternating) and marks
-// every EveryNth item of the other _bulk answers as a 429.
+// every EveryNth item of the other _bulk answers as a 429. Unauthorized and Forbidden answer
+// every _bulk request 401 or 403 whole, as an engine does to a revoked password or a user who
+// lost its write privilege; other requests (the readiness ping) pass.
 const (
 	Pass Mode = iota
 	Faulty
+	Unauthorized
+	Forbidden
 )
 
 // Proxy forwards to one upstream and injects faults.
@@ -144,6 +148,18 @@ func (p *Proxy) handle(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 			return
 		}
+	}
+	if m := Mode(p.mode.Load()); (m == Unauthorized || m == Forbidden) && isBulk(r) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		p.Injected.Add(1)
+		status, typ := http.StatusUnauthorized, "security_exception"
+		if m == Forbidden {
+			status = http.StatusForbidden
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		fmt.Fprintf(w, `{"error":{"type":%q,"reason":"faultproxy answered %d"},"status":%d}`, typ, status, status)
+		return
 	}
 	if Mode(p.mode.Load()) == Faulty && isBulk(r) {
 		n := p.bulks.Add(1)

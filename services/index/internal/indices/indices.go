@@ -1,5 +1,5 @@
 // Package indices talks to the search engine about indices: it installs the versioned index
-// template, creates monthly indices, posts _bulk bodies, and rolls a template change out by
+// template, creates monthly and yearly indices, posts _bulk bodies, and rolls a template change out by
 // copying every older index into a new version and swapping the read alias (`index reindex`).
 // It uses only REST calls Elasticsearch 8 and OpenSearch 2 share.
 package indices
@@ -19,6 +19,7 @@ import (
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
 	"github.com/newsflow/newsflow/pkg/search"
+	"github.com/newsflow/newsflow/services/index/internal/bulk"
 	"github.com/newsflow/newsflow/services/index/internal/schema"
 )
 
@@ -61,6 +62,11 @@ func (m *Manager) EnsureIndex(ctx context.Context, index string) error {
 	return err
 }
 
+func errType(he *search.HTTPError) string {
+	t, _ := bulk.ParseError(he.Body)
+	return t
+}
+
 // SetupResult says what Setup found and did.
 type SetupResult struct {
 	// Installed is the template version now in place (ours, or a newer one left untouched).
@@ -96,7 +102,13 @@ func (m *Manager) Setup(ctx context.Context, version int, now time.Time) (SetupR
 		return SetupResult{}, fmt.Errorf("installing index template %s: %w", name, err)
 	}
 	if err := m.EnsureIndex(ctx, m.Names.Index(now, version)); err != nil {
-		return SetupResult{}, fmt.Errorf("creating the current month's index: %w", err)
+		// A refusal (the shard limit, say) must not keep the stage from starting: its
+		// documents are then dead-lettered one by one with the reason, and the others flow.
+		var he *search.HTTPError
+		if !errors.As(err, &he) || bulk.ClassifyIndexCreation(he.Status, errType(he)) != bulk.Reject {
+			return SetupResult{}, fmt.Errorf("creating the current month's index: %w", err)
+		}
+		m.Log.Warn("the engine refuses to create the current month's index; starting without it", "error", err)
 	}
 	m.Log.Info("index template installed", "template", name, "version", version, "pattern", m.Names.Pattern(), "alias", m.Names.Alias())
 	return SetupResult{Installed: version}, nil
@@ -126,9 +138,10 @@ type Move struct {
 }
 
 // Reindex rolls version out without downtime: it installs the template, then, for every index
-// behind the read alias with an older schema version, creates the same month's index of the new
-// version, copies the documents over (op_type create, so documents the new writers already wrote
-// win over the older copies), and swaps the alias from the old index to the new one in one
+// behind the read alias with an older schema version, creates the same period's index of the new
+// version, copies the documents over keeping their external versions (version_type external, so
+// a document the new writers already wrote wins over an older copy, and a later write of an
+// older version is still refused after the copy), and swaps the alias from the old index to the new one in one
 // atomic _aliases call. Readers see every document throughout. Old indices are deleted only
 // when deleteOld is set.
 //
@@ -148,11 +161,13 @@ func (m *Manager) Reindex(ctx context.Context, version int, deleteOld bool, now 
 	}
 	var moves []Move
 	for _, old := range current {
-		month, v, ok := m.Names.ParseIndex(old)
+		period, v, ok := m.Names.ParseIndex(old)
 		if !ok || v >= version {
 			continue
 		}
-		mv := Move{From: old, To: m.Names.Index(month, version)}
+		// The copy keeps the old index's period (a month or a year), so that its documents
+		// stay in one index each even if --monthly-from changed since.
+		mv := Move{From: old, To: m.Names.PeriodIndex(period, version)}
 		if err := m.EnsureIndex(ctx, mv.To); err != nil {
 			return moves, err
 		}
@@ -185,7 +200,7 @@ func (m *Manager) copyIndex(ctx context.Context, from, to string) (int64, error)
 	body := map[string]any{
 		"conflicts": "proceed",
 		"source":    map[string]any{"index": from},
-		"dest":      map[string]any{"index": to, "op_type": "create"},
+		"dest":      map[string]any{"index": to, "version_type": "external"},
 	}
 	var started struct {
 		Task string `json:"task"`

@@ -229,3 +229,68 @@ func TestReindexSwapsAlias(t *testing.T) {
 		}
 	})
 }
+
+// TestNewerVersionWins: documents are written with external versions (ingested_at in
+// microseconds), so an older version written after a newer one is refused with a 409 the sink
+// counts as superseded, and the newer stays; the same version again (a redelivery) is refused
+// alike; a newer one replaces it.
+func TestNewerVersionWins(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, eng testenv.Engine) {
+		m, c := manager(t, eng)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		pub := time.Date(2019, 8, 21, 8, 0, 0, 0, time.UTC)
+		idx := m.Names.Index(pub, 1)
+		if _, err := m.Setup(ctx, 1, pub); err != nil {
+			t.Fatal(err)
+		}
+		t2 := time.Date(2026, 12, 1, 10, 0, 0, 123456000, time.UTC)
+		write := func(ingested time.Time, title string) bulk.Result {
+			t.Helper()
+			src := fmt.Sprintf(`{"id":"v","title":%q,"body":"b","published_at":%q,"ingested_at":%q,"indexed_at":%q}`,
+				title, pub.Format(time.RFC3339), ingested.Format(time.RFC3339Nano), pub.Format(time.RFC3339))
+			op := bulk.Op{Index: idx, ID: "v", Version: ingested.UnixMicro(), Source: []byte(src)}
+			status, answer, err := m.Bulk(ctx, bulk.Body([]bulk.Op{op}))
+			if err != nil || status != 200 {
+				t.Fatalf("bulk: %d %v %s", status, err, answer)
+			}
+			res, err := bulk.Parse(answer, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return res[0]
+		}
+		current := func() (string, int64) {
+			var doc struct {
+				Version int64 `json:"_version"`
+				Source  struct {
+					Title string `json:"title"`
+				} `json:"_source"`
+			}
+			if err := c.Do(ctx, http.MethodGet, "/"+idx+"/_doc/v", nil, &doc); err != nil {
+				t.Fatal(err)
+			}
+			return doc.Source.Title, doc.Version
+		}
+		if r := write(t2, "newer"); r.Class != bulk.OK {
+			t.Fatalf("first write: %+v", r)
+		}
+		older := write(t2.Add(-time.Microsecond), "older")
+		if older.Class != bulk.Superseded || older.Status != 409 || older.Type != "version_conflict_engine_exception" {
+			t.Fatalf("older version: %+v, want a 409 version conflict judged superseded", older)
+		}
+		if r := write(t2, "newer, redelivered"); r.Class != bulk.Superseded {
+			t.Fatalf("same version again: %+v, want superseded", r)
+		}
+		if title, v := current(); title != "newer" || v != t2.UnixMicro() {
+			t.Fatalf("document %q version %d, want the newer one (version %d)", title, v, t2.UnixMicro())
+		}
+		if r := write(t2.Add(time.Second), "newest"); r.Class != bulk.OK {
+			t.Fatalf("newer version: %+v", r)
+		}
+		if title, _ := current(); title != "newest" {
+			t.Fatalf("document %q, want newest", title)
+		}
+	})
+}

@@ -3,6 +3,7 @@ package schema_test
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,36 +11,99 @@ import (
 )
 
 func TestIndexNames(t *testing.T) {
-	n := schema.Names{Prefix: "articles"}
+	n := schema.Names{Prefix: "articles", MonthlyFrom: 2000}
 	tests := []struct {
 		pub     time.Time
 		version int
 		want    string
+		yearly  bool
 	}{
-		{time.Date(2019, 8, 21, 8, 0, 0, 0, time.UTC), 1, "articles-2019.08"},
-		{time.Date(2019, 8, 21, 8, 0, 0, 0, time.UTC), 0, "articles-2019.08"},
-		{time.Date(2019, 12, 31, 23, 30, 0, 0, time.FixedZone("x", -2*3600)), 1, "articles-2020.01"}, // by UTC month
-		{time.Date(2019, 9, 1, 1, 0, 0, 0, time.FixedZone("x", 3*3600)), 2, "articles-2019.08-v2"},
+		{time.Date(2019, 8, 21, 8, 0, 0, 0, time.UTC), 1, "articles-2019.08", false},
+		{time.Date(2019, 8, 21, 8, 0, 0, 0, time.UTC), 0, "articles-2019.08", false},
+		{time.Date(2019, 12, 31, 23, 30, 0, 0, time.FixedZone("x", -2*3600)), 1, "articles-2020.01", false}, // by UTC month
+		{time.Date(2019, 9, 1, 1, 0, 0, 0, time.FixedZone("x", 3*3600)), 2, "articles-2019.08-v2", false},
+		{time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), 1, "articles-2000.01", false},
+		// before MonthlyFrom: one index per year
+		{time.Date(1987, 3, 26, 12, 0, 0, 0, time.UTC), 1, "articles-1987", true},
+		{time.Date(1999, 12, 31, 23, 59, 0, 0, time.UTC), 1, "articles-1999", true},
+		{time.Date(2000, 1, 1, 0, 30, 0, 0, time.FixedZone("x", 3600)), 1, "articles-1999", true}, // by UTC year
+		{time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC), 3, "articles-1900-v3", true},
 	}
 	for _, tc := range tests {
 		got := n.Index(tc.pub, tc.version)
 		if got != tc.want {
 			t.Errorf("Index(%v, %d) = %q, want %q", tc.pub, tc.version, got, tc.want)
 		}
-		month, v, ok := n.ParseIndex(got)
+		p, v, ok := n.ParseIndex(got)
 		wantV := max(tc.version, 1)
 		u := tc.pub.UTC()
-		if !ok || v != wantV || month.Year() != u.Year() || month.Month() != u.Month() {
-			t.Errorf("ParseIndex(%q) = %v, %d, %v; want %s, %d", got, month, v, ok, u.Format("2006-01"), wantV)
+		wantStart := time.Date(u.Year(), u.Month(), 1, 0, 0, 0, 0, time.UTC)
+		if tc.yearly {
+			wantStart = time.Date(u.Year(), 1, 1, 0, 0, 0, 0, time.UTC)
+		}
+		if !ok || v != wantV || p.Yearly != tc.yearly || !p.Start.Equal(wantStart) {
+			t.Errorf("ParseIndex(%q) = %+v, %d, %v; want start %s yearly %v, %d", got, p, v, ok, wantStart, tc.yearly, wantV)
+		}
+		if back := n.PeriodIndex(p, wantV); back != got {
+			t.Errorf("PeriodIndex(ParseIndex(%q)) = %q", got, back)
 		}
 	}
-	for _, bad := range []string{"articles", "articles-2019.13", "other-2019.08", "articles-x-2019.08", "articles-2019.08-vx", ".kibana"} {
+	for _, bad := range []string{"articles", "articles-2019.13", "other-2019.08", "other-1987", "articles-x-2019.08", "articles-2019.08-vx", "articles-198", "articles-19870", ".kibana"} {
 		if _, _, ok := n.ParseIndex(bad); ok {
-			t.Errorf("ParseIndex(%q) accepted a name that is not a monthly index of articles", bad)
+			t.Errorf("ParseIndex(%q) accepted a name that is not a monthly or yearly index of articles", bad)
 		}
+	}
+	// A prefix that ends in digits still parses.
+	d := schema.Names{Prefix: "news-2019"}
+	if p, v, ok := d.ParseIndex("news-2019-1987-v2"); !ok || !p.Yearly || p.Start.Year() != 1987 || v != 2 {
+		t.Errorf("ParseIndex of a digit-ended prefix: %+v %d %v", p, v, ok)
+	}
+	// MonthlyFrom 0: every month has its own index (the layout before yearly indices).
+	if got := (schema.Names{Prefix: "articles"}).Index(time.Date(1987, 3, 1, 0, 0, 0, 0, time.UTC), 1); got != "articles-1987.03" {
+		t.Errorf("MonthlyFrom 0: %q", got)
 	}
 	if n.Alias() != "articles" || n.TemplateName() != "articles" || n.Pattern() != "articles-*" {
 		t.Errorf("names: alias %q, template %q, pattern %q", n.Alias(), n.TemplateName(), n.Pattern())
+	}
+}
+
+// TestWindowBoundsIndices: whatever the publication dates, the indices the stage can create are
+// bounded: dates outside the window are refused, and the window holds a known number of them.
+func TestWindowBoundsIndices(t *testing.T) {
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	w := schema.Window{Floor: schema.DefaultFloor, Future: schema.DefaultFuture}
+	for _, tc := range []struct {
+		pub time.Time
+		ok  bool
+	}{
+		{time.Date(1899, 12, 31, 23, 59, 59, 0, time.UTC), false},
+		{time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC), true},
+		{time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC), false},
+		{now.Add(47 * time.Hour), true},
+		{now.Add(49 * time.Hour), false},
+		{time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), false},
+	} {
+		err := w.Check(tc.pub, now)
+		if (err == nil) != tc.ok {
+			t.Errorf("Check(%v) = %v, want ok %v", tc.pub, err, tc.ok)
+		}
+		if err != nil && !strings.Contains(err.Error(), "published_at") {
+			t.Errorf("Check(%v): reason %q does not name the field", tc.pub, err)
+		}
+	}
+	// Yearly before 2000: 100 years (1900..1999) + 27 years of months to Dec 2026 (the window
+	// ends 2 days into December) = 100 + 26*12 + 12 = 424.
+	n := schema.Names{Prefix: "articles", MonthlyFrom: 2000}
+	if got := n.MaxIndices(w, now); got != 424 {
+		t.Errorf("MaxIndices = %d, want 424", got)
+	}
+	// Count them the long way: every distinct index of every day in the window.
+	seen := map[string]bool{}
+	for d := w.Floor; !d.After(now.Add(w.Future)); d = d.Add(24 * time.Hour) {
+		seen[n.Index(d, 1)] = true
+	}
+	if len(seen) != n.MaxIndices(w, now) {
+		t.Errorf("%d distinct indices in the window, MaxIndices says %d", len(seen), n.MaxIndices(w, now))
 	}
 }
 

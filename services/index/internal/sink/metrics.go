@@ -18,8 +18,14 @@ type Metrics struct {
 	BulkBytes     prometheus.Histogram
 	BulkDocuments prometheus.Histogram
 	// Retries counts documents sent again, by reason (item_429, item_5xx, item_cluster,
-	// request_429, request_5xx, request_4xx, connection, too_large, bad_answer, ensure_index).
+	// request_429, request_5xx, unauthorized, forbidden, not_found, request_4xx, connection,
+	// too_large, bad_answer, ensure_index:
+	// their index could not be created yet).
 	Retries *prometheus.CounterVec
+	// Superseded counts documents the engine refused with an external-version conflict (409)
+	// because it holds the same version (a redelivery) or a newer one (the newer copy won): done,
+	// neither retried nor dead-lettered, and not counted as produced.
+	Superseded prometheus.Counter
 	// EndToEnd is the time from ingested_at to the engine's acknowledgement, the latency a reader
 	// of the index experiences.
 	EndToEnd prometheus.Histogram
@@ -47,7 +53,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.05, 2, 18)}),
 		InflightBytes: prometheus.NewGauge(prometheus.GaugeOpts{Name: "newsflow_index_inflight_bytes",
 			Help: "Bytes of messages fetched from Kafka and not yet committed."}),
+		Superseded: prometheus.NewCounter(prometheus.CounterOpts{Name: "newsflow_index_superseded_total",
+			Help: "Documents not written because the index holds the same or a newer version (external-version conflict, 409)."}),
 	}
-	reg.MustRegister(m.BulkDuration, m.BulkBytes, m.BulkDocuments, m.Retries, m.EndToEnd, m.InflightBytes)
+	reg.MustRegister(m.BulkDuration, m.BulkBytes, m.BulkDocuments, m.Retries, m.EndToEnd, m.InflightBytes, m.Superseded)
 	return m
 }

@@ -6,6 +6,13 @@
 // Retryable failures (connection errors, 429, 5xx, for the whole request or single items) are
 // retried with capped exponential backoff and jitter, only for the items that failed, until they
 // succeed or shutdown's drain deadline passes; they are never dropped.
+//
+// Nothing one record can cause stalls the batch: every outcome is a verdict per item. A
+// publication date outside the configured window, a document the engine rejects, and a
+// document whose index the engine refuses to create (after CreateAttempts attempts; a shard
+// limit, say) are dead-lettered with the reason while the rest of the batch is indexed and
+// committed. A 409 external-version conflict means the engine holds the same or a newer version
+// already: the item is done ("superseded").
 package sink
 
 import (
@@ -23,6 +30,7 @@ import (
 
 	"github.com/newsflow/newsflow/pkg/kafkax"
 	"github.com/newsflow/newsflow/pkg/retry"
+	"github.com/newsflow/newsflow/pkg/search"
 	"github.com/newsflow/newsflow/services/index/internal/bulk"
 	"github.com/newsflow/newsflow/services/index/internal/document"
 	"github.com/newsflow/newsflow/services/index/internal/schema"
@@ -38,6 +46,8 @@ type Engine interface {
 	// (connection refused, reset, timeout).
 	Bulk(ctx context.Context, body []byte) (status int, answer []byte, err error)
 	// EnsureIndex creates index if it does not exist yet (the template gives it its mapping).
+	// An engine's error answer comes back as a *search.HTTPError (status and body), which the
+	// sink classifies with bulk.ClassifyIndexCreation.
 	EnsureIndex(ctx context.Context, index string) error
 }
 
@@ -58,6 +68,23 @@ type Config struct {
 	Backoff retry.Backoff
 	// Topic labels the received metric.
 	Topic string
+	// Window bounds the publication times written, and so the indices the stage can create;
+	// zero fields take schema.DefaultFloor and schema.DefaultFuture.
+	Window schema.Window
+	// CreateAttempts is how many attempts an index creation the engine refuses with a 4xx gets
+	// within one batch before the documents meant for that index are dead-lettered (default 3).
+	CreateAttempts int
+	// RefusalMemory is how long an index whose creation was refused CreateAttempts times is
+	// not asked for again: its documents in later batches are dead-lettered at once with the
+	// same reason, instead of costing every batch CreateAttempts doomed requests and backoffs
+	// (default 1m; negative: ask every batch).
+	RefusalMemory time.Duration
+}
+
+// refusal is an index creation the engine refused, remembered until until.
+type refusal struct {
+	until   time.Time
+	verdict verdict
 }
 
 // Sink indexes batches. It is safe for one Handle at a time (the consumer loop is sequential);
@@ -70,8 +97,11 @@ type Sink struct {
 	metrics *Metrics
 	now     func() time.Time
 
-	mu    sync.Mutex
-	known map[string]bool // indices known to exist
+	mu      sync.Mutex
+	known   map[string]bool    // indices known to exist
+	refused map[string]refusal // indices the engine refused to create lately
+
+	creds credentials // a streak of whole requests refused with 401/403
 }
 
 // New returns a sink. m may be nil (no metrics).
@@ -85,7 +115,19 @@ func New(cfg Config, engine Engine, dlq DeadLetters, log *slog.Logger, m *Metric
 	if cfg.Version <= 0 {
 		cfg.Version = schema.Version
 	}
-	return &Sink{cfg: cfg, engine: engine, dlq: dlq, log: log, metrics: m, now: time.Now, known: map[string]bool{}}
+	if cfg.Window.Floor.IsZero() {
+		cfg.Window.Floor = schema.DefaultFloor
+	}
+	if cfg.Window.Future <= 0 {
+		cfg.Window.Future = schema.DefaultFuture
+	}
+	if cfg.CreateAttempts <= 0 {
+		cfg.CreateAttempts = 3
+	}
+	if cfg.RefusalMemory == 0 {
+		cfg.RefusalMemory = time.Minute
+	}
+	return &Sink{cfg: cfg, engine: engine, dlq: dlq, log: log, metrics: m, now: time.Now, known: map[string]bool{}, refused: map[string]refusal{}}
 }
 
 // pending is one document on its way to the engine.
@@ -115,9 +157,11 @@ func (s *Sink) Handle(ctx context.Context, msgs []kafka.Message) error {
 	return nil
 }
 
-// prepare decodes and maps msgs. Undecodable ones become dead letters. When one batch holds the
-// same article twice only the later message is written: retrying items one by one could
-// otherwise let the older version overwrite the newer.
+// prepare decodes and maps msgs. Undecodable ones, and those published outside the window,
+// become dead letters. When one batch holds the same article twice only the newer version (the
+// later message among equal versions) is written: the engine would refuse the older one as
+// superseded anyway, and unversioned writes retried one by one could let the older overwrite
+// the newer.
 func (s *Sink) prepare(msgs []kafka.Message) ([]*pending, []kafka.Message) {
 	now := s.now()
 	var items []*pending
@@ -135,6 +179,16 @@ func (s *Sink) prepare(msgs []kafka.Message) ([]*pending, []kafka.Message) {
 			s.countDead("invalid")
 			continue
 		}
+		// Whatever reaches the topic, a date outside the window creates no index: an article
+		// each of 1,100 months apart once made the stage create indices until the node's shard
+		// limit refused more.
+		if err := s.cfg.Window.Check(e.PublishedAt, now); err != nil {
+			s.log.Warn("publication date outside the indexed window; dead-lettering", "partition", m.Partition, "offset", m.Offset, "error", err)
+			s.countFailure("out_of_range")
+			dead = append(dead, kafkax.DeadLetter(m, Stage, "no index for this document: "+err.Error()))
+			s.countDead("out_of_range")
+			continue
+		}
 		doc := document.From(e, now)
 		src, err := json.Marshal(doc)
 		if err != nil { // only for values JSON cannot hold; the message can never be indexed
@@ -142,9 +196,12 @@ func (s *Sink) prepare(msgs []kafka.Message) ([]*pending, []kafka.Message) {
 			s.countDead("invalid")
 			continue
 		}
-		p := &pending{op: bulk.Op{Index: doc.Index(s.cfg.Names, s.cfg.Version), ID: doc.ID, Source: src}, msg: m, ingested: e.IngestedAt}
+		op := bulk.Op{Index: doc.Index(s.cfg.Names, s.cfg.Version), ID: doc.ID, Version: document.Version(e), Source: src}
+		p := &pending{op: op, msg: m, ingested: e.IngestedAt}
 		if i, ok := byID[doc.ID]; ok {
-			items[i] = p
+			if items[i].op.Version <= op.Version {
+				items[i] = p
+			}
 			continue
 		}
 		byID[doc.ID] = len(items)
@@ -153,45 +210,45 @@ func (s *Sink) prepare(msgs []kafka.Message) ([]*pending, []kafka.Message) {
 	return items, dead
 }
 
-// index sends items until each is acknowledged or rejected; rejected ones are added to dead.
+// index sends items until each is acknowledged, superseded or rejected; rejected ones are added
+// to dead.
 func (s *Sink) index(ctx context.Context, items []*pending, dead []kafka.Message) ([]kafka.Message, error) {
 	maxBytes := s.cfg.FlushBytes
+	refusals := map[string]int{} // index -> attempts at creating it the engine refused
 	for attempt := 1; len(items) > 0; attempt++ {
 		var retryItems []*pending
 		var reason string
 		tooLarge := false
-		if err := s.ensureIndices(ctx, items); err != nil {
-			retryItems, reason = items, "ensure_index"
-			s.log.Warn("creating index failed; retrying", "error", err)
-			if s.metrics != nil {
-				s.metrics.Retries.WithLabelValues(reason).Add(float64(len(items)))
-			}
-		} else {
-			res := s.send(ctx, items, maxBytes)
-			for i, p := range items {
-				r := res[i]
-				switch r.Class {
-				case bulk.OK:
-					s.acked(p)
-				case bulk.Reject:
-					s.log.Warn("document rejected by the engine; dead-lettering", "index", p.op.Index,
-						"partition", p.msg.Partition, "offset", p.msg.Offset, "status", r.Status, "error", r.Reason)
-					s.countFailure("rejected")
-					dead = append(dead, kafkax.DeadLetter(p.msg, Stage, fmt.Sprintf("search engine rejected the document (%d): %s", r.Status, r.Reason)))
-					s.countDead("rejected")
-				default:
-					retryItems = append(retryItems, p)
-					reason = r.Type
-					s.countFailure(r.Type)
-					if s.metrics != nil {
-						s.metrics.Retries.WithLabelValues(r.Type).Inc()
-					}
-					tooLarge = tooLarge || r.Type == "too_large"
-					if r.ErrType == "index_not_found_exception" { // deleted under us: create it again
-						s.mu.Lock()
-						delete(s.known, p.op.Index)
-						s.mu.Unlock()
-					}
+		res := s.attempt(ctx, items, maxBytes, refusals)
+		for i, p := range items {
+			r := res[i]
+			switch r.Class {
+			case bulk.OK:
+				s.acked(p)
+			case bulk.Superseded:
+				s.superseded(p)
+			case bulk.Reject:
+				label, why := "rejected", fmt.Sprintf("search engine rejected the document (%d): %s", r.Status, r.Reason)
+				if r.Type == "index_creation" {
+					label, why = r.Type, r.Reason
+				}
+				s.log.Warn("document rejected by the engine; dead-lettering", "index", p.op.Index,
+					"partition", p.msg.Partition, "offset", p.msg.Offset, "status", r.Status, "error", r.Reason)
+				s.countFailure(label)
+				dead = append(dead, kafkax.DeadLetter(p.msg, Stage, why))
+				s.countDead(label)
+			default:
+				retryItems = append(retryItems, p)
+				reason = r.Type
+				s.countFailure(r.Type)
+				if s.metrics != nil {
+					s.metrics.Retries.WithLabelValues(r.Type).Inc()
+				}
+				tooLarge = tooLarge || r.Type == "too_large"
+				if r.ErrType == "index_not_found_exception" { // deleted under us: create it again
+					s.mu.Lock()
+					delete(s.known, p.op.Index)
+					s.mu.Unlock()
 				}
 			}
 		}
@@ -213,6 +270,60 @@ func (s *Sink) index(ctx context.Context, items []*pending, dead []kafka.Message
 		}
 	}
 	return dead, nil
+}
+
+// attempt is one try at items: it sends the items whose index is known to exist at once and,
+// meanwhile, creates the indices of the others, then sends those whose index now exists. It
+// returns one verdict per item in order. An item whose index could not be created gets that
+// failure as its verdict (see ensureIndices), so it never holds up the others: a batch of
+// archive articles needing dozens of new indices does not delay the current news beside it.
+func (s *Sink) attempt(ctx context.Context, items []*pending, maxBytes int, refusals map[string]int) []verdict {
+	out := make([]verdict, len(items))
+	var ready, fresh []int // positions in items: index known to exist, index to be ensured
+	s.mu.Lock()
+	for i, p := range items {
+		if s.known[p.op.Index] {
+			ready = append(ready, i)
+		} else {
+			fresh = append(fresh, i)
+		}
+	}
+	s.mu.Unlock()
+	sendAt := func(at []int) {
+		if len(at) == 0 {
+			return
+		}
+		batch := make([]*pending, len(at))
+		for j, i := range at {
+			batch[j] = items[i]
+		}
+		for j, v := range s.send(ctx, batch, maxBytes) {
+			out[at[j]] = v
+		}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sendAt(ready)
+	}()
+	if len(fresh) > 0 {
+		batch := make([]*pending, len(fresh))
+		for j, i := range fresh {
+			batch[j] = items[i]
+		}
+		failed := s.ensureIndices(ctx, batch, refusals)
+		var created []int
+		for _, i := range fresh {
+			if v, ok := failed[items[i].op.Index]; ok {
+				out[i] = v
+			} else {
+				created = append(created, i)
+			}
+		}
+		sendAt(created)
+	}
+	<-done
+	return out
 }
 
 // verdict is one item's outcome of one attempt; Type is the bounded retry reason for metrics.
@@ -280,11 +391,17 @@ func (s *Sink) sendChunk(ctx context.Context, ops []bulk.Op, dst []verdict) {
 	case status == 413:
 		outcome = "error"
 		fill(verdict{Class: bulk.Retry, Status: status, Type: "too_large"})
+	case status == 401 || status == 403:
+		// Retried like any whole-request failure, but logged once per streak as what it is.
+		outcome = "error"
+		s.creds.refused(s.log, status, truncate(string(answer), 300))
+		fill(verdict{Class: bulk.Retry, Status: status, Type: requestReason(status)})
 	case bulk.ClassifyRequest(status) != bulk.OK:
 		outcome = "error"
 		s.log.Warn("bulk request answered with an error", "documents", len(ops), "status", status, "answer", truncate(string(answer), 300))
 		fill(verdict{Class: bulk.Retry, Status: status, Type: requestReason(status)})
 	default:
+		s.creds.accepted(s.log)
 		results, perr := bulk.Parse(answer, len(ops))
 		if perr != nil {
 			outcome = "error"
@@ -313,6 +430,10 @@ func requestReason(status int) string {
 		return "request_429"
 	case status >= 500:
 		return "request_5xx"
+	case status == 401 || status == 403:
+		return credentialsReason(status) // unauthorized, forbidden
+	case status == 404:
+		return "not_found" // a wrong --search-url path, or a proxy in front of the engine
 	default:
 		return "request_" + strconv.Itoa(status/100) + "xx"
 	}
@@ -332,24 +453,110 @@ func itemReason(r bulk.Result) string {
 	}
 }
 
-// ensureIndices creates the monthly indices items go to, once per index and process, so a
-// cluster with automatic index creation disabled works too.
-func (s *Sink) ensureIndices(ctx context.Context, items []*pending) error {
+// ensureIndices creates the indices items go to, once per index and process, so a cluster with
+// automatic index creation disabled works too. It returns the verdict for the items of each
+// index it could not create: Retry for what may pass (connection errors, 5xx, 429, credentials,
+// cluster blocks; retried as long as it takes, as before), and for a refusal (any other 4xx,
+// such as validation_exception "maximum shards open") Retry until the index was refused
+// CreateAttempts times in this batch, then Reject with the engine's reason, so that those
+// documents are dead-lettered and the rest of the batch commits instead of retrying forever.
+// That Reject is remembered for RefusalMemory: later batches are answered at once.
+// Indices are created up to createWorkers at a time: a batch of archive articles can need
+// dozens, and one at a time they took seconds.
+func (s *Sink) ensureIndices(ctx context.Context, items []*pending, refusals map[string]int) map[string]verdict {
+	var todo []string
+	seen := map[string]bool{}
+	failed := map[string]verdict{}
+	now := s.now()
+	s.mu.Lock()
 	for _, p := range items {
-		s.mu.Lock()
-		ok := s.known[p.op.Index]
-		s.mu.Unlock()
-		if ok {
+		idx := p.op.Index
+		if s.known[idx] || seen[idx] {
 			continue
 		}
-		if err := s.engine.EnsureIndex(ctx, p.op.Index); err != nil {
-			return fmt.Errorf("ensuring index %s: %w", p.op.Index, err)
+		seen[idx] = true
+		if r, ok := s.refused[idx]; ok && now.Before(r.until) {
+			failed[idx] = r.verdict
+			continue
 		}
-		s.mu.Lock()
-		s.known[p.op.Index] = true
-		s.mu.Unlock()
+		todo = append(todo, idx)
 	}
-	return nil
+	s.mu.Unlock()
+	if len(todo) == 0 {
+		return failed
+	}
+	errs := make([]error, len(todo))
+	var g errgroup.Group
+	g.SetLimit(createWorkers)
+	for i, idx := range todo {
+		g.Go(func() error {
+			errs[i] = s.engine.EnsureIndex(ctx, idx)
+			return nil
+		})
+	}
+	_ = g.Wait() // the errors are in errs
+	for i, idx := range todo {
+		err := errs[i]
+		status, errType, reason := creationError(err)
+		class := bulk.OK
+		if err != nil {
+			class = bulk.ClassifyIndexCreation(status, errType)
+		}
+		switch class {
+		case bulk.OK:
+			s.mu.Lock()
+			s.known[idx] = true
+			delete(s.refused, idx)
+			s.mu.Unlock()
+			continue
+		case bulk.Reject:
+			refusals[idx]++
+			if refusals[idx] >= s.cfg.CreateAttempts {
+				s.log.Warn("the engine refused to create an index; dead-lettering its documents", "index", idx,
+					"attempts", refusals[idx], "status", status, "error", reason)
+				v := verdict{Class: bulk.Reject, Status: status, Type: "index_creation",
+					Reason: fmt.Sprintf("search engine refused to create index %s (%d, %d attempts): %s", idx, status, refusals[idx], reason)}
+				failed[idx] = v
+				if s.cfg.RefusalMemory > 0 {
+					s.mu.Lock()
+					s.refused[idx] = refusal{until: s.now().Add(s.cfg.RefusalMemory), verdict: v}
+					s.mu.Unlock()
+				}
+				continue
+			}
+		}
+		s.log.Warn("creating index failed; retrying its documents", "index", idx, "status", status, "error", reason)
+		failed[idx] = verdict{Class: bulk.Retry, Status: status, Type: "ensure_index", Reason: reason}
+	}
+	return failed
+}
+
+// createWorkers is how many index creations ensureIndices runs at once. The engine's master
+// applies them one cluster-state update after another, but batches what is queued together.
+const createWorkers = 8
+
+// creationError is what EnsureIndex's error says: the engine's status, error type and reason
+// for an error answer, status 0 and the error itself for a transport failure.
+func creationError(err error) (status int, errType, reason string) {
+	if err == nil {
+		return 0, "", ""
+	}
+	var he *search.HTTPError
+	if errors.As(err, &he) {
+		errType, reason = bulk.ParseError(he.Body)
+		if reason == "" {
+			reason = truncate(he.Body, 300)
+		}
+		return he.Status, errType, reason
+	}
+	return 0, "", err.Error()
+}
+
+// superseded counts a document the engine already held in this version or a newer one.
+func (s *Sink) superseded(p *pending) {
+	if s.metrics != nil {
+		s.metrics.Superseded.Inc()
+	}
 }
 
 func (s *Sink) acked(p *pending) {
@@ -370,6 +577,7 @@ func (s *Sink) deadLetter(ctx context.Context, dead []kafka.Message) error {
 	err := retry.Do(ctx, s.cfg.Backoff, func(ctx context.Context) error { return s.dlq.WriteMessages(ctx, dead...) },
 		func(attempt int, err error, wait time.Duration) {
 			s.log.Warn("writing dead letters failed; retrying", "messages", len(dead), "attempt", attempt, "wait", wait, "error", err)
+			s.countFailure("dlq") // the NewsflowDeadLetterWritesFailing alert watches it
 		})
 	if err != nil {
 		return fmt.Errorf("writing %d dead letters: %w", len(dead), err)
@@ -394,55 +602,4 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
-}
-
-// ErrBatchFull is what CappedFetcher answers instead of fetching once the messages held reach its
-// limit; kafkax.Consumer then stops gathering and handles the batch in hand.
-var ErrBatchFull = errors.New("in-flight byte limit reached")
-
-// CappedFetcher bounds memory: it stops fetching once the messages fetched and not yet committed
-// pass Limit bytes, and counts again from zero after each commit. (kafkax.Consumer handles one
-// batch at a time, so everything fetched belongs to the batch being committed.)
-type CappedFetcher struct {
-	kafkax.Fetcher
-	Limit int64
-	Gauge interface{ Set(float64) } // may be nil
-
-	held int64
-	mu   sync.Mutex
-}
-
-// FetchMessage fetches the next message unless the byte limit is reached.
-func (c *CappedFetcher) FetchMessage(ctx context.Context) (kafka.Message, error) {
-	c.mu.Lock()
-	full := c.Limit > 0 && c.held >= c.Limit
-	c.mu.Unlock()
-	if full {
-		return kafka.Message{}, ErrBatchFull
-	}
-	m, err := c.Fetcher.FetchMessage(ctx)
-	if err != nil {
-		return m, err
-	}
-	c.mu.Lock()
-	c.held += int64(len(m.Key) + len(m.Value))
-	c.set(c.held)
-	c.mu.Unlock()
-	return m, nil
-}
-
-// CommitMessages commits and releases the bytes held.
-func (c *CappedFetcher) CommitMessages(ctx context.Context, msgs ...kafka.Message) error {
-	err := c.Fetcher.CommitMessages(ctx, msgs...)
-	c.mu.Lock()
-	c.held = 0
-	c.set(0)
-	c.mu.Unlock()
-	return err
-}
-
-func (c *CappedFetcher) set(v int64) {
-	if c.Gauge != nil {
-		c.Gauge.Set(float64(v))
-	}
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/newsflow/newsflow/pkg/kafkax"
 	"github.com/newsflow/newsflow/pkg/retry"
+	"github.com/newsflow/newsflow/pkg/search"
 	"github.com/newsflow/newsflow/services/index/internal/schema"
 	"github.com/newsflow/newsflow/services/index/internal/sink"
 )
@@ -44,10 +45,14 @@ type fakeEngine struct {
 	whole func(n int, ids []string) (status int, err error)
 	item  func(id string, attempt int) verdict
 	made  []string
+	// ensure, when set, answers the nth (1-based, per index) attempt at creating index.
+	ensure  func(index string, n int) error
+	ensured map[string]int
+	actions map[string]string // the action line of each document id, as last sent
 }
 
 func newFake() *fakeEngine {
-	return &fakeEngine{attempts: map[string]int{}, sources: map[string]string{}}
+	return &fakeEngine{attempts: map[string]int{}, sources: map[string]string{}, ensured: map[string]int{}, actions: map[string]string{}}
 }
 
 func (f *fakeEngine) Bulk(ctx context.Context, body []byte) (int, []byte, error) {
@@ -63,9 +68,11 @@ func (f *fakeEngine) Bulk(ctx context.Context, body []byte) (int, []byte, error)
 		if err := json.Unmarshal(sc.Bytes(), &action); err != nil {
 			return 0, nil, err
 		}
+		line := sc.Text()
 		sc.Scan()
 		ids = append(ids, action.Index.ID)
 		f.mu.Lock()
+		f.actions[action.Index.ID] = line
 		f.sources[action.Index.ID] = sc.Text()
 		f.mu.Unlock()
 	}
@@ -98,6 +105,15 @@ func (f *fakeEngine) Bulk(ctx context.Context, body []byte) (int, []byte, error)
 }
 
 func (f *fakeEngine) EnsureIndex(ctx context.Context, index string) error {
+	f.mu.Lock()
+	f.ensured[index]++
+	n := f.ensured[index]
+	f.mu.Unlock()
+	if f.ensure != nil {
+		if err := f.ensure(index, n); err != nil {
+			return err
+		}
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.made = append(f.made, index)
@@ -229,7 +245,10 @@ func TestWholeRequestFailuresAreRetried(t *testing.T) {
 		{"connection refused", 0, errors.New("dial tcp: connection refused"), "connection"},
 		{"429", 429, nil, "request_429"},
 		{"503", 503, nil, "request_5xx"},
-		{"401 from a proxy", 401, nil, "request_4xx"},
+		{"401 from a proxy", 401, nil, "unauthorized"},
+		{"403", 403, nil, "forbidden"},
+		{"404 from a wrong path", 404, nil, "not_found"},
+		{"400 whole request", 400, nil, "request_4xx"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -323,43 +342,6 @@ func TestWorkersAndChunks(t *testing.T) {
 	}
 }
 
-type fakeFetcher struct {
-	n         int
-	committed int
-}
-
-func (f *fakeFetcher) FetchMessage(ctx context.Context) (kafka.Message, error) {
-	f.n++
-	return kafka.Message{Value: make([]byte, 100)}, nil
-}
-
-func (f *fakeFetcher) CommitMessages(ctx context.Context, msgs ...kafka.Message) error {
-	f.committed += len(msgs)
-	return nil
-}
-
-func TestCappedFetcher(t *testing.T) {
-	ff := &fakeFetcher{}
-	c := &sink.CappedFetcher{Fetcher: ff, Limit: 250}
-	var got int
-	for {
-		if _, err := c.FetchMessage(context.Background()); err != nil {
-			if !errors.Is(err, sink.ErrBatchFull) {
-				t.Fatal(err)
-			}
-			break
-		}
-		got++
-	}
-	if got != 3 {
-		t.Fatalf("fetched %d messages of 100 bytes under a 250-byte cap, want 3 (the one that crosses it included)", got)
-	}
-	_ = c.CommitMessages(context.Background(), kafka.Message{})
-	if _, err := c.FetchMessage(context.Background()); err != nil {
-		t.Fatalf("after commit: %v", err)
-	}
-}
-
 func TestDeletedIndexIsCreatedAgain(t *testing.T) {
 	f, d := newFake(), &fakeDLQ{}
 	f.item = func(id string, attempt int) verdict {
@@ -374,5 +356,259 @@ func TestDeletedIndexIsCreatedAgain(t *testing.T) {
 	}
 	if len(f.made) != 2 || len(d.msgs) != 0 {
 		t.Fatalf("indices ensured %v (want twice), dead letters %d", f.made, len(d.msgs))
+	}
+}
+
+// msgAt is a message published at pub and ingested at ingested.
+func msgAt(offset int64, id string, pub, ingested time.Time) kafka.Message {
+	v := fmt.Sprintf(`{"id":%q,"title":"t","body":"b","published_at":%q,"ingested_at":%q}`,
+		id, pub.Format(time.RFC3339Nano), ingested.Format(time.RFC3339Nano))
+	return kafka.Message{Topic: "in", Partition: 1, Offset: offset, Key: []byte(id), Value: []byte(v)}
+}
+
+// shardLimit is how both engines answer PUT /<index> once the cluster's shard limit is reached.
+func shardLimit(index string) error {
+	return &search.HTTPError{Method: "PUT", Path: "/" + index, Status: 400,
+		Body: `{"error":{"root_cause":[{"type":"validation_exception","reason":"Validation Failed: 1: this action would add [1] total shards, but this cluster currently has [30]/[30] maximum shards open;"}],"type":"validation_exception","reason":"Validation Failed: 1: this action would add [1] total shards, but this cluster currently has [30]/[30] maximum shards open;"},"status":400}`}
+}
+
+// TestRefusedIndexCreationDeadLettersOnlyItsDocuments: the engine refusing to create one index
+// (the shard limit) costs the documents meant for it a bounded number of attempts, then they are
+// dead-lettered with the engine's reason; every other document of the batch is indexed at the
+// first attempt, and the batch completes (is committed) instead of retrying forever.
+func TestRefusedIndexCreationDeadLettersOnlyItsDocuments(t *testing.T) {
+	f, d := newFake(), &fakeDLQ{}
+	f.ensure = func(index string, n int) error {
+		if index == "articles-1987" || index == "articles-1988" {
+			return shardLimit(index)
+		}
+		return nil
+	}
+	reg := prometheus.NewRegistry()
+	m := sink.NewMetrics(reg)
+	s := sink.New(sink.Config{Names: schema.Names{Prefix: "articles", MonthlyFrom: 2000}, Version: 1, Workers: 2, CreateAttempts: 3,
+		Backoff: retry.Backoff{Initial: time.Millisecond, Max: 5 * time.Millisecond}, Topic: "in"},
+		f, d, slog.New(slog.NewTextHandler(io.Discard, nil)), m)
+	ing := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	var msgs []kafka.Message
+	for i := 0; i < 12; i++ { // 1987 and 1988, two yearly indices, one month each
+		msgs = append(msgs, msgAt(int64(i), fmt.Sprintf("old%02d", i), time.Date(1987+i/6, time.Month(1+i%6), 5, 0, 0, 0, 0, time.UTC), ing))
+	}
+	for i := 0; i < 5; i++ {
+		msgs = append(msgs, msgAt(int64(100+i), fmt.Sprintf("new%d", i), time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC), ing))
+	}
+	if err := s.Handle(context.Background(), msgs); err != nil {
+		t.Fatalf("Handle = %v, want nil (the batch completes)", err)
+	}
+	if f.ensured["articles-1987"] != 3 || f.ensured["articles-1988"] != 3 {
+		t.Errorf("creation attempts %v, want 3 at each refused index", f.ensured)
+	}
+	if len(f.requests) != 1 || len(f.requests[0]) != 5 {
+		t.Fatalf("requests %v, want one with the 5 documents whose index exists", f.requests)
+	}
+	if len(d.msgs) != 12 {
+		t.Fatalf("%d dead letters, want the 12 documents of the refused indices", len(d.msgs))
+	}
+	for _, dm := range d.msgs {
+		r := kafkax.Header(dm, kafkax.HeaderError)
+		if !strings.HasPrefix(string(dm.Key), "old") || !strings.Contains(r, "refused to create index articles-198") ||
+			!strings.Contains(r, "validation_exception") || !strings.Contains(r, "maximum shards open") {
+			t.Errorf("dead letter %s: reason %q", dm.Key, r)
+		}
+	}
+	if got := testutil.ToFloat64(m.DeadLettered.WithLabelValues("index_creation")); got != 12 {
+		t.Errorf("dead_lettered{index_creation} %v, want 12", got)
+	}
+	if got := testutil.ToFloat64(m.Produced.WithLabelValues("articles")); got != 5 {
+		t.Errorf("produced %v, want 5", got)
+	}
+	if got := testutil.ToFloat64(m.Retries.WithLabelValues("ensure_index")); got != 24 {
+		t.Errorf("retries{ensure_index} %v, want 24 (12 documents, 2 retries each)", got)
+	}
+	// A refusal is remembered for a while: the next batch's documents for that index are
+	// dead-lettered at once, without more doomed requests.
+	if err := s.Handle(context.Background(), msgs[:2]); err != nil || f.ensured["articles-1987"] != 3 || len(d.msgs) != 14 {
+		t.Fatalf("next batch: %v, attempts %d, dead letters %d; want no new attempt and 2 more dead letters", err, f.ensured["articles-1987"], len(d.msgs))
+	}
+	if r := kafkax.Header(d.msgs[13], kafkax.HeaderError); !strings.Contains(r, "maximum shards open") {
+		t.Errorf("remembered refusal: reason %q", r)
+	}
+}
+
+// TestRefusalIsAskedAgainWithoutMemory: with RefusalMemory off, a later batch asks the engine
+// again (the shard limit may have been raised meanwhile) and indexes the documents it now can.
+func TestRefusalIsAskedAgainWithoutMemory(t *testing.T) {
+	f, d := newFake(), &fakeDLQ{}
+	limit := true
+	f.ensure = func(index string, n int) error {
+		if limit {
+			return shardLimit(index)
+		}
+		return nil
+	}
+	s := sink.New(sink.Config{Names: schema.Names{Prefix: "articles"}, Version: 1, Workers: 2, RefusalMemory: -1,
+		Backoff: retry.Backoff{Initial: time.Millisecond, Max: 5 * time.Millisecond}, Topic: "in"},
+		f, d, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	if err := s.Handle(context.Background(), batch(2)); err != nil || len(d.msgs) != 2 || f.ensured["articles-2019.08"] != 3 {
+		t.Fatalf("first batch: %v, %d dead letters, %d attempts", err, len(d.msgs), f.ensured["articles-2019.08"])
+	}
+	limit = false
+	if err := s.Handle(context.Background(), batch(2)); err != nil || len(d.msgs) != 2 || len(f.attempts) != 2 {
+		t.Fatalf("second batch: %v, %d dead letters, %d documents indexed; want 2 indexed", err, len(d.msgs), len(f.attempts))
+	}
+}
+
+// TestIndexCreationOutagesAreRetried: what may pass (connection errors, 5xx, 429, missing
+// credentials or privileges, cluster blocks) is retried until it does, never dead-lettered.
+func TestIndexCreationOutagesAreRetried(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+	}{
+		{"connection refused", errors.New("PUT /articles-2019.08: dial tcp 127.0.0.1:9200: connect: connection refused")},
+		{"503", &search.HTTPError{Method: "PUT", Status: 503, Body: `{"error":{"type":"master_not_discovered_exception","reason":"x"},"status":503}`}},
+		{"429", &search.HTTPError{Method: "PUT", Status: 429, Body: `{"error":{"type":"es_rejected_execution_exception","reason":"x"},"status":429}`}},
+		{"401", &search.HTTPError{Method: "PUT", Status: 401, Body: `{"error":{"type":"security_exception","reason":"missing authentication credentials"},"status":401}`}},
+		{"403 privileges", &search.HTTPError{Method: "PUT", Status: 403, Body: `{"error":{"type":"security_exception","reason":"action [indices:admin/create] is unauthorized"},"status":403}`}},
+		{"403 block", &search.HTTPError{Method: "PUT", Status: 403, Body: `{"error":{"type":"cluster_block_exception","reason":"index [x] blocked by: [FORBIDDEN/12/index read-only / allow delete (api)]"},"status":403}`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f, d := newFake(), &fakeDLQ{}
+			f.ensure = func(index string, n int) error {
+				if n <= 5 { // more than CreateAttempts: an outage is not a refusal
+					return tc.err
+				}
+				return nil
+			}
+			s, m := newSink(f, d, 5<<20)
+			if err := s.Handle(context.Background(), batch(3)); err != nil {
+				t.Fatal(err)
+			}
+			if len(d.msgs) != 0 || len(f.attempts) != 3 {
+				t.Fatalf("%d dead letters, %d documents indexed; want 0 and 3", len(d.msgs), len(f.attempts))
+			}
+			if got := testutil.ToFloat64(m.Retries.WithLabelValues("ensure_index")); got != 15 {
+				t.Errorf("retries{ensure_index} %v, want 15", got)
+			}
+		})
+	}
+}
+
+// TestOutOfWindowDatesCreateNoIndex: a publication date before the floor or too far in the
+// future creates no index; the message is dead-lettered with the reason.
+func TestOutOfWindowDatesCreateNoIndex(t *testing.T) {
+	f, d := newFake(), &fakeDLQ{}
+	s, m := newSink(f, d, 5<<20)
+	now := time.Now()
+	msgs := []kafka.Message{
+		msgAt(1, "ancient", time.Date(1850, 3, 1, 0, 0, 0, 0, time.UTC), now),
+		msgAt(2, "future", now.Add(72*time.Hour), now),
+		msgAt(3, "far", time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), now),
+		msgAt(4, "ok", now, now),
+	}
+	if err := s.Handle(context.Background(), msgs); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.made) != 1 || len(f.attempts) != 1 {
+		t.Fatalf("indices %v, documents %v; want only the current month's", f.made, f.attempts)
+	}
+	if len(d.msgs) != 3 {
+		t.Fatalf("%d dead letters, want 3", len(d.msgs))
+	}
+	for _, dm := range d.msgs {
+		if r := kafkax.Header(dm, kafkax.HeaderError); !strings.Contains(r, "published_at") {
+			t.Errorf("dead letter %s: reason %q", dm.Key, r)
+		}
+	}
+	if got := testutil.ToFloat64(m.DeadLettered.WithLabelValues("out_of_range")); got != 3 {
+		t.Errorf("dead_lettered{out_of_range} %v, want 3", got)
+	}
+}
+
+// TestVersionConflictIsSuperseded: every document is written with external versioning on its
+// ingested_at, and a 409 version conflict (the engine holds the same or a newer version) is done:
+// counted as superseded, neither retried nor dead-lettered nor counted as produced.
+func TestVersionConflictIsSuperseded(t *testing.T) {
+	f, d := newFake(), &fakeDLQ{}
+	f.item = func(id string, attempt int) verdict {
+		if id == "d01" {
+			return verdict{409, "version_conflict_engine_exception"}
+		}
+		return verdict{status: 201}
+	}
+	s, m := newSink(f, d, 5<<20)
+	if err := s.Handle(context.Background(), batch(3)); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.requests) != 1 || len(d.msgs) != 0 {
+		t.Fatalf("%d requests, %d dead letters; want 1 and 0", len(f.requests), len(d.msgs))
+	}
+	if got := testutil.ToFloat64(m.Superseded); got != 1 {
+		t.Errorf("superseded %v, want 1", got)
+	}
+	if got := testutil.ToFloat64(m.Produced.WithLabelValues("articles")); got != 2 {
+		t.Errorf("produced %v, want 2", got)
+	}
+	ing, _ := time.Parse(time.RFC3339, "2019-08-21T08:00:01Z")
+	want := fmt.Sprintf(`"version":%d,"version_type":"external"`, ing.UnixMicro())
+	if a := f.actions["d00"]; !strings.Contains(a, want) {
+		t.Errorf("action %s, want it to carry %s", a, want)
+	}
+}
+
+// TestDuplicatesInBatchKeepTheNewerVersion: of two copies of one article in a batch the one with
+// the later ingested_at is written, even when it comes first.
+func TestDuplicatesInBatchKeepTheNewerVersion(t *testing.T) {
+	f, d := newFake(), &fakeDLQ{}
+	s, _ := newSink(f, d, 5<<20)
+	pub := time.Date(2019, 8, 1, 0, 0, 0, 0, time.UTC)
+	newer := msgAt(1, "same", pub, pub.Add(2*time.Hour))
+	newer.Value = bytes.Replace(newer.Value, []byte(`"title":"t"`), []byte(`"title":"newer"`), 1)
+	older := msgAt(2, "same", pub, pub.Add(time.Hour))
+	if err := s.Handle(context.Background(), []kafka.Message{newer, older}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(f.sources["same"], `"newer"`) {
+		t.Fatalf("source %s, want the newer copy", f.sources["same"])
+	}
+}
+
+// TestKnownIndexNotHeldUpByCreation: documents for an index that exists are sent while the
+// indices of the others are still being created (a batch of archive articles needing dozens of
+// new indices must not delay the current news beside it).
+func TestKnownIndexNotHeldUpByCreation(t *testing.T) {
+	f, d := newFake(), &fakeDLQ{}
+	s, _ := newSink(f, d, 5<<20)
+	if err := s.Handle(context.Background(), batch(1)); err != nil { // creates articles-2019.08
+		t.Fatal(err)
+	}
+	sent := make(chan struct{})
+	var once sync.Once
+	f.item = func(id string, attempt int) verdict {
+		if id == "current" {
+			once.Do(func() { close(sent) })
+		}
+		return verdict{status: 201}
+	}
+	f.ensure = func(index string, n int) error {
+		if index != "articles-1987.03" {
+			return nil
+		}
+		select {
+		case <-sent:
+		case <-time.After(5 * time.Second):
+			t.Errorf("creating %s waited for nothing: the document of the existing index was not sent meanwhile", index)
+		}
+		return nil
+	}
+	ing := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	msgs := []kafka.Message{msgAt(1, "archive", time.Date(1987, 3, 1, 0, 0, 0, 0, time.UTC), ing),
+		msgAt(2, "current", time.Date(2019, 8, 2, 0, 0, 0, 0, time.UTC), ing)}
+	if err := s.Handle(context.Background(), msgs); err != nil {
+		t.Fatal(err)
+	}
+	if f.attempts["archive"] != 1 || f.attempts["current"] != 1 || len(d.msgs) != 0 {
+		t.Fatalf("attempts %v, dead letters %d", f.attempts, len(d.msgs))
 	}
 }
