@@ -184,17 +184,23 @@ func (c *Config) NewWriter(topic string) *kafka.Writer {
 // NewReader returns a consumer-group reader for topic. It never commits on its own
 // (CommitInterval 0 and FetchMessage/CommitMessages only): a stage commits an offset only after
 // what it produced from the message is durable. A new group starts at the earliest offset, so
-// nothing written before the first consumer started is skipped.
+// nothing written before the first consumer started is skipped. Its prefetch is sized for
+// DefaultInflightBytes; stages use NewCappedReader with their own budget.
 func (c *Config) NewReader(group, topic string) *kafka.Reader {
+	return c.NewReaderWith(group, topic, ReaderOptionsFor(DefaultInflightBytes))
+}
+
+// NewReaderWith is NewReader with the prefetch limits opt (see ReaderOptionsFor).
+func (c *Config) NewReaderWith(group, topic string, opt ReaderOptions) *kafka.Reader {
 	return kafka.NewReader(kafka.ReaderConfig{
 		Brokers:                c.Brokers,
 		Dialer:                 c.dialer(),
 		GroupID:                group,
 		Topic:                  topic,
 		MinBytes:               1,
-		MaxBytes:               16 << 20,
+		MaxBytes:               opt.MaxBytes,
 		MaxWait:                250 * time.Millisecond,
-		QueueCapacity:          1000,
+		QueueCapacity:          opt.QueueCapacity,
 		CommitInterval:         0,
 		StartOffset:            kafka.FirstOffset,
 		HeartbeatInterval:      time.Second,
@@ -209,31 +215,56 @@ func (c *Config) NewReader(group, topic string) *kafka.Reader {
 }
 
 // Header names on dead-letter records: which stage gave up, why, and where the record came from.
+// HeaderTruncated is set only when the payload had to be cut; it holds the original value's size.
 const (
 	HeaderStage     = "newsflow-stage"
 	HeaderError     = "newsflow-error"
 	HeaderTopic     = "newsflow-original-topic"
 	HeaderPartition = "newsflow-original-partition"
 	HeaderOffset    = "newsflow-original-offset"
+	HeaderTruncated = "newsflow-truncated-from-bytes"
 )
 
-// DeadLetter builds the record that carries msg to articles.dlq: the original key and value
-// untouched, and headers naming the stage, the reason and the original topic/partition/offset.
+// deadLetterOverhead is the room DeadLetter leaves for the record's framing (lengths, varints,
+// timestamps, the batch header) within MaxMessageBytes.
+const deadLetterOverhead = 1024
+
+// DeadLetter builds the record that carries msg to articles.dlq: the original key and value, and
+// headers naming the stage, the reason and the original topic/partition/offset. A dead letter
+// must always be writable, or the record it stands for would block its partition for good: when
+// the original would make the dead letter larger than MaxMessageBytes (an enriched article that
+// grew, a record from another producer), the value is cut to fit and HeaderTruncated gives its
+// original size. Where it came from is always kept, so the whole record can be read again there.
 func DeadLetter(msg kafka.Message, stage, reason string) kafka.Message {
 	if len(reason) > 1000 {
 		reason = reason[:1000]
 	}
-	return kafka.Message{
-		Key:   msg.Key,
-		Value: msg.Value,
-		Headers: []kafka.Header{
-			{Key: HeaderStage, Value: []byte(stage)},
-			{Key: HeaderError, Value: []byte(reason)},
-			{Key: HeaderTopic, Value: []byte(msg.Topic)},
-			{Key: HeaderPartition, Value: []byte(strconv.Itoa(msg.Partition))},
-			{Key: HeaderOffset, Value: []byte(strconv.FormatInt(msg.Offset, 10))},
-		},
+	key := msg.Key
+	if len(key) > 1000 {
+		key = key[:1000]
 	}
+	headers := []kafka.Header{
+		{Key: HeaderStage, Value: []byte(stage)},
+		{Key: HeaderError, Value: []byte(reason)},
+		{Key: HeaderTopic, Value: []byte(msg.Topic)},
+		{Key: HeaderPartition, Value: []byte(strconv.Itoa(msg.Partition))},
+		{Key: HeaderOffset, Value: []byte(strconv.FormatInt(msg.Offset, 10))},
+	}
+	value := msg.Value
+	room := MaxMessageBytes - deadLetterOverhead - len(key) - headersSize(headers) - len(HeaderTruncated) - 20
+	if len(value) > room {
+		headers = append(headers, kafka.Header{Key: HeaderTruncated, Value: []byte(strconv.Itoa(len(value)))})
+		value = value[:room]
+	}
+	return kafka.Message{Key: key, Value: value, Headers: headers}
+}
+
+func headersSize(hs []kafka.Header) int {
+	n := 0
+	for _, h := range hs {
+		n += len(h.Key) + len(h.Value) + 10 // varint lengths
+	}
+	return n
 }
 
 // Header returns the value of header key on msg, or "".

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -34,6 +33,8 @@ type serveConfig struct {
 	Group    string
 	Workers  int
 	MaxBatch int
+	// MaxInflightBytes bounds the raw records held fetched and uncommitted (issue 13 item 5).
+	MaxInflightBytes int64
 }
 
 func (c *serveConfig) register(s *config.Set) {
@@ -45,6 +46,8 @@ func (c *serveConfig) register(s *config.Set) {
 	s.String(&c.Group, "group", "NEWSFLOW_ENRICH_GROUP", "newsflow-enrich", "Kafka consumer group")
 	s.Int(&c.Workers, "workers", "NEWSFLOW_ENRICH_WORKERS", runtime.GOMAXPROCS(0), "articles enriched in parallel")
 	s.Int(&c.MaxBatch, "max-batch", "NEWSFLOW_ENRICH_MAX_BATCH", 256, "messages per batch (produced and committed together)")
+	s.Int64(&c.MaxInflightBytes, "max-inflight-bytes", "NEWSFLOW_ENRICH_MAX_INFLIGHT_BYTES", kafkax.DefaultInflightBytes,
+		"fetching pauses once this many message bytes are fetched and not yet committed (bounds memory; the batch ends there)")
 }
 
 func (c *serveConfig) validate() error {
@@ -60,6 +63,8 @@ func (c *serveConfig) validate() error {
 		return fmt.Errorf("workers %d: want >= 1", c.Workers)
 	case c.MaxBatch < 1:
 		return fmt.Errorf("max-batch %d: want >= 1", c.MaxBatch)
+	case c.MaxInflightBytes < kafkax.MaxMessageBytes:
+		return fmt.Errorf("max-inflight-bytes %d: want >= %d (one record)", c.MaxInflightBytes, kafkax.MaxMessageBytes)
 	}
 	return nil
 }
@@ -104,7 +109,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 			return err
 		}
 		out, dlq := cfg.Kafka.NewWriter(cfg.Output), cfg.Kafka.NewWriter(cfg.DLQ)
-		reader := cfg.Kafka.NewReader(cfg.Group, cfg.Topic)
+		reader := cfg.Kafka.NewCappedReader(cfg.Group, cfg.Topic, cfg.MaxInflightBytes, m.InflightBytes)
 		defer func() {
 			for name, c := range map[string]io.Closer{"reader": reader, "writer": out, "dlq writer": dlq} {
 				if err := c.Close(); err != nil {
@@ -114,7 +119,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		}()
 		h := &handler{en: en, out: out, dlq: dlq, workers: cfg.Workers, timeout: cfg.Kafka.WriteTimeout, m: m, outTopic: cfg.Output, log: log}
 		c := &kafkax.Consumer{Reader: reader, Handler: h.handle, Log: log, MaxBatch: cfg.MaxBatch, DrainTimeout: cfg.Service.ShutdownTimeout,
-			OnRetry: func(error) { m.Failed.WithLabelValues("produce").Inc() }}
+			OnRetry: func(err error) { m.Failed.WithLabelValues(failReason(err)).Inc() }}
 		rt.Admin.SetReady(true)
 		log.Info("consuming", "topic", cfg.Topic, "group", cfg.Group, "output", cfg.Output)
 		defer rt.Admin.SetReady(false)
@@ -134,6 +139,10 @@ type enrichMetrics struct {
 	*metrics.Stage
 	Entities *prometheus.CounterVec // labels: type
 	Dates    *prometheus.CounterVec // labels: granularity
+	// Trimmed counts enriched articles cut to fit a record (enrich.Fit), by what was cut.
+	Trimmed prometheus.Counter
+	// InflightBytes is the size of the raw messages fetched and not yet committed.
+	InflightBytes prometheus.Gauge
 }
 
 func newEnrichMetrics(reg prometheus.Registerer) *enrichMetrics {
@@ -142,8 +151,12 @@ func newEnrichMetrics(reg prometheus.Registerer) *enrichMetrics {
 			Help: "Distinct entities found, by type (PERSON, ORG, LOC, MISC)."}, []string{"type"}),
 		Dates: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "newsflow_enrich_dates_total",
 			Help: "Date mentions found, by granularity (day, week, month, year, …)."}, []string{"granularity"}),
+		Trimmed: prometheus.NewCounter(prometheus.CounterOpts{Name: "newsflow_enrich_trimmed_total",
+			Help: "Enriched articles whose mentions, entities or dates were cut so that the record fits into Kafka."}),
+		InflightBytes: prometheus.NewGauge(prometheus.GaugeOpts{Name: "newsflow_enrich_inflight_bytes",
+			Help: "Bytes of messages fetched from Kafka and not yet committed."}),
 	}
-	reg.MustRegister(m.Entities, m.Dates)
+	reg.MustRegister(m.Entities, m.Dates, m.Trimmed, m.InflightBytes)
 	return m
 }
 
@@ -209,12 +222,12 @@ func (h *handler) handle(ctx context.Context, batch []kafka.Message) error {
 	defer cancel()
 	if len(dead) > 0 {
 		if err := h.dlq.WriteMessages(wctx, dead...); err != nil {
-			return fmt.Errorf("writing %d dead letters: %w", len(dead), err)
+			return fmt.Errorf("writing %d dead letters: %w", len(dead), &stepError{"dlq", err})
 		}
 	}
 	if len(produced) > 0 {
 		if err := h.out.WriteMessages(wctx, produced...); err != nil {
-			return fmt.Errorf("producing %d enriched articles: %w", len(produced), err)
+			return fmt.Errorf("producing %d enriched articles: %w", len(produced), &stepError{"produce", err})
 		}
 	}
 	h.m.Produced.WithLabelValues(h.outTopic).Add(float64(len(produced)))
@@ -222,8 +235,31 @@ func (h *handler) handle(ctx context.Context, batch []kafka.Message) error {
 	return nil
 }
 
-// errTooLarge marks an enriched article too big for one Kafka record.
-var errTooLarge = errors.New("too large")
+// errTooLarge marks an enriched article too big for one Kafka record even when trimmed.
+var errTooLarge = enrich.ErrTooLarge
+
+// stepError names the write of a batch that failed ("produce" or "dlq"), for the failed metric:
+// the alerts tell a stuck output topic from a stuck dead-letter topic.
+type stepError struct {
+	step string
+	err  error
+}
+
+func (e *stepError) Error() string { return e.err.Error() }
+func (e *stepError) Unwrap() error { return e.err }
+
+// failReason is the failed-metric reason of a batch attempt that failed with err.
+func failReason(err error) string {
+	var se *stepError
+	if errors.As(err, &se) {
+		return se.step
+	}
+	return "produce"
+}
+
+// maxRecordValue is the largest enriched value enrich produces: MaxMessageBytes less room for
+// the key, the copied headers and the record framing.
+const maxRecordValue = kafkax.MaxMessageBytes - 1024
 
 // enrichOne decodes, enriches and encodes one record; an error means it can never be enriched.
 func (h *handler) enrichOne(msg kafka.Message) (kafka.Message, error) {
@@ -245,13 +281,22 @@ func (h *handler) enrichOne(msg kafka.Message) (kafka.Message, error) {
 	for _, d := range e.Dates {
 		h.m.Dates.WithLabelValues(d.Granularity).Inc()
 	}
-	v, err := json.Marshal(e)
+	v, note, err := enrich.Fit(e, maxRecordValue-len(a.ID)-headersLen(msg.Headers))
 	if err != nil {
-		return kafka.Message{}, fmt.Errorf("encoding enriched article: %w", err)
+		return kafka.Message{}, err
 	}
-	if len(v) > kafkax.MaxMessageBytes-1024 { // room for key and headers
-		return kafka.Message{}, fmt.Errorf("%w: enriched article is %d bytes, more than a Kafka record may carry (%d)", errTooLarge, len(v), kafkax.MaxMessageBytes)
+	if note != "" {
+		h.m.Trimmed.Inc()
+		h.log.Info("enriched article trimmed to fit a Kafka record", "id", a.ID, "partition", msg.Partition, "offset", msg.Offset, "note", note)
 	}
 	h.m.Latency.WithLabelValues("article").Observe(time.Since(start).Seconds())
 	return kafka.Message{Key: []byte(a.ID), Value: v, Headers: msg.Headers}, nil
+}
+
+func headersLen(hs []kafka.Header) int {
+	n := 0
+	for _, h := range hs {
+		n += len(h.Key) + len(h.Value) + 10
+	}
+	return n
 }
