@@ -99,6 +99,11 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	start := time.Now()
 	accepted := map[string]bool{}
 	rejected := 0
+	// A corpus may hold the same article more than once (the same id: same URL, or same source,
+	// title and body). Within a request ingest writes the later copy only; across requests both
+	// are written and the index keeps one document. So the demo waits for distinct ids, not for
+	// the index stage's count to reach ingest's, and says how many duplicates it sent.
+	dupInRequest, dupAcross := 0, 0
 
 	if c.seed != "" {
 		body, err := os.ReadFile(c.seed)
@@ -119,10 +124,11 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	// Stream the corpus in NDJSON batches while a progress line reports every stage.
 	progressDone := make(chan struct{})
 	streamDone := make(chan struct{})
+	searchable := make(chan struct{}) // closed when the wait for every accepted id has ended
 	var busy map[string]time.Duration // how long each stage was busy, from the progress line
 	go func() {
 		defer close(progressDone)
-		busy = progress(ctx, c, out, before, start, streamDone)
+		busy = progress(ctx, c, out, before, start, streamDone, searchable)
 	}()
 	batch := make([]article.Article, 0, c.batch)
 	sent := 0
@@ -133,12 +139,18 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		for attempt := 0; ; attempt++ {
 			r, err := pipeline.Post(ctx, c.ingestURL, c.token, "application/x-ndjson", pipeline.NDJSON(batch), nil)
 			if err == nil && r.Status == 202 {
+				for _, it := range r.Items { // the copies ingest wrote of articles sent before
+					if it.Status == "accepted" && accepted[it.ID] {
+						dupAcross++
+					}
+				}
 				for _, it := range r.Items {
 					if it.ID != "" && it.Status != "rejected" {
 						accepted[it.ID] = true
 					}
 				}
 				rejected += r.Rejected
+				dupInRequest += r.Duplicates
 				break
 			}
 			if err == nil && r.Status != 503 && r.Status != 429 {
@@ -203,6 +215,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		}
 		time.Sleep(time.Second)
 	}
+	close(searchable)
 	<-progressDone
 	after, err := scrapeAll(ctx, c)
 	if err != nil {
@@ -213,6 +226,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fmt.Fprintf(out, "== summary ==\n")
 	fmt.Fprintf(out, "articles sent %d, accepted %d distinct, rejected %d; searchable %d of %d accepted (index holds %d, was %d)\n",
 		sent+boolInt(c.seed != ""), want, rejected, indexed, want, endCount, startCount)
+	if dupInRequest+dupAcross > 0 {
+		fmt.Fprintf(out, "duplicates sent %d (the same article id again: %d within a request, %d in a later request); each is one document, the later copy\n",
+			dupInRequest+dupAcross, dupInRequest, dupAcross)
+	}
 	if indexed < want {
 		fmt.Fprintf(out, "WARNING: %d accepted articles are not searchable yet (timeout %v)\n", want-indexed, c.timeout)
 	}
@@ -313,9 +330,11 @@ func scrapeAll(ctx context.Context, c config) (map[string]pipeline.Metrics, erro
 	return out, nil
 }
 
-// progress prints one line a second until the stream is done and the index stage has caught up.
+// progress prints one line a second until the stream is done and the index stage has caught up,
+// or searchable is closed (every accepted id is searchable: with duplicates in the corpus the
+// index stage may write fewer documents than ingest wrote records, and never catch up).
 // It returns, per stage, the time from start to the last tick at which the stage's count grew.
-func progress(ctx context.Context, c config, out io.Writer, before map[string]pipeline.Metrics, start time.Time, streamDone chan struct{}) map[string]time.Duration {
+func progress(ctx context.Context, c config, out io.Writer, before map[string]pipeline.Metrics, start time.Time, streamDone, searchable chan struct{}) map[string]time.Duration {
 	t := time.NewTicker(500 * time.Millisecond)
 	defer t.Stop()
 	streaming := true
@@ -324,10 +343,13 @@ func progress(ctx context.Context, c config, out io.Writer, before map[string]pi
 	busy := map[string]time.Duration{}
 	prev := map[string]float64{}
 	lastPrint := time.Time{}
+	final := false
 	for {
 		select {
 		case <-ctx.Done():
 			return busy
+		case <-searchable:
+			final, searchable = true, nil // one last line, then return
 		case <-streamDone:
 			streaming = false
 			streamDone = nil
@@ -347,12 +369,16 @@ func progress(ctx context.Context, c config, out io.Writer, before map[string]pi
 			}
 		}
 		el := time.Since(start).Seconds()
-		if time.Since(lastPrint) < time.Second && (streaming || n("index") < n("ingest")) {
+		if !final && time.Since(lastPrint) < time.Second && (streaming || n("index") < n("ingest")) {
 			continue
 		}
 		lastPrint = time.Now()
 		fmt.Fprintf(out, "\r%5.0fs  ingested %6.0f (%5.0f/s) | enriched %6.0f (%5.0f/s, lag %5.0f) | indexed %6.0f (%5.0f/s, lag %5.0f)   ",
 			el, n("ingest"), n("ingest")/el, n("enrich"), n("enrich")/el, lag("enrich"), n("index"), n("index")/el, lag("index"))
+		if final {
+			fmt.Fprintln(out)
+			return busy
+		}
 		if !streaming && n("index") >= n("ingest") {
 			if n("index") == last {
 				idle++

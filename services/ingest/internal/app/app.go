@@ -12,6 +12,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
+	"os"
+	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -43,7 +47,8 @@ serve:
   POST /v1/articles   one JSON article, a JSON array, NDJSON (application/x-ndjson), or text/plain
                       (first line the title, the rest the body; source, url, published_at, language,
                       author as query parameters). 202 only after Kafka acknowledged every accepted
-                      article; 400 with per-item reasons, 401, 413, 415, 503 with Retry-After.
+                      article; 400 with per-item reasons, 401, 413, 415, 429 (at capacity) and
+                      503 (Kafka unavailable) with Retry-After.
   GET  /openapi.yaml  the API description.
   admin server:       /metrics, /healthz, /readyz.
 
@@ -178,6 +183,14 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	log := rt.Log
 	log.Info("starting", config.Attrs(cfg)...)
+	// The byte budget bounds what requests hold alive; without a soft limit Go's collector
+	// lets the heap grow to twice that before collecting, and a burst of shed requests leaves
+	// garbage on top. GOMEMLIMIT, when set (a pod's limit), wins.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		limit := 2*cfg.HTTP.MaxBufferedBytes + 64<<20
+		debug.SetMemoryLimit(limit)
+		log.Info("Go soft memory limit set from --max-buffered-bytes", "bytes", limit)
+	}
 	cfg.Kafka.LogWarnings(log)
 	// Say how the API authenticates at once, before waiting for Kafka; /readyz repeats it.
 	auth := cfg.auth
@@ -211,6 +224,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		Pub: pub, Auth: auth, RetryAfter: cfg.RetryAfter, Log: log, Metrics: im,
 		Requests: httpapi.NewRequestsMetric(rt.Registry),
 		Limits:   httpapi.Limits{MaxRequestBytes: cfg.Limits.MaxRequestBytes, MaxItems: cfg.Limits.MaxItems, Article: cfg.Limits.article()},
+		Admission: httpapi.NewAdmission(httpapi.AdmissionConfig{MaxInFlight: cfg.HTTP.MaxInFlight, MaxBufferedBytes: cfg.HTTP.MaxBufferedBytes},
+			httpapi.NewAdmissionMetrics(rt.Registry)),
+		WriteTimeout: cfg.HTTP.WriteTimeout,
 	}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -222,7 +238,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	g, gctx := service.NewGroup(ctx, log)
 	g.Go("admin", rt.Admin.Run)
 	g.Go("http", func(ctx context.Context) error {
-		return serveAPI(ctx, ln, api.Routes(), rt.Admin.SetReady, cfg.ShutdownTimeout, log.With("server", "api"))
+		return serveAPI(ctx, ln, api.Routes(), cfg.HTTP.server(publishTimeout(cfg.Kafka)), rt.Admin.SetReady, cfg.ShutdownTimeout, log.With("server", "api"))
 	})
 	if len(cfg.Feeds) > 0 {
 		p, err := newPoller(cfg, pub, im, rt, log)
@@ -242,13 +258,21 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 // serveAPI serves h on ln until ctx ends, then shuts down in the order that loses nothing
 // (admin.Serve): not ready first, then stop accepting, then let in-flight requests finish their
 // acknowledged Kafka writes, for up to drain. The Kafka writer is closed only after this returns.
-func serveAPI(ctx context.Context, ln net.Listener, h http.Handler, setReady func(bool), drain time.Duration, log *slog.Logger) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute,
-		IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+func serveAPI(ctx context.Context, ln net.Listener, h http.Handler, srv *http.Server, setReady func(bool), drain time.Duration, log *slog.Logger) error {
+	srv.Handler, srv.ErrorLog = h, slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	return admin.Serve(ctx, srv, ln, log, drain, func() {
 		setReady(false)
 		log.Info("stopping HTTP API: not ready, finishing in-flight requests")
 	})
+}
+
+// server is the API's http.Server with l's timeouts. The handler sets each answer's write
+// deadline when it is ready (httpapi.Handler.WriteTimeout); the server's WriteTimeout, which
+// net/http counts from the end of the headers, is only the backstop over the whole request:
+// reading the body, the acknowledged Kafka write (publish) and writing the answer.
+func (l HTTPLimits) server(publish time.Duration) *http.Server {
+	return &http.Server{ReadHeaderTimeout: l.ReadHeaderTimeout, ReadTimeout: l.ReadTimeout,
+		WriteTimeout: l.ReadTimeout + publish + l.WriteTimeout, IdleTimeout: l.IdleTimeout}
 }
 
 func newPoller(cfg *ServeConfig, pub *publish.Publisher, im *intake.Metrics, rt *service.Runtime, log *slog.Logger) (*feeds.Poller, error) {
@@ -257,13 +281,23 @@ func newPoller(cfg *ServeConfig, pub *publish.Publisher, im *intake.Metrics, rt 
 		return nil, err
 	}
 	var list []feeds.Feed
+	feedHosts := slices.Clone(cfg.FeedAllowHosts)
 	for _, f := range cfg.Feeds {
 		spec, _ := parseFeed(f)
 		list = append(list, feeds.Feed{URL: spec.URL, Source: spec.Source})
+		if u, err := url.Parse(spec.URL); err == nil {
+			feedHosts = append(feedHosts, u.Host) // host[:port] as the operator wrote it
+		}
 	}
+	// Both clients refuse internal addresses at dial time. The feeds' own hosts are the
+	// operator's choice and are allowed for the feeds (a redirect elsewhere is checked); the
+	// pages items link to are the feed author's choice and get only the explicit allow-list.
+	dial := min(cfg.FeedTimeout, 10*time.Second)
+	feedGuard := &feeds.Guard{AllowHosts: feedHosts, AllowCIDRs: cfg.feedAllowCIDRs, Timeout: dial}
+	pageGuard := &feeds.Guard{AllowHosts: cfg.FeedAllowHosts, AllowCIDRs: cfg.feedAllowCIDRs, Timeout: dial}
 	return &feeds.Poller{
 		Feeds: list, Interval: cfg.FeedInterval, Store: store, Pub: pub, Intake: im,
-		Client:     &http.Client{Timeout: cfg.FeedTimeout},
+		Client: feedGuard.Client(cfg.FeedTimeout), PageClient: pageGuard.Client(cfg.FeedTimeout), MaxItems: cfg.FeedMaxItems,
 		FetchPages: cfg.FeedFetchPages, Limits: cfg.Limits.article(), Log: log.With("actor", "feeds"),
 		Metrics: feeds.NewMetrics(rt.Registry),
 	}, nil

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/newsflow/newsflow/pkg/config"
 	"github.com/newsflow/newsflow/pkg/kafkax"
 	"github.com/newsflow/newsflow/pkg/service"
+	"github.com/newsflow/newsflow/services/ingest/internal/feeds"
 	"github.com/newsflow/newsflow/services/ingest/internal/httpapi"
 	"github.com/newsflow/newsflow/services/ingest/internal/normalize"
 )
@@ -21,15 +23,29 @@ type Limits struct {
 	MaxRequestBytes int64
 	MaxBodyBytes    int
 	MaxItems        int
+	// MinPublishedAt is the earliest publication date taken, a date or RFC 3339 time; older
+	// items are rejected one by one (date_out_of_range), as are items more than two days ahead.
+	MinPublishedAt string
+	minPublished   time.Time // MinPublishedAt as validate parsed it
 }
 
 func (l *Limits) registerFlags(s *config.Set) {
 	s.Int64(&l.MaxRequestBytes, "max-request-bytes", "NEWSFLOW_INGEST_MAX_REQUEST_BYTES", 8<<20, "largest request body (and largest .txt/.json file or .jsonl line import reads), in bytes; larger gets 413")
 	s.Int(&l.MaxBodyBytes, "max-body-bytes", "NEWSFLOW_INGEST_MAX_BODY_BYTES", normalize.DefaultLimits.MaxBodyBytes, "largest article body in bytes (after HTML is converted to text); larger is rejected")
 	s.Int(&l.MaxItems, "max-items", "NEWSFLOW_INGEST_MAX_ITEMS", 10000, "most articles in one request; more gets 413")
+	s.String(&l.MinPublishedAt, "min-published-at", "NEWSFLOW_INGEST_MIN_PUBLISHED_AT", normalize.DefaultMinPublishedAt.Format(time.DateOnly),
+		"earliest published_at taken (date or RFC 3339); older items, and items more than 2 days after the ingest time, are rejected one by one, which bounds the monthly indices input can create")
 }
 
 func (l *Limits) validate() error {
+	t, err := time.Parse(time.DateOnly, l.MinPublishedAt)
+	if err != nil {
+		t, err = time.Parse(time.RFC3339, l.MinPublishedAt)
+	}
+	if err != nil {
+		return fmt.Errorf("min-published-at: %q is neither a date (1900-01-01) nor an RFC 3339 time", l.MinPublishedAt)
+	}
+	l.minPublished = t.UTC()
 	switch {
 	case l.MaxRequestBytes < 1024:
 		return fmt.Errorf("max-request-bytes: %d, want >= 1024", l.MaxRequestBytes)
@@ -42,7 +58,43 @@ func (l *Limits) validate() error {
 }
 
 func (l Limits) article() normalize.Limits {
-	return normalize.Limits{MaxTitleBytes: normalize.DefaultLimits.MaxTitleBytes, MaxBodyBytes: l.MaxBodyBytes}
+	return normalize.Limits{MaxTitleBytes: normalize.DefaultLimits.MaxTitleBytes, MaxBodyBytes: l.MaxBodyBytes, MinPublishedAt: l.minPublished}
+}
+
+// HTTPLimits bound what clients of the HTTP API can hold: a connection's time (timeouts),
+// ingest's attention (requests in flight) and its memory (bytes buffered across requests).
+type HTTPLimits struct {
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
+	MaxInFlight       int
+	MaxBufferedBytes  int64
+}
+
+func (l *HTTPLimits) registerFlags(s *config.Set) {
+	s.Duration(&l.ReadHeaderTimeout, "read-header-timeout", "NEWSFLOW_INGEST_READ_HEADER_TIMEOUT", 10*time.Second, "longest time to read a request's headers")
+	s.Duration(&l.ReadTimeout, "read-timeout", "NEWSFLOW_INGEST_READ_TIMEOUT", 2*time.Minute, "longest time to read a whole request, body included (2m lets an 8 MiB body arrive at 70 kB/s)")
+	s.Duration(&l.WriteTimeout, "write-timeout", "NEWSFLOW_INGEST_WRITE_TIMEOUT", 30*time.Second, "longest time to write an answer once it is ready; a client that does not read it is cut off")
+	s.Duration(&l.IdleTimeout, "idle-timeout", "NEWSFLOW_INGEST_IDLE_TIMEOUT", 2*time.Minute, "how long an idle keep-alive connection stays open")
+	s.Int(&l.MaxInFlight, "max-in-flight", "NEWSFLOW_INGEST_MAX_IN_FLIGHT", 64, "most POST /v1/articles requests handled at once; more are answered 429 with Retry-After")
+	s.Int64(&l.MaxBufferedBytes, "max-buffered-bytes", "NEWSFLOW_INGEST_MAX_BUFFERED_BYTES", 64<<20,
+		fmt.Sprintf("bytes all requests together may hold (bodies as read, then %d× a body plus %d bytes an item while it is decoded, published and answered); a request that finds none free for 1s gets 429 with Retry-After; unless GOMEMLIMIT is set, Go's soft memory limit is twice this plus 64 MiB", httpapi.DecodeFactor, httpapi.ItemBytes))
+}
+
+func (l *HTTPLimits) validate(maxRequestBytes int64, maxItems int) error {
+	var errs []error
+	if l.ReadHeaderTimeout <= 0 || l.ReadTimeout <= 0 || l.WriteTimeout <= 0 || l.IdleTimeout <= 0 {
+		errs = append(errs, errors.New("read-header-timeout, read-timeout, write-timeout, idle-timeout: want > 0"))
+	}
+	if l.MaxInFlight < 1 {
+		errs = append(errs, fmt.Errorf("max-in-flight: %d, want >= 1", l.MaxInFlight))
+	}
+	if m := httpapi.MinBufferedBytes(maxRequestBytes, maxItems); l.MaxBufferedBytes < m {
+		errs = append(errs, fmt.Errorf("max-buffered-bytes: %d, want >= %d (%d× max-request-bytes + %d bytes × max-items, so that the largest request fits)",
+			l.MaxBufferedBytes, m, httpapi.DecodeFactor, httpapi.ItemBytes))
+	}
+	return errors.Join(errs...)
 }
 
 // ServeConfig is everything `ingest serve` reads from flags and NEWSFLOW_* variables.
@@ -59,8 +111,10 @@ type ServeConfig struct {
 	// address (a laptop's compose stack); without it such a configuration does not start.
 	InsecureAllowAnonymous bool
 	Limits                 Limits
-	// RetryAfter is what 503 answers tell clients to wait.
+	// RetryAfter is what 503 and 429 answers tell clients to wait.
 	RetryAfter time.Duration
+	// HTTP bounds what slow and greedy clients can hold.
+	HTTP HTTPLimits
 	// StartupTimeout bounds waiting for Kafka (topic creation) at start-up.
 	StartupTimeout time.Duration
 
@@ -68,6 +122,14 @@ type ServeConfig struct {
 	FeedInterval   time.Duration
 	FeedTimeout    time.Duration
 	FeedFetchPages bool
+	// FeedMaxItems bounds the new items taken from one feed per poll.
+	FeedMaxItems int
+	// FeedAllowHosts and FeedAllowCIDRs are what feed and page fetches may reach although it is
+	// internal (loopback, private, link-local, metadata): see feeds.Guard. A configured feed's
+	// own host is always allowed for the feed itself, never for the pages its items link to.
+	FeedAllowHosts []string
+	FeedAllowCIDRs []string
+	feedAllowCIDRs []netip.Prefix // FeedAllowCIDRs as Validate parsed them
 	DataDir        string
 
 	// auth checks Tokens plus TokenFile's, as Validate read them; nil: no authentication. It
@@ -85,12 +147,16 @@ func (c *ServeConfig) registerFlags(s *config.Set) {
 	s.String(&c.TokenFile, "token-file", "NEWSFLOW_INGEST_TOKEN_FILE", "", "file of bearer tokens, one a line (blank lines and # comments ignored), read at start-up; adds to --token (e.g. a mounted Kubernetes Secret)")
 	s.Bool(&c.InsecureAllowAnonymous, "insecure-allow-anonymous", "NEWSFLOW_INGEST_INSECURE_ALLOW_ANONYMOUS", false, "accept requests without a token on a non-loopback --addr (development only; logs a warning and /readyz says so)")
 	c.Limits.registerFlags(s)
-	s.Duration(&c.RetryAfter, "retry-after", "NEWSFLOW_INGEST_RETRY_AFTER", 5*time.Second, "Retry-After of 503 answers when Kafka is unavailable")
+	s.Duration(&c.RetryAfter, "retry-after", "NEWSFLOW_INGEST_RETRY_AFTER", 5*time.Second, "Retry-After of 503 answers (Kafka unavailable) and 429 answers (ingest at capacity)")
+	c.HTTP.registerFlags(s)
 	s.Duration(&c.StartupTimeout, "startup-timeout", "NEWSFLOW_INGEST_STARTUP_TIMEOUT", 60*time.Second, "how long to wait for Kafka at start-up")
 	s.Strings(&c.Feeds, "feeds", "NEWSFLOW_INGEST_FEEDS", "", "RSS/Atom feed URLs to poll, each optionally prefixed with a source name: bbc=https://…")
 	s.Duration(&c.FeedInterval, "feed-interval", "NEWSFLOW_INGEST_FEED_INTERVAL", 5*time.Minute, "how often each feed is polled")
 	s.Duration(&c.FeedTimeout, "feed-timeout", "NEWSFLOW_INGEST_FEED_TIMEOUT", 30*time.Second, "deadline of one feed or page fetch")
 	s.Bool(&c.FeedFetchPages, "feed-fetch-pages", "NEWSFLOW_INGEST_FEED_FETCH_PAGES", false, "fetch each new item's linked page and extract the article text (readability)")
+	s.Int(&c.FeedMaxItems, "feed-max-items", "NEWSFLOW_INGEST_FEED_MAX_ITEMS", 200, "most new items taken from one feed per poll, newest first; the rest follow at the next polls")
+	s.Strings(&c.FeedAllowHosts, "feed-allow-hosts", "NEWSFLOW_INGEST_FEED_ALLOW_HOSTS", "", "hosts (name or host:port) feed and page fetches may reach although they resolve to internal addresses (loopback, private, link-local, cloud metadata), which are refused otherwise; a feed's own host is allowed for the feed itself")
+	s.Strings(&c.FeedAllowCIDRs, "feed-allow-cidrs", "NEWSFLOW_INGEST_FEED_ALLOW_CIDRS", "", "address ranges (CIDR or IP) feed and page fetches may reach although they are internal")
 	s.String(&c.DataDir, "data-dir", "NEWSFLOW_INGEST_DATA_DIR", ".local/ingest", "where feed state (seen items, ETags) is kept across restarts")
 }
 
@@ -119,6 +185,9 @@ func (c *ServeConfig) Validate() error {
 	if err := c.Limits.validate(); err != nil {
 		errs = append(errs, err)
 	}
+	if err := c.HTTP.validate(c.Limits.MaxRequestBytes, c.Limits.MaxItems); err != nil {
+		errs = append(errs, err)
+	}
 	if c.RetryAfter < time.Second {
 		errs = append(errs, fmt.Errorf("retry-after: %v, want >= 1s", c.RetryAfter))
 	}
@@ -134,6 +203,14 @@ func (c *ServeConfig) Validate() error {
 		}
 		if c.DataDir == "" {
 			errs = append(errs, errors.New("data-dir: needed to remember which feed items were published"))
+		}
+		if c.FeedMaxItems < 1 {
+			errs = append(errs, fmt.Errorf("feed-max-items: %d, want >= 1", c.FeedMaxItems))
+		}
+		if cidrs, err := feeds.ParseCIDRs(c.FeedAllowCIDRs); err != nil {
+			errs = append(errs, fmt.Errorf("feed-allow-cidrs: %w", err))
+		} else {
+			c.feedAllowCIDRs = cidrs
 		}
 		for _, f := range c.Feeds {
 			if _, err := parseFeed(f); err != nil {
@@ -300,8 +377,10 @@ func (c *ImportConfig) Validate() error {
 		errs = append(errs, fmt.Errorf("batch: %d, want >= 1", c.BatchSize))
 	}
 	if c.PublishedAt != "" {
-		if _, err := normalize.ParseTime(c.PublishedAt); err != nil {
+		if t, err := normalize.ParseTime(c.PublishedAt); err != nil {
 			errs = append(errs, fmt.Errorf("published-at: %w", err))
+		} else if ferr := c.Limits.article().CheckPublished(t, time.Now()); ferr != nil {
+			errs = append(errs, fmt.Errorf("published-at: %s", ferr.Reason))
 		}
 	}
 	switch c.Progress {

@@ -45,3 +45,29 @@ func TestServeConfigInvalid(t *testing.T) {
 		t.Fatalf("bad env: %v", err)
 	}
 }
+
+// TestDateAndFeedGuardConfig: --min-published-at reaches the article limits; bad values of it and
+// of the feed allow-list are start-up errors.
+func TestDateAndFeedGuardConfig(t *testing.T) {
+	t.Setenv("NEWSFLOW_INGEST_FEED_ALLOW_CIDRS", "10.1.0.0/16, 192.168.7.7")
+	s, cfg := serveFlags()
+	if err := s.Parse([]string{"--min-published-at", "1980-01-01", "--feeds", "https://example.com/rss"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Limits.article().MinPublishedAt; got.Year() != 1980 || len(cfg.feedAllowCIDRs) != 2 || cfg.FeedMaxItems != 200 {
+		t.Fatalf("floor %v, cidrs %v, max items %d", got, cfg.feedAllowCIDRs, cfg.FeedMaxItems)
+	}
+	for _, args := range [][]string{{"--min-published-at", "yesterday"}, {"--feeds", "https://x.org/rss", "--feed-allow-cidrs", "10.0.0.0/33"},
+		{"--feeds", "https://x.org/rss", "--feed-max-items", "0"}} {
+		s, cfg := serveFlags()
+		if err := s.Parse(args); err != nil {
+			t.Fatal(err)
+		}
+		if err := cfg.Validate(); err == nil {
+			t.Errorf("%v: accepted", args)
+		}
+	}
+}

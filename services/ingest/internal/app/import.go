@@ -122,6 +122,18 @@ func printSummary(w io.Writer, st importer.Stats, took time.Duration, dry bool) 
 		fmt.Fprintf(w, " (%d files of other types skipped)", st.Skipped)
 	}
 	fmt.Fprintln(w)
+	if st.Duplicates > 0 {
+		// The later copy of an article is the one written; the earlier ones are listed (a few)
+		// so that a person can tell a re-export from two stories that share a URL.
+		fmt.Fprintln(w, "duplicates (the later copy was written):")
+		const show = 20
+		for _, r := range st.Superseded[:min(show, len(st.Superseded))] {
+			fmt.Fprintf(w, "  %s\n", r)
+		}
+		if more := st.Duplicates - min(show, len(st.Superseded)); more > 0 {
+			fmt.Fprintf(w, "  … and %d more\n", more)
+		}
+	}
 	if st.Rejected > 0 {
 		fmt.Fprintln(w, "rejected:")
 		for _, r := range st.Rejections {

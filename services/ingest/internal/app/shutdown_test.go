@@ -31,7 +31,9 @@ func TestServeAPIShutdown(t *testing.T) {
 	ready.Store(true)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- serveAPI(ctx, ln, h, ready.Store, 10*time.Second, slog.New(slog.DiscardHandler)) }()
+	go func() {
+		done <- serveAPI(ctx, ln, h, &http.Server{}, ready.Store, 10*time.Second, slog.New(slog.DiscardHandler))
+	}()
 
 	status := make(chan int, 1)
 	go func() {

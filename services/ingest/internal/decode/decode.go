@@ -66,8 +66,10 @@ const (
 	CodeTooLarge    = "too_large"    // a field exceeds its size limit
 	CodeInvalidURL  = "invalid_url"  // url is not an absolute http(s) URL
 	CodeInvalidDate = "invalid_date" // published_at is in no known format
-	CodeBinary      = "binary"       // control characters: binary data, not text
-	CodeInvalid     = "invalid"      // any other invalid value
+	// CodeDateOutOfRange: published_at is before the floor or more than two days ahead.
+	CodeDateOutOfRange = "date_out_of_range"
+	CodeBinary         = "binary"  // control characters: binary data, not text
+	CodeInvalid        = "invalid" // any other invalid value
 )
 
 // FieldError says which field of an item is wrong and why; Field is empty when the item as a

@@ -14,7 +14,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -66,7 +65,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Polls: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "newsflow_ingest_feed_polls_total",
 			Help: "Feed polls, by outcome (ok, not_modified, error)."}, []string{"outcome"}),
 		Items: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "newsflow_ingest_feed_items_total",
-			Help: "Feed items looked at, by outcome (new, seen, rejected)."}, []string{"outcome"}),
+			Help: "Feed items looked at, by outcome (new, seen, rejected, deferred: beyond one poll's --feed-max-items, taken at a later poll)."}, []string{"outcome"}),
 		Poll: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "newsflow_ingest_feed_poll_seconds",
 			Help: "Duration of one poll of one feed, publishing included.", Buckets: prometheus.ExponentialBuckets(0.005, 2.5, 12)}),
 	}
@@ -85,8 +84,14 @@ type Poller struct {
 	Metrics    *Metrics
 	Limits     normalize.Limits
 	FetchPages bool // fetch each new item's page and extract the article (readability)
-	Log        *slog.Logger
-	Now        func() time.Time
+	// PageClient fetches the items' pages (nil: Client). Its transport should refuse internal
+	// addresses (Guard): the links are whatever the feed's author wrote.
+	PageClient *http.Client
+	// MaxItems bounds the new items taken from one feed per poll (0: no bound); the rest are
+	// taken at the next polls, newest first.
+	MaxItems int
+	Log      *slog.Logger
+	Now      func() time.Time
 }
 
 // Run polls all feeds at once, then every Interval, until ctx is done. A failing feed is logged
@@ -174,17 +179,40 @@ func (p *Poller) Poll(ctx context.Context, f Feed) (n int, err error) {
 	for _, k := range st.Seen {
 		seen[k] = true
 	}
-	var items []decode.Item
-	var keys []string
-	// Feeds list newest first; publish oldest first so the topic reads in order.
-	for i := len(feed.Items) - 1; i >= 0; i-- {
-		it := feed.Items[i]
+	// Take the newest unseen items, at most MaxItems: one poll's work (and its page fetches)
+	// is bounded whatever the feed lists, fresh news comes first, and what is left over is
+	// taken at the next polls (the validators are not saved, so the next poll reads the
+	// feed in full again).
+	keys := make([]string, len(feed.Items))
+	var take []int // indices into feed.Items, newest first
+	deferred := 0
+	inFeed := make(map[string]bool, len(feed.Items))
+	for i, it := range feed.Items {
 		k := ItemKey(it)
-		if seen[k] {
+		keys[i] = k
+		switch {
+		case seen[k]:
 			p.countItem("seen")
-			continue
+		case inFeed[k]: // listed twice in one document
+		case p.MaxItems > 0 && len(take) >= p.MaxItems:
+			deferred++
+			p.countItem("deferred")
+		default:
+			take = append(take, i)
 		}
-		seen[k] = true
+		inFeed[k] = true
+	}
+	if deferred > 0 {
+		p.Log.Info("feed lists more new items than one poll takes; the rest follow at the next polls",
+			"feed", f.redacted(), "taken", len(take), "deferred", deferred, "max_items", p.MaxItems)
+	}
+	var items []decode.Item
+	taken := make(map[string]bool, len(take))
+	// Feeds list newest first; publish oldest first so the topic reads in order.
+	for j := len(take) - 1; j >= 0; j-- {
+		i := take[j]
+		it := feed.Items[i]
+		taken[keys[i]] = true
 		raw := ItemRaw(it, f)
 		if p.FetchPages && raw.URL != "" {
 			if text, err := p.fetchPage(ctx, raw.URL); err != nil {
@@ -194,9 +222,8 @@ func (p *Poller) Poll(ctx context.Context, f Feed) (n int, err error) {
 			}
 		}
 		items = append(items, decode.Item{Index: len(items), Line: i + 1, Raw: raw})
-		keys = append(keys, k)
 	}
-	b := intake.Prepare(items, p.now(), p.Limits, nil)
+	b := intake.Prepare(items, p.now(), p.Limits)
 	p.Intake.Judged(intake.ChannelFeed, &b)
 	for _, r := range b.Results {
 		if r.Status == intake.StatusRejected {
@@ -214,13 +241,40 @@ func (p *Poller) Poll(ctx context.Context, f Feed) (n int, err error) {
 		p.countItem("new")
 	}
 	// Rejected items are remembered too: they will not become valid by being fetched again.
-	st.Seen = append(slices.Clone(st.Seen), keys...)
-	st.ETag = resp.Header.Get("ETag")
-	st.LastModified = resp.Header.Get("Last-Modified")
+	st.Seen = nextSeen(st.Seen, keys, inFeed, func(k string) bool { return seen[k] || taken[k] })
+	st.ETag, st.LastModified = resp.Header.Get("ETag"), resp.Header.Get("Last-Modified")
+	if deferred > 0 {
+		st.ETag, st.LastModified = "", ""
+	}
 	if err := p.Store.Put(f.URL, st); err != nil {
 		return len(b.Articles), err
 	}
 	return len(b.Articles), nil
+}
+
+// nextSeen is the seen keys to keep after a poll, oldest first: every key of an item the feed
+// still lists and that is seen (however many: a key forgotten while its item is still listed
+// would be published again at the next poll), then, before them, up to MaxSeen of the keys of
+// items the feed no longer lists, the most recent ones, for feeds that drop an item and list it
+// again. keys are the feed's item keys, newest first, as listed.
+func nextSeen(old, keys []string, inFeed map[string]bool, isSeen func(string) bool) []string {
+	var gone []string
+	for _, k := range old {
+		if !inFeed[k] {
+			gone = append(gone, k)
+		}
+	}
+	gone = gone[max(0, len(gone)-MaxSeen):]
+	out := make([]string, 0, len(gone)+len(keys))
+	out = append(out, gone...)
+	added := make(map[string]bool, len(keys))
+	for i := len(keys) - 1; i >= 0; i-- {
+		if k := keys[i]; isSeen(k) && !added[k] {
+			added[k] = true
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 func (p *Poller) countItem(outcome string) {
@@ -282,7 +336,11 @@ func (p *Poller) fetchPage(ctx context.Context, link string) (string, error) {
 		return "", err
 	}
 	req.Header.Set("User-Agent", "newsflow-ingest/1 (+feed poller)")
-	resp, err := p.Client.Do(req)
+	c := p.PageClient
+	if c == nil {
+		c = p.Client
+	}
+	resp, err := c.Do(req)
 	if err != nil {
 		return "", err
 	}

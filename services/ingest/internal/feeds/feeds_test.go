@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/goleak"
 
 	"github.com/newsflow/newsflow/pkg/article"
@@ -60,6 +61,7 @@ type feedServer struct {
 	full, not int
 	atom      bool
 	pages     map[string]string
+	pageHits  int
 }
 
 func newFeedServer(t *testing.T, atom bool) *feedServer {
@@ -80,6 +82,7 @@ func (fs *feedServer) serve(w http.ResponseWriter, r *http.Request) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	if p, ok := fs.pages[r.URL.Path]; ok {
+		fs.pageHits++
 		w.Header().Set("Content-Type", "text/html")
 		fmt.Fprint(w, p)
 		return
@@ -237,11 +240,12 @@ func TestStore(t *testing.T) {
 	for i := range seen {
 		seen[i] = fmt.Sprint(i)
 	}
-	if err := s.Put("u", State{Seen: seen}); err != nil {
+	if err := s.Put("u", State{Seen: seen, ETag: `"e"`}); err != nil {
 		t.Fatal(err)
 	}
+	// The store keeps what the poller decided to keep (nextSeen bounds it), all of it.
 	s2, err := OpenStore(dir)
-	if err != nil || len(s2.Get("u").Seen) != MaxSeen || s2.Get("u").Seen[0] != "10" {
+	if err != nil || len(s2.Get("u").Seen) != MaxSeen+10 || s2.Get("u").Seen[0] != "0" || s2.Get("u").ETag != `"e"` {
 		t.Fatalf("reopened: %v, %d seen", err, len(s2.Get("u").Seen))
 	}
 	if err := os.WriteFile(filepath.Join(dir, "feeds.json"), []byte("{not json"), 0o644); err != nil {
@@ -249,5 +253,118 @@ func TestStore(t *testing.T) {
 	}
 	if _, err := OpenStore(dir); err == nil || !strings.Contains(err.Error(), "corrupt") {
 		t.Fatalf("corrupt state file: %v", err)
+	}
+}
+
+// TestNextSeen: keys of items still listed are all kept, keys of items no longer listed only up
+// to MaxSeen, the most recent.
+func TestNextSeen(t *testing.T) {
+	var old []string
+	for i := range MaxSeen + 100 {
+		old = append(old, fmt.Sprint("gone-", i))
+	}
+	old = append(old, "listed-1")
+	keys := []string{"listed-3", "listed-2", "listed-1"} // newest first, as feeds list them
+	inFeed := map[string]bool{"listed-1": true, "listed-2": true, "listed-3": true}
+	got := nextSeen(old, keys, inFeed, func(k string) bool { return k != "listed-3" }) // listed-3 deferred
+	if len(got) != MaxSeen+2 || got[0] != "gone-100" || got[MaxSeen-1] != fmt.Sprint("gone-", MaxSeen+99) ||
+		got[MaxSeen] != "listed-1" || got[MaxSeen+1] != "listed-2" {
+		t.Fatalf("%d kept: first %q, last %q", len(got), got[0], got[len(got)-3:])
+	}
+}
+
+// TestPollLargeFeed: a feed of 6,000 items, served locally, all of them published before (the
+// state lists their keys). Polling it again publishes nothing, poll after poll: every key of an
+// item the feed still lists is kept, although they are more than MaxSeen (keeping only the last
+// 5,000 published the oldest 1,000 again at every poll).
+func TestPollLargeFeed(t *testing.T) {
+	const total = 6000
+	titles := make([]string, total)
+	keys := make([]string, total)
+	for i := range titles {
+		titles[i] = fmt.Sprint("item-", total-i) // newest first
+		keys[total-1-i] = "guid:" + titles[i]    // state: oldest first
+	}
+	fs := newFeedServer(t, false)
+	fs.set(titles...)
+	pub := &fakePub{}
+	store, _ := OpenStore(t.TempDir())
+	feed := Feed{URL: fs.URL + "/feed", Source: "s"}
+	if err := store.Put(feed.URL, State{Seen: keys}); err != nil {
+		t.Fatal(err)
+	}
+	p := newPoller(t, store, pub)
+	p.MaxItems = 200
+	for i := range 3 {
+		if n, err := p.Poll(context.Background(), feed); err != nil || n != 0 {
+			t.Fatalf("poll %d published %d (%v), want 0: %.60q", i+1, n, err, pub.titles())
+		}
+	}
+	if n := len(store.Get(feed.URL).Seen); n != total || fs.full != 1 {
+		t.Fatalf("%d keys kept, %d full fetches; want %d, 1 (then 304s)", n, fs.full, total)
+	}
+}
+
+// TestPollCapsItemsPerPoll: at most MaxItems new items are taken per poll, the newest first;
+// the rest follow at the next polls (the feed is fetched in full again, not answered 304), and
+// every item is published exactly once.
+func TestPollCapsItemsPerPoll(t *testing.T) {
+	const total = 1000
+	titles := make([]string, total)
+	for i := range titles {
+		titles[i] = fmt.Sprint("item-", total-i) // newest first
+	}
+	fs := newFeedServer(t, false)
+	fs.set(titles...)
+	pub := &fakePub{}
+	store, _ := OpenStore(t.TempDir())
+	p := newPoller(t, store, pub)
+	p.MaxItems = 300
+	feed := Feed{URL: fs.URL + "/feed", Source: "s"}
+	for i, want := range []int{300, 300, 300, 100, 0, 0} {
+		n, err := p.Poll(context.Background(), feed)
+		if err != nil || n != want {
+			t.Fatalf("poll %d published %d (%v), want %d", i+1, n, err, want)
+		}
+		if i == 0 && !strings.HasPrefix(pub.titles(), "item-701|") {
+			t.Fatalf("first poll should take the newest 300, oldest first: %.40q", pub.titles())
+		}
+	}
+	ids := map[string]bool{}
+	for _, a := range pub.arts {
+		if ids[a.ID] {
+			t.Fatalf("%q published twice", a.Title)
+		}
+		ids[a.ID] = true
+	}
+	// Four full fetches (the validators are kept only once nothing is left over), then 304s.
+	if len(ids) != total || fs.full != 4 || fs.not != 2 {
+		t.Fatalf("%d distinct published, %d full fetches, %d not-modified; want %d, 4, 2", len(ids), fs.full, fs.not, total)
+	}
+}
+
+// TestPollRejectsOutOfRangeDateAndRemembers: an item dated before the floor is rejected with
+// its reason, the other item is published, and the rejected one is not tried again.
+func TestPollRejectsOutOfRangeDateAndRemembers(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprint(w, `<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>
+<item><title>Fine</title><guid>fine</guid><description>Fine text.</description><pubDate>Wed, 21 Aug 2019 08:00:00 GMT</pubDate></item>
+<item><title>Ancient</title><guid>ancient</guid><description>Old text.</description><pubDate>Mon, 01 Jan 1850 08:00:00 GMT</pubDate></item>
+</channel></rss>`)
+	}))
+	defer srv.Close()
+	reg := metrics.NewRegistry()
+	store, _ := OpenStore(t.TempDir())
+	pub := &fakePub{}
+	p := newPoller(t, store, pub)
+	p.Metrics = NewMetrics(reg)
+	feed := Feed{URL: srv.URL, Source: "s"}
+	for i, want := range []int{1, 0} {
+		if n, err := p.Poll(context.Background(), feed); err != nil || n != want {
+			t.Fatalf("poll %d: %d, %v; want %d", i+1, n, err, want)
+		}
+	}
+	if got := testutil.ToFloat64(p.Metrics.Items.WithLabelValues("rejected")); got != 1 || pub.titles() != "Fine" {
+		t.Fatalf("rejected %v times, published %q", got, pub.titles())
 	}
 }

@@ -18,8 +18,10 @@ type State struct {
 	Seen         []string `json:"seen,omitempty"`
 }
 
-// MaxSeen bounds the remembered keys per feed. Feeds list their latest few dozen items, so the
-// last few thousand keys are enough to never see an item as new twice.
+// MaxSeen bounds the remembered keys of items a feed no longer lists (for feeds that drop an item
+// and list it again). The keys of items it still lists are all kept, however many (Poll): a
+// feed of 6,000 items once had its oldest 1,000 published again at every poll because only the
+// last 5,000 keys were kept. Those are bounded by the feed document's size (MaxFeedBytes).
 const MaxSeen = 5000
 
 // Store keeps feed state in one JSON file, written atomically (temporary file, then rename), so
@@ -59,9 +61,6 @@ func (s *Store) Get(url string) State {
 
 // Put records the state of the feed at url and writes the file.
 func (s *Store) Put(url string, st State) error {
-	if len(st.Seen) > MaxSeen {
-		st.Seen = st.Seen[len(st.Seen)-MaxSeen:]
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.feeds[url] = st

@@ -57,6 +57,11 @@ type Handler struct {
 	Metrics    *intake.Metrics
 	Requests   *prometheus.CounterVec // labels: code
 	Now        func() time.Time
+	// Admission bounds requests in flight and the bytes they hold (429 beyond); nil: unbounded.
+	Admission *Admission
+	// WriteTimeout bounds writing an answer, from when it is ready: a client that never reads
+	// its answer holds its request's bytes no longer than this. 0: no bound here.
+	WriteTimeout time.Duration
 }
 
 // NewRequestsMetric registers the per-status request counter on reg.
@@ -105,13 +110,28 @@ var mediaFormats = map[string]decode.Format{
 const AcceptedTypes = "application/json, application/x-ndjson, text/plain"
 
 func (h *Handler) postArticles(w http.ResponseWriter, r *http.Request) {
-	code := h.post(w, r)
+	var code int
+	if c, ok := h.Admission.enter(r.Context()); !ok {
+		code = h.busy(w, shedInFlight)
+	} else {
+		if c != nil {
+			w = answering{ResponseWriter: w, c: c}
+		}
+		code = h.post(w, r, c)
+		c.done()
+	}
 	if h.Requests != nil {
 		h.Requests.WithLabelValues(strconv.Itoa(code)).Inc()
 	}
 }
 
-func (h *Handler) post(w http.ResponseWriter, r *http.Request) int {
+// busy answers 429 with Retry-After: ingest is at capacity (reason: shedInFlight or shedBuffer).
+func (h *Handler) busy(w http.ResponseWriter, reason string) int {
+	w.Header().Set("Retry-After", retryAfter(h.RetryAfter))
+	return h.fail(w, http.StatusTooManyRequests, busyMessage(reason), nil)
+}
+
+func (h *Handler) post(w http.ResponseWriter, r *http.Request, c *charge) int {
 	if code, ok := h.authorize(w, r); !ok {
 		return code
 	}
@@ -127,9 +147,12 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) int {
 		h.Metrics.Reject(intake.ChannelHTTP, decode.CodeTooLarge, 1)
 		return h.fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body of %d bytes exceeds the limit of %d", r.ContentLength, h.Limits.MaxRequestBytes), nil)
 	}
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.Limits.MaxRequestBytes))
+	data, err := readBody(r.Context(), r.Body, r.ContentLength, h.Limits.MaxRequestBytes, c)
 	if err != nil {
 		var mbe *http.MaxBytesError
+		if errors.Is(err, errBusy) {
+			return h.busy(w, shedBuffer)
+		}
 		if errors.As(err, &mbe) {
 			h.Metrics.Reject(intake.ChannelHTTP, decode.CodeTooLarge, 1)
 			return h.fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body exceeds the limit of %d bytes", h.Limits.MaxRequestBytes), nil)
@@ -138,6 +161,12 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) int {
 	}
 	if h.Metrics != nil {
 		h.Metrics.Bytes.WithLabelValues(intake.ChannelHTTP).Add(float64(len(data)))
+	}
+
+	// What decoding, normalising and encoding will hold comes out of the budget before they
+	// start (see charge): per byte, and per item, which tiny items make the larger part.
+	if err := c.grow(r.Context(), (DecodeFactor-1)*int64(len(data))+ItemBytes*int64(maxItems(format, data, h.Limits.MaxItems))); err != nil {
+		return h.busy(w, shedBuffer)
 	}
 
 	q := r.URL.Query()
@@ -162,7 +191,7 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) int {
 		return h.fail(w, http.StatusBadRequest, "no articles in the request body", nil)
 	}
 
-	b := intake.Prepare(items, h.now(), h.Limits.Article, nil)
+	b := intake.Prepare(items, h.now(), h.Limits.Article)
 	h.Metrics.Judged(intake.ChannelHTTP, &b)
 	acc, dup, rej := b.Counts()
 	resp := Response{Accepted: acc, Duplicates: dup, Rejected: rej, Items: b.Results}
@@ -174,10 +203,13 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) int {
 	// One WriteMessages call for the whole request: 202 only when it returned nil.
 	if err := h.Pub.Publish(r.Context(), b.Articles); err != nil {
 		if errors.Is(err, publish.ErrRecordTooLarge) {
-			return h.fail(w, http.StatusRequestEntityTooLarge, err.Error(), nil)
+			// intake measured every record against the same limit: this is a bug, not the
+			// client's fault, and retrying will not help.
+			h.Log.Error("an accepted article's record is too large for Kafka", "error", err)
+			return h.fail(w, http.StatusInternalServerError, "internal error: "+err.Error(), nil)
 		}
 		h.Log.Warn("publishing failed; answering 503", "articles", len(b.Articles), "error", err)
-		w.Header().Set("Retry-After", strconv.Itoa(int(max(1, h.RetryAfter.Round(time.Second)/time.Second))))
+		w.Header().Set("Retry-After", retryAfter(h.RetryAfter))
 		return h.fail(w, http.StatusServiceUnavailable, "Kafka is unavailable; nothing of this request was accepted, send it again later", nil)
 	}
 	h.Metrics.Published(intake.ChannelHTTP, &b)
@@ -216,6 +248,10 @@ func (h *Handler) fail(w http.ResponseWriter, code int, msg string, items []inta
 }
 
 func (h *Handler) write(w http.ResponseWriter, code int, resp Response) int {
+	if h.WriteTimeout > 0 {
+		// ErrNotSupported (a ResponseWriter that is not a connection's) leaves no deadline to set.
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(h.WriteTimeout))
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	enc := json.NewEncoder(w)

@@ -196,7 +196,9 @@ func TestMixedBatch(t *testing.T) {
 		t.Fatalf("status %d %+v", resp.StatusCode, r)
 	}
 	st := []string{r.Items[0].Status, r.Items[1].Status, r.Items[2].Status, r.Items[3].Status}
-	if strings.Join(st, ",") != "accepted,rejected,duplicate,accepted" || r.Items[1].Line != 2 || r.Items[1].Error.Field != "title" {
+	// Item 2 repeats item 0: the later copy is written, the earlier one is the duplicate.
+	if strings.Join(st, ",") != "duplicate,rejected,accepted,accepted" || r.Items[1].Line != 2 || r.Items[1].Error.Field != "title" ||
+		r.Items[0].SupersededBy != 2 || r.Items[0].ID != r.Items[2].ID {
 		t.Fatalf("items %+v", r.Items)
 	}
 	if len(r.Items[3].Notes) == 0 || r.Items[3].Notes[0] != normalize.NoteMissingDate {
@@ -204,6 +206,43 @@ func TestMixedBatch(t *testing.T) {
 	}
 	if len(pub.calls) != 1 || len(pub.calls[0]) != 2 {
 		t.Fatalf("publisher calls %d", len(pub.calls))
+	}
+}
+
+// TestDateBoundsAndLaterCopy: publication dates before the floor (1900-01-01) or more than two
+// days ahead are rejected item by item with the reason, the rest of the request is accepted, and
+// of two copies of one article the later one is written.
+func TestDateBoundsAndLaterCopy(t *testing.T) {
+	pub := &fakePub{}
+	srv := newServer(t, pub, "")
+	now := time.Now().UTC()
+	item := func(title, body, url, published string) string {
+		return `{"title":"` + title + `","body":"` + body + `","url":"` + url + `","published_at":"` + published + `"}` + "\n"
+	}
+	body := item("Old", "b", "https://example.com/old", "1899-12-31T00:00:00Z") +
+		item("Ahead", "b", "https://example.com/ahead", now.Add(72*time.Hour).Format(time.RFC3339)) +
+		item("Story", "first version", "https://example.com/s", "1900-01-01") +
+		item("Tomorrow", "b", "https://example.com/t", now.Add(24*time.Hour).Format(time.RFC3339)) +
+		item("Story", "corrected version", "https://example.com/s", "1987-02-26")
+	resp, r := post(t, srv.URL+"/v1/articles", "application/x-ndjson", []byte(body))
+	if resp.StatusCode != 202 || r.Accepted != 2 || r.Rejected != 2 || r.Duplicates != 1 {
+		t.Fatalf("status %d %+v", resp.StatusCode, r)
+	}
+	for _, i := range []int{0, 1} {
+		if e := r.Items[i].Error; e == nil || e.Code != "date_out_of_range" || e.Field != "published_at" || e.Reason == "" {
+			t.Errorf("item %d: %+v", i, r.Items[i])
+		}
+	}
+	if r.Items[2].Status != intake.StatusDuplicate || r.Items[2].SupersededBy != 4 || r.Items[4].Status != intake.StatusAccepted {
+		t.Errorf("items 2 and 4: %+v %+v", r.Items[2], r.Items[4])
+	}
+	if len(pub.calls) != 1 || len(pub.calls[0]) != 2 || pub.calls[0][1].Body != "corrected version" {
+		t.Fatalf("published %+v", pub.calls)
+	}
+	// A request whose every item is out of range is a 400 with the reasons.
+	resp, r = post(t, srv.URL+"/v1/articles", "application/json", []byte(`{"title":"t","body":"b","published_at":"0001-01-01T00:00:00Z"}`))
+	if resp.StatusCode != 400 || len(r.Items) != 1 || r.Items[0].Error.Code != "date_out_of_range" || !strings.Contains(r.Items[0].Error.Reason, "1900-01-01") {
+		t.Fatalf("status %d %+v", resp.StatusCode, r)
 	}
 }
 
@@ -330,7 +369,7 @@ func TestOpenAPI(t *testing.T) {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	for _, want := range []string{"openapi: 3", "/v1/articles", "application/x-ndjson", "text/plain", "Retry-After", `"413"`, `"415"`, `"401"`} {
+	for _, want := range []string{"openapi: 3", "/v1/articles", "application/x-ndjson", "text/plain", "Retry-After", `"413"`, `"415"`, `"401"`, `"429"`} {
 		if !bytes.Contains(b, []byte(want)) {
 			t.Errorf("openapi.yaml lacks %q", want)
 		}

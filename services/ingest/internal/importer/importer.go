@@ -65,9 +65,12 @@ type Stats struct {
 	Skipped    int // files in directories with an extension import does not read
 	Read       int
 	Accepted   int
-	Duplicates int
+	Duplicates int // items superseded by a later copy of the same article (same id)
 	Rejected   int
 	Rejections []Rejection
+	// Superseded locates the first MaxRejections duplicates: Reason names the later copy that
+	// was written instead.
+	Superseded []Rejection
 }
 
 // Supported reports whether import reads files with path's extension.
@@ -93,8 +96,25 @@ type run struct {
 	pub     Publisher
 	opt     Options
 	st      Stats
-	seen    map[string]bool
+	seen    map[string]copyAt // article id -> its latest copy so far
 	pending []article.Article
+	// again counts the pending articles whose id an earlier flush already wrote: a later copy
+	// written over it, not a new article.
+	again int
+}
+
+// copyAt is where the latest copy of an article was read, and where it waits to be written.
+type copyAt struct {
+	file    string
+	line    int
+	pending int // index in run.pending; -1 once flushed
+}
+
+func (c copyAt) String() string {
+	if c.line > 0 {
+		return fmt.Sprintf("%s:%d", c.file, c.line)
+	}
+	return c.file
 }
 
 // Import reads every path and publishes what is valid. It returns an error only when publishing
@@ -109,7 +129,7 @@ func Import(ctx context.Context, paths []string, pub Publisher, opt Options) (St
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	r := &run{ctx: ctx, pub: pub, opt: opt, seen: map[string]bool{}}
+	r := &run{ctx: ctx, pub: pub, opt: opt, seen: map[string]copyAt{}}
 	for _, p := range paths {
 		if err := r.path(p); err != nil {
 			return r.st, err
@@ -220,7 +240,9 @@ func (r *run) lines(path string, rd io.Reader) error {
 		} else if len(bytes.TrimSpace(l)) > 0 {
 			its, _ := decode.Decode(decode.NDJSON, l, decode.TextMeta{}, 0)
 			for _, it := range its {
-				it.Line = line
+				// Index is the position in the batch, so that a duplicate's SupersededBy
+				// finds the later line.
+				it.Index, it.Line = len(items), line
 				items = append(items, it)
 			}
 		}
@@ -267,26 +289,61 @@ func readLine(br *bufio.Reader, limit int64) ([]byte, error) {
 	}
 }
 
+// items judges one batch and queues what is valid. The later copy of an article wins, within the
+// batch (intake.Prepare) and across batches: a copy still queued is replaced in place, and a copy
+// an earlier flush already wrote is written again (the later record is the one the index keeps).
+// Either way the earlier copy counts as a duplicate, so that Accepted counts distinct articles.
 func (r *run) items(path string, items []decode.Item) error {
 	if len(items) == 0 {
 		return nil
 	}
-	b := intake.Prepare(items, r.opt.Now(), r.opt.Limits, r.seen)
+	b := intake.Prepare(items, r.opt.Now(), r.opt.Limits)
 	r.opt.Metrics.Judged(intake.ChannelFile, &b)
 	r.st.Read += len(items)
+	lineOf := make(map[int]int, len(b.Results)) // item index -> line
+	for _, res := range b.Results {
+		lineOf[res.Index] = res.Line
+	}
+	arts := b.Articles
 	for _, res := range b.Results {
 		switch res.Status {
 		case intake.StatusRejected:
 			r.reject(path, res.Line, res.Error.Error())
 		case intake.StatusDuplicate:
-			r.st.Duplicates++
+			r.supersede(copyAt{file: path, line: res.Line}, copyAt{file: path, line: lineOf[res.SupersededBy]})
+		case intake.StatusAccepted:
+			a := arts[0]
+			arts = arts[1:]
+			at := copyAt{file: path, line: res.Line, pending: len(r.pending)}
+			prev, ok := r.seen[a.ID]
+			switch {
+			case !ok:
+				r.pending = append(r.pending, a)
+			case prev.pending >= 0:
+				at.pending = prev.pending
+				r.pending[prev.pending] = a
+				r.supersede(prev, at)
+			default:
+				r.pending = append(r.pending, a)
+				r.again++
+				r.supersede(prev, at)
+			}
+			r.seen[a.ID] = at
 		}
 	}
-	r.pending = append(r.pending, b.Articles...)
 	if len(r.pending) >= r.opt.BatchSize {
 		return r.flush()
 	}
 	return nil
+}
+
+// supersede counts earlier as a duplicate of later, the copy written instead.
+func (r *run) supersede(earlier, later copyAt) {
+	r.st.Duplicates++
+	if len(r.st.Superseded) < MaxRejections {
+		r.st.Superseded = append(r.st.Superseded, Rejection{File: earlier.file, Line: earlier.line,
+			Reason: "superseded by " + later.String() + ", a later copy of the same article (same id)"})
+	}
 }
 
 func (r *run) flush() error {
@@ -296,11 +353,16 @@ func (r *run) flush() error {
 	if err := r.pub.Publish(r.ctx, r.pending); err != nil {
 		return err
 	}
-	r.st.Accepted += len(r.pending)
+	r.st.Accepted += len(r.pending) - r.again
 	if m := r.opt.Metrics; m != nil {
 		m.Accepted.WithLabelValues(intake.ChannelFile).Add(float64(len(r.pending)))
 	}
-	r.pending = r.pending[:0]
+	for _, a := range r.pending {
+		at := r.seen[a.ID]
+		at.pending = -1
+		r.seen[a.ID] = at
+	}
+	r.pending, r.again = r.pending[:0], 0
 	r.progress()
 	return nil
 }

@@ -86,8 +86,59 @@ func TestImport(t *testing.T) {
 		}
 		n += len(c)
 	}
-	if n != 3 || pub.calls[0][0].Source != "src" || progress == 0 {
+	// B1 was written in the first batch; its later copy in d/c.ndjson is written again, so 4
+	// records for 3 distinct articles.
+	if n != 4 || pub.calls[0][0].Source != "src" || progress == 0 {
 		t.Fatalf("%d published, calls %+v, progress %d", n, pub.calls, progress)
+	}
+	if len(st.Superseded) != 1 || strings.TrimPrefix(st.Superseded[0].String(), dir+string(filepath.Separator)) !=
+		"b.json:2: superseded by "+filepath.Join(dir, "d", "c.ndjson")+":3, a later copy of the same article (same id)" {
+		t.Errorf("superseded %v", st.Superseded)
+	}
+}
+
+// TestImportLaterCopyWins: an article repeated in one import is written with its latest text,
+// whether the earlier copy is in the same batch or was already written; the earlier copies are
+// reported as duplicates with file:line, and Accepted counts distinct articles. An out-of-range
+// publication date is reported as file:line too.
+func TestImportLaterCopyWins(t *testing.T) {
+	dir := t.TempDir()
+	line := func(body, published string) string {
+		return `{"title":"Story","url":"https://news.example.com/s","body":"` + body + `","published_at":"` + published + "\"}\n"
+	}
+	write(t, dir, "a.jsonl", line("v1", "2019-08-21")+`{"title":"Other","body":"o"}`+"\n"+line("v2", "2019-08-21")+
+		`{"title":"Old","body":"o","published_at":"1850-01-01"}`+"\n")
+	write(t, dir, "b.jsonl", `{"title":"Third","body":"t"}`+"\n"+line("v3", "2019-08-22"))
+	pub := &fakePub{}
+	st, err := Import(context.Background(), []string{dir}, pub, Options{Limits: normalize.DefaultLimits, BatchSize: 2,
+		Now: func() time.Time { return time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Read != 6 || st.Accepted != 3 || st.Duplicates != 2 || st.Rejected != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+	if r := st.Rejections[0].String(); !strings.HasSuffix(r, "a.jsonl:4: published_at: 1850-01-01T00:00:00Z is before 1900-01-01, the earliest publication date taken (--min-published-at)") {
+		t.Errorf("rejection %q", r)
+	}
+	var last article.Article
+	bodies := map[string]string{} // id -> body of the last record written
+	for _, c := range pub.calls {
+		for _, a := range c {
+			bodies[a.ID] = a.Body
+			if a.Title == "Story" {
+				last = a
+			}
+		}
+	}
+	if len(bodies) != 3 || last.Body != "v3" {
+		t.Fatalf("bodies %v, last Story %q; want the v3 copy last", bodies, last.Body)
+	}
+	want := []string{"a.jsonl:1: superseded by " + filepath.Join(dir, "a.jsonl") + ":3", "a.jsonl:3: superseded by " + filepath.Join(dir, "b.jsonl") + ":2"}
+	for i, w := range want {
+		if i >= len(st.Superseded) || !strings.HasPrefix(strings.TrimPrefix(st.Superseded[i].String(), dir+string(filepath.Separator)), w) {
+			t.Errorf("superseded %d: %v, want %q", i, st.Superseded, w)
+		}
 	}
 }
 

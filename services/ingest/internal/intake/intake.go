@@ -5,6 +5,7 @@
 package intake
 
 import (
+	"fmt"
 	"runtime"
 	"sync"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/newsflow/newsflow/pkg/metrics"
 	"github.com/newsflow/newsflow/services/ingest/internal/decode"
 	"github.com/newsflow/newsflow/services/ingest/internal/normalize"
+	"github.com/newsflow/newsflow/services/ingest/internal/publish"
 )
 
 // Item statuses in results.
@@ -33,12 +35,15 @@ const (
 
 // Result is the verdict on one item, as the HTTP API returns it and `ingest import` reports it.
 type Result struct {
-	Index  int                `json:"index"`
-	Line   int                `json:"line,omitempty"`
-	Status string             `json:"status"`
-	ID     string             `json:"id,omitempty"`
-	Notes  []string           `json:"notes,omitempty"`
-	Error  *decode.FieldError `json:"error,omitempty"`
+	Index  int    `json:"index"`
+	Line   int    `json:"line,omitempty"`
+	Status string `json:"status"`
+	ID     string `json:"id,omitempty"`
+	// SupersededBy is, for a duplicate, the index of the later item with the same id that is
+	// written instead.
+	SupersededBy int                `json:"superseded_by,omitempty"`
+	Notes        []string           `json:"notes,omitempty"`
+	Error        *decode.FieldError `json:"error,omitempty"`
 }
 
 // Batch is the articles to publish and a result for every item of the input, in input order.
@@ -62,14 +67,19 @@ func (b *Batch) Counts() (accepted, duplicates, rejected int) {
 	return
 }
 
-// Prepare normalises items. seen maps ids already accepted (in this request, or earlier in this
-// import) to where they were first seen; an item with such an id is a duplicate and is not
-// published twice. seen may be nil.
-func Prepare(items []decode.Item, now time.Time, lim normalize.Limits, seen map[string]bool) Batch {
-	if seen == nil {
-		seen = map[string]bool{}
-	}
+// Prepare normalises items. When several items carry the same article id, the last one is the
+// one published (a CMS that sends a story and then its correction in one batch means the
+// correction), and each earlier one is answered as a duplicate naming the item that superseded
+// it, so every item gets a verdict and Accepted counts distinct articles. The index stage keeps
+// the later copy within a bulk batch for the same reason.
+func Prepare(items []decode.Item, now time.Time, lim normalize.Limits) Batch {
 	norm := normalizeAll(items, now, lim)
+	last := make(map[string]int, len(items)) // id -> position of its last valid copy
+	for i := range items {
+		if items[i].Err == nil && norm[i].err == nil {
+			last[norm[i].a.ID] = i
+		}
+	}
 	b := Batch{Results: make([]Result, 0, len(items))}
 	for i, it := range items {
 		r := Result{Index: it.Index, Line: it.Line}
@@ -79,11 +89,11 @@ func Prepare(items []decode.Item, now time.Time, lim normalize.Limits, seen map[
 			r.Status, r.Error = StatusRejected, it.Err
 		case n.err != nil:
 			r.Status, r.Error = StatusRejected, n.err
-		case seen[n.a.ID]:
-			r.Status, r.ID = StatusDuplicate, n.a.ID
-			r.Notes = []string{"same id as an earlier item: not written twice"}
+		case last[n.a.ID] != i:
+			later := items[last[n.a.ID]]
+			r.Status, r.ID, r.SupersededBy = StatusDuplicate, n.a.ID, later.Index
+			r.Notes = []string{fmt.Sprintf(NoteSuperseded, later.Index)}
 		default:
-			seen[n.a.ID] = true
 			r.Status, r.ID, r.Notes = StatusAccepted, n.a.ID, n.notes
 			b.Articles = append(b.Articles, n.a)
 		}
@@ -91,6 +101,9 @@ func Prepare(items []decode.Item, now time.Time, lim normalize.Limits, seen map[
 	}
 	return b
 }
+
+// NoteSuperseded is the note of an item replaced by a later item with the same id.
+const NoteSuperseded = "superseded by item %d, a later copy of the same article (same id): that one is written instead"
 
 type normalized struct {
 	a     article.Article
@@ -105,6 +118,9 @@ func normalizeAll(items []decode.Item, now time.Time, lim normalize.Limits) []no
 	one := func(i int) {
 		if items[i].Err == nil {
 			out[i].a, out[i].notes, out[i].err = normalize.Article(items[i].Raw, now, lim)
+			if out[i].err == nil {
+				out[i].err = checkRecordSize(&out[i].a)
+			}
 		}
 	}
 	workers := min(runtime.GOMAXPROCS(0), (len(items)+31)/32)
@@ -124,6 +140,23 @@ func normalizeAll(items []decode.Item, now time.Time, lim normalize.Limits) []no
 	}
 	wg.Wait()
 	return out
+}
+
+// checkRecordSize rejects an article whose record Kafka could not take. The field limits
+// (title, body, authors, url) do not settle it on their own: they add up, and JSON escaping of
+// quotes, backslashes and control characters can make a record larger than its text. So the
+// record is measured as it will be written, once per item, after normalisation.
+func checkRecordSize(a *article.Article) *decode.FieldError {
+	n, err := publish.RecordSize(a)
+	if err != nil {
+		return &decode.FieldError{Code: decode.CodeInvalid, Reason: err.Error()}
+	}
+	if n > publish.MaxRecordBytes {
+		return &decode.FieldError{Code: decode.CodeTooLarge, Reason: fmt.Sprintf(
+			"the article's Kafka record would be %d bytes (title, body, authors, url and the rest, JSON-encoded), over the limit of %d; shorten the body",
+			n, publish.MaxRecordBytes)}
+	}
+	return nil
 }
 
 // Metrics counts items by channel and outcome.
@@ -150,7 +183,7 @@ func NewMetrics(reg prometheus.Registerer, stage *metrics.Stage, topic string) *
 		Items:    cv("items_received_total", "Items received, by channel (http, feed, file).", "channel"),
 		Bytes:    cv("received_bytes_total", "Bytes of request bodies, feed documents and files read, by channel.", "channel"),
 		Accepted: cv("items_accepted_total", "Items acknowledged by Kafka, by channel.", "channel"),
-		Dups:     cv("items_duplicate_total", "Items skipped because an item with the same id was already in the batch or import.", "channel"),
+		Dups:     cv("items_duplicate_total", "Items not written because a later item with the same id in the same request, feed poll or import superseded them.", "channel"),
 		Rejected: cv("items_rejected_total", "Items rejected, by channel and reason.", "channel", "reason"),
 	}
 }

@@ -2,6 +2,7 @@ package intake
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 
 	"github.com/newsflow/newsflow/services/ingest/internal/decode"
 	"github.com/newsflow/newsflow/services/ingest/internal/normalize"
+	"github.com/newsflow/newsflow/services/ingest/internal/publish"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -26,23 +28,77 @@ func TestPrepare(t *testing.T) {
 		}
 		items = append(items, it)
 	}
-	seen := map[string]bool{}
-	b := Prepare(items, time.Now(), normalize.DefaultLimits, seen)
+	b := Prepare(items, time.Now(), normalize.DefaultLimits)
 	acc, dup, rej := b.Counts()
-	if rej != 8 || acc+dup+rej != 200 || acc != 144 || len(b.Articles) != acc || len(seen) != acc {
+	// Titles repeat every 150 items: items 0..49 are superseded by 150..199, except the pairs
+	// (7, 157) and (9, 159), which are rejected on both sides.
+	if rej != 8 || acc+dup+rej != 200 || acc != 144 || len(b.Articles) != acc || dup != 48 {
 		t.Fatalf("accepted %d duplicates %d rejected %d", acc, dup, rej)
+	}
+	ids := map[string]bool{}
+	for _, a := range b.Articles {
+		if ids[a.ID] {
+			t.Fatalf("article %s published twice", a.ID)
+		}
+		ids[a.ID] = true
 	}
 	for i, r := range b.Results {
 		if r.Index != i || r.Line != i+1 {
 			t.Fatalf("result %d out of order: %+v", i, r)
 		}
 	}
-	if b.Results[150].Status != StatusDuplicate || b.Results[0].ID != b.Results[150].ID {
-		t.Fatalf("item 150 repeats item 0: %+v", b.Results[150])
+	// The later copy is kept: item 0 is superseded by item 150, which is accepted.
+	if r := b.Results[0]; r.Status != StatusDuplicate || r.SupersededBy != 150 || r.ID != b.Results[150].ID || len(r.Notes) != 1 {
+		t.Fatalf("item 0 should be superseded by item 150: %+v", r)
 	}
-	// The same seen map makes a second batch all duplicates (an import across files).
-	b2 := Prepare(items[:5], time.Now(), normalize.DefaultLimits, seen)
-	if _, dup, _ := b2.Counts(); dup != 5 {
-		t.Fatalf("second batch: %d duplicates, want 5", dup)
+	if b.Results[150].Status != StatusAccepted {
+		t.Fatalf("item 150, the later copy, should be accepted: %+v", b.Results[150])
+	}
+}
+
+// TestPrepareKeepsLaterCopy: the same article sent twice with different bodies (same URL, so the
+// same id) is published once, with the later body.
+func TestPrepareKeepsLaterCopy(t *testing.T) {
+	u := "https://news.example.com/story"
+	items := []decode.Item{
+		{Index: 0, Raw: decode.Raw{Title: "Story", Body: "First version.", URL: u}},
+		{Index: 1, Raw: decode.Raw{Title: "Other", Body: "Unrelated."}},
+		{Index: 2, Raw: decode.Raw{Title: "Story", Body: "Corrected version.", URL: u}},
+		{Index: 3, Raw: decode.Raw{Title: "Story", Body: "", URL: u}}, // invalid: supersedes nothing
+	}
+	b := Prepare(items, time.Now(), normalize.DefaultLimits)
+	if acc, dup, rej := b.Counts(); acc != 2 || dup != 1 || rej != 1 {
+		t.Fatalf("accepted %d duplicates %d rejected %d", acc, dup, rej)
+	}
+	if len(b.Articles) != 2 || b.Articles[1].Body != "Corrected version." {
+		t.Fatalf("published %+v, want the corrected version last", b.Articles)
+	}
+	if r := b.Results[0]; r.Status != StatusDuplicate || r.SupersededBy != 2 {
+		t.Fatalf("item 0: %+v", r)
+	}
+}
+
+// TestPrepareRejectsOversizedRecord: an article whose fields are each within their limits but
+// whose record Kafka could not take (a body of quotes, each escaped to two bytes) is rejected on
+// its own with the reason; the other items of the batch are accepted.
+func TestPrepareRejectsOversizedRecord(t *testing.T) {
+	lim := normalize.Limits{MaxTitleBytes: 2048, MaxBodyBytes: 900 << 10}
+	big := strings.Repeat(`"quoted" `, (900<<10)/9)            // 900 KiB of text, ~1.1 MB as JSON
+	markup := strings.Repeat("a < b && c > d. ", (800<<10)/16) // fits only if '<', '>', '&' stay one byte
+	items := []decode.Item{
+		{Index: 0, Line: 1, Raw: decode.Raw{Title: "Fine", Body: "Body.", Language: "en"}},
+		{Index: 1, Line: 2, Raw: decode.Raw{Title: "Too big", Body: big, Language: "en"}},
+		{Index: 2, Line: 3, Raw: decode.Raw{Title: "Markup", Body: markup, Language: "en"}},
+	}
+	b := Prepare(items, time.Now(), lim)
+	if acc, _, rej := b.Counts(); acc != 2 || rej != 1 || len(b.Articles) != 2 {
+		t.Fatalf("accepted %d rejected %d: %+v", acc, rej, b.Results)
+	}
+	r := b.Results[1]
+	if r.Status != StatusRejected || r.Error.Code != decode.CodeTooLarge || !strings.Contains(r.Error.Reason, "Kafka record") {
+		t.Fatalf("oversized item: %+v %+v", r, r.Error)
+	}
+	if _, err := publish.Encode(b.Articles); err != nil {
+		t.Fatalf("what Prepare accepts must encode within the limit: %v", err)
 	}
 }

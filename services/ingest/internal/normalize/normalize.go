@@ -22,11 +22,43 @@ import (
 type Limits struct {
 	MaxTitleBytes int
 	MaxBodyBytes  int
+	// MinPublishedAt is the earliest publication date taken (zero: DefaultMinPublishedAt). With
+	// MaxFuture it bounds the months, hence the monthly indices, that input can reach: a request
+	// of 1,100 articles each in its own month since 1900 once made the index stage create indices
+	// until the search node's shard limit refused more.
+	MinPublishedAt time.Time
 }
+
+// DefaultMinPublishedAt is the default floor of publication dates: older than any news archive
+// worth indexing, so anything before it is a typo or a zero value (0001-01-01, 1970 by mistake
+// is still taken).
+var DefaultMinPublishedAt = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// MaxFuture is how far past the ingest time a publication date may lie: time zones and
+// embargoed copy are a day at most, so two days later is a typo.
+const MaxFuture = 48 * time.Hour
 
 // DefaultLimits are generous for news (the longest long-reads are a few hundred kB) while staying
 // below Kafka's default 1 MB record limit.
-var DefaultLimits = Limits{MaxTitleBytes: 2048, MaxBodyBytes: 512 << 10}
+var DefaultLimits = Limits{MaxTitleBytes: 2048, MaxBodyBytes: 512 << 10, MinPublishedAt: DefaultMinPublishedAt}
+
+// CheckPublished refuses a publication date before the floor or more than MaxFuture after now
+// (the ingest time). The error names the bound, so a client can tell a typo from a clock skew.
+func (l Limits) CheckPublished(t, now time.Time) *decode.FieldError {
+	floor := l.MinPublishedAt
+	if floor.IsZero() {
+		floor = DefaultMinPublishedAt
+	}
+	if t.Before(floor) {
+		return &decode.FieldError{Field: "published_at", Code: decode.CodeDateOutOfRange,
+			Reason: fmt.Sprintf("%s is before %s, the earliest publication date taken (--min-published-at)", t.Format(time.RFC3339), floor.Format(time.DateOnly))}
+	}
+	if t.After(now.Add(MaxFuture)) {
+		return &decode.FieldError{Field: "published_at", Code: decode.CodeDateOutOfRange,
+			Reason: fmt.Sprintf("%s is more than %v after the ingest time %s", t.Format(time.RFC3339), MaxFuture, now.Format(time.RFC3339))}
+	}
+	return nil
+}
 
 // NoteMissingDate is the note an item result carries when published_at was absent.
 const NoteMissingDate = "published_at missing: set to the ingest time"
@@ -99,6 +131,9 @@ func Article(raw decode.Raw, now time.Time, lim Limits) (article.Article, []stri
 		t, err := ParseTime(p)
 		if err != nil {
 			return a, nil, &decode.FieldError{Field: "published_at", Code: decode.CodeInvalidDate, Reason: err.Error()}
+		}
+		if ferr := lim.CheckPublished(t, now); ferr != nil {
+			return a, nil, ferr
 		}
 		a.PublishedAt = t
 	}
@@ -256,7 +291,8 @@ var timeLayouts = []string{
 }
 
 // ParseTime reads a publication date in RFC 3339 or one of the common news formats and returns
-// it in UTC. Dates before 1800 or more than two days in the future are rejected: they are typos.
+// it in UTC. It only parses: whether the date is plausible is Limits.CheckPublished's call,
+// against the ingest time and the configured floor.
 func ParseTime(s string) (time.Time, error) {
 	s = strings.TrimSpace(s)
 	for _, l := range timeLayouts {
@@ -264,11 +300,7 @@ func ParseTime(s string) (time.Time, error) {
 		if err != nil {
 			continue
 		}
-		t = t.UTC()
-		if t.Year() < 1800 || t.After(time.Now().Add(48*time.Hour)) {
-			return time.Time{}, fmt.Errorf("%q is out of range (before 1800 or in the future)", clip(s, 60))
-		}
-		return t, nil
+		return t.UTC(), nil
 	}
 	return time.Time{}, fmt.Errorf("%q is not RFC 3339 (2019-08-21T08:00:00Z) or a common news date format", clip(s, 60))
 }

@@ -42,7 +42,12 @@ func TestArticle(t *testing.T) {
 		{name: "relative URL", raw: with(func(r *decode.Raw) { r.URL = "/news/1" }), field: "url", code: decode.CodeInvalidURL},
 		{name: "ftp URL", raw: with(func(r *decode.Raw) { r.URL = "ftp://example.com/a" }), field: "url", code: decode.CodeInvalidURL},
 		{name: "bad date", raw: with(func(r *decode.Raw) { r.PublishedAt = "yesterday" }), field: "published_at", code: decode.CodeInvalidDate},
-		{name: "future date", raw: with(func(r *decode.Raw) { r.PublishedAt = "2999-01-01" }), field: "published_at", code: decode.CodeInvalidDate},
+		{name: "future date", raw: with(func(r *decode.Raw) { r.PublishedAt = "2999-01-01" }), field: "published_at", code: decode.CodeDateOutOfRange},
+		{name: "49 hours ahead", raw: with(func(r *decode.Raw) { r.PublishedAt = now.Add(49 * time.Hour).Format(time.RFC3339) }), field: "published_at", code: decode.CodeDateOutOfRange},
+		{name: "47 hours ahead", raw: with(func(r *decode.Raw) { r.PublishedAt = now.Add(47 * time.Hour).Format(time.RFC3339) })},
+		{name: "before the default floor", raw: with(func(r *decode.Raw) { r.PublishedAt = "1899-12-31T23:59:59Z" }), field: "published_at", code: decode.CodeDateOutOfRange},
+		{name: "year 1", raw: with(func(r *decode.Raw) { r.PublishedAt = "0001-01-01T00:00:00Z" }), field: "published_at", code: decode.CodeDateOutOfRange},
+		{name: "on the default floor", raw: with(func(r *decode.Raw) { r.PublishedAt = "1900-01-01" })},
 		{name: "bad language", raw: with(func(r *decode.Raw) { r.Language = "English!" }), field: "language", code: decode.CodeInvalid},
 		{name: "URL gives the id", raw: with(func(r *decode.Raw) { r.URL = "https://News.Example.com/a?utm_source=x&b=1#top" }),
 			check: func(t *testing.T, a article.Article, _ []string) {
@@ -118,7 +123,11 @@ func TestParseTime(t *testing.T) {
 			t.Errorf("ParseTime(%q) = %v, %v", s, got, err)
 		}
 	}
-	for _, s := range []string{"", "21/08/2019", "tomorrow", "1700-01-01"} {
+	// ParseTime only parses; the range is CheckPublished's (TestCheckPublished).
+	if got, err := ParseTime("1700-01-01"); err != nil || got.Year() != 1700 {
+		t.Errorf("ParseTime(1700-01-01) = %v, %v", got, err)
+	}
+	for _, s := range []string{"", "21/08/2019", "tomorrow"} {
 		if _, err := ParseTime(s); err == nil {
 			t.Errorf("ParseTime(%q) succeeded", s)
 		}
@@ -203,5 +212,29 @@ func TestCleanBody(t *testing.T) {
 				t.Fatalf("got %q, %d, %v", got, removed, err)
 			}
 		})
+	}
+}
+
+// TestCheckPublished: the floor is configurable (zero means 1900-01-01) and the future bound is
+// two days after the ingest time, both inclusive of the bound itself.
+func TestCheckPublished(t *testing.T) {
+	floor := time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		lim Limits
+		t   time.Time
+		ok  bool
+	}{
+		{Limits{}, DefaultMinPublishedAt, true},
+		{Limits{}, DefaultMinPublishedAt.Add(-time.Second), false},
+		{Limits{MinPublishedAt: floor}, floor, true},
+		{Limits{MinPublishedAt: floor}, time.Date(1979, 12, 31, 0, 0, 0, 0, time.UTC), false},
+		{Limits{MinPublishedAt: floor}, time.Date(1987, 2, 26, 0, 0, 0, 0, time.UTC), true},
+		{Limits{}, now.Add(MaxFuture), true},
+		{Limits{}, now.Add(MaxFuture + time.Second), false},
+	} {
+		err := tc.lim.CheckPublished(tc.t, now)
+		if (err == nil) != tc.ok || err != nil && (err.Code != decode.CodeDateOutOfRange || err.Field != "published_at") {
+			t.Errorf("CheckPublished(%v) with floor %v = %v, want ok=%v", tc.t, tc.lim.MinPublishedAt, err, tc.ok)
+		}
 	}
 }

@@ -4,16 +4,19 @@
 package publish
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/newsflow/newsflow/pkg/article"
+	"github.com/newsflow/newsflow/pkg/kafkax"
 	"github.com/newsflow/newsflow/pkg/metrics"
 )
 
@@ -22,12 +25,56 @@ type Writer interface {
 	WriteMessages(ctx context.Context, msgs ...kafka.Message) error
 }
 
-// MaxRecordBytes bounds one encoded article. It stays under the broker's default
-// message.max.bytes (1 MB) so that a record accepted here is never refused by the broker.
-const MaxRecordBytes = 900 << 10
+// recordOverhead is what a record adds to its value in the writer's batch-size check: the key
+// (a 32-character id), kafka-go's framing (22 bytes) and room for headers.
+const recordOverhead = 1024
+
+// MaxRecordBytes bounds one encoded article value: a record of this size plus its key and
+// framing fits in kafkax.MaxMessageBytes, the largest batch the writer sends and the broker takes.
+// intake checks every article against it (a per-item 400), so that Encode's own check never fires
+// for input; it is the one size that decides whether Kafka can take an article.
+const MaxRecordBytes = kafkax.MaxMessageBytes - recordOverhead
 
 // ErrRecordTooLarge means an encoded article exceeds MaxRecordBytes.
 var ErrRecordTooLarge = errors.New("record too large")
+
+// EncodeRecord is the value of an article's record: its JSON without HTML escaping, so that
+// '<', '>' and '&' stay one byte each (encoding/json's default turns each into six, which let a
+// body of 900 KiB of markup-like text become a 5 MB record), and without a trailing newline.
+func EncodeRecord(a *article.Article) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.Grow(len(a.Body) + len(a.Title) + 512)
+	if err := encodeTo(&buf, a); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// RecordSize is len(EncodeRecord(a)) without keeping the bytes: intake judges every item by it,
+// and the publisher encodes only what was accepted.
+func RecordSize(a *article.Article) (int, error) {
+	var c countingWriter
+	if err := encodeTo(&c, a); err != nil {
+		return 0, err
+	}
+	return int(c) - 1, nil // Encode's trailing newline
+}
+
+func encodeTo(w io.Writer, a *article.Article) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(a); err != nil {
+		return fmt.Errorf("encoding article %s: %w", a.ID, err)
+	}
+	return nil
+}
+
+type countingWriter int
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	*c += countingWriter(len(p))
+	return len(p), nil
+}
 
 // Publisher writes articles as records keyed by article id (one id, one partition, so that the
 // versions of one article stay in order).
@@ -78,9 +125,9 @@ func NewMetrics(reg prometheus.Registerer, stage *metrics.Stage) *Metrics {
 func Encode(arts []article.Article) ([]kafka.Message, error) {
 	msgs := make([]kafka.Message, len(arts))
 	for i := range arts {
-		v, err := json.Marshal(&arts[i])
+		v, err := EncodeRecord(&arts[i])
 		if err != nil {
-			return nil, fmt.Errorf("encoding article %s: %w", arts[i].ID, err)
+			return nil, err
 		}
 		if len(v) > MaxRecordBytes {
 			return nil, fmt.Errorf("article %s: %d bytes: %w (limit %d)", arts[i].ID, len(v), ErrRecordTooLarge, MaxRecordBytes)

@@ -83,3 +83,30 @@ func TestPublishTooLarge(t *testing.T) {
 		t.Fatalf("err %v, %d calls", err, len(w.calls))
 	}
 }
+
+// TestEncodeRecordKeepsMarkupOneByte: '<', '>' and '&' are not escaped (encoding/json's default
+// makes each six bytes), the record still decodes to the same article, and RecordSize agrees.
+func TestEncodeRecordKeepsMarkupOneByte(t *testing.T) {
+	a := article.Article{ID: "x", Title: "A < B & C > D", Body: strings.Repeat("<&>", 1000), PublishedAt: time.Unix(0, 0).UTC()}
+	v, err := EncodeRecord(&a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(v), `\u003c`) || strings.Contains(string(v), `\u0026`) || !strings.Contains(string(v), `"A < B & C > D"`) {
+		t.Fatalf("markup escaped: %.120s", v)
+	}
+	if len(v) > len(a.Body)+len(a.Title)+200 || v[len(v)-1] == '\n' {
+		t.Fatalf("record of %d bytes for %d bytes of text", len(v), len(a.Body)+len(a.Title))
+	}
+	var back article.Article
+	if err := json.Unmarshal(v, &back); err != nil || back.Title != a.Title || back.Body != a.Body {
+		t.Fatalf("round trip: %v", err)
+	}
+	if n, err := RecordSize(&a); err != nil || n != len(v) {
+		t.Fatalf("RecordSize %d, %v; EncodeRecord %d bytes", n, err, len(v))
+	}
+	msgs, err := Encode([]article.Article{a})
+	if err != nil || string(msgs[0].Value) != string(v) {
+		t.Fatalf("Encode differs from EncodeRecord: %v", err)
+	}
+}
