@@ -1,7 +1,6 @@
 package enrich
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -13,14 +12,15 @@ import (
 // large for one record. The document indexes entity names, not mentions, so mentions go first.
 var mentionCaps = []int{64, 16, 4, 1}
 
-// Fit encodes e as the value of an articles.enriched record of at most limit bytes. An article
+// Fit encodes e (with article.Marshal, as ingest encodes, so markup is not inflated sixfold) as
+// the value of an articles.enriched record of at most limit bytes. An article
 // ingest accepted fits in a record, but its enrichment (every mention of every entity, every
 // date) can push it over, and dead-lettering it would lose an article that is fine. So Fit
 // trims, cheapest loss first: mentions beyond the first few per entity, then repeated date
 // mentions, then entities from the end of the list, then date mentions from the end. What it cut is said in enrichment_note,
 // which the index stores. An error means even the bare article does not fit (a dead letter).
 func Fit(e article.Enriched, limit int) (value []byte, note string, err error) {
-	v, err := json.Marshal(e)
+	v, err := article.Marshal(e)
 	if err != nil {
 		return nil, "", fmt.Errorf("encoding enriched article: %w", err)
 	}
@@ -34,7 +34,7 @@ func Fit(e article.Enriched, limit int) (value []byte, note string, err error) {
 	var cuts []string
 	try := func() bool {
 		e.EnrichmentNote = "trimmed to fit a Kafka record (" + fmt.Sprint(size) + " bytes enriched): " + strings.Join(cuts, "; ")
-		v, err = json.Marshal(e)
+		v, err = article.Marshal(e)
 		return err == nil && len(v) <= limit
 	}
 

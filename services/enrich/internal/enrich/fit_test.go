@@ -54,3 +54,22 @@ func TestFitOrder(t *testing.T) {
 		t.Fatalf("an article too large alone: %v, want ErrTooLarge", err)
 	}
 }
+
+// TestFitKeepsMarkupOneByte: a body full of '<', '>' and '&' that ingest accepted (it encodes
+// them one byte each) fits untrimmed; json.Marshal's \u003c escapes would have made it twice the
+// limit and dead-lettered it.
+func TestFitKeepsMarkupOneByte(t *testing.T) {
+	body := strings.Repeat("a < b && c > d ", 30_000) // 450,000 bytes, 150,000 of them markup
+	e := article.Enriched{Article: article.Article{ID: "m", Title: "Markup", Body: body}}
+	v, note, err := Fit(e, 1_000_000)
+	if err != nil || note != "" {
+		t.Fatalf("Fit: note %q, err %v; want it to fit untouched", note, err)
+	}
+	if len(v) > len(body)+200 {
+		t.Fatalf("record is %d bytes for a %d-byte body: markup was escaped", len(v), len(body))
+	}
+	var back article.Enriched
+	if err := json.Unmarshal(v, &back); err != nil || back.Body != body {
+		t.Fatalf("round trip: %v, body equal %v", err, back.Body == body)
+	}
+}

@@ -166,24 +166,25 @@ func ClassifyRequest(status int) Class {
 }
 
 // ClassifyIndexCreation judges the engine's answer to creating an index (PUT /<index>): an
-// index that already exists is done; 401 and 403 security_exception (credentials or privileges,
-// a configuration problem that affects every index alike), 429, 5xx, connection failures and
-// the cluster-side types of ClassifyItem are retried; any other 4xx is a refusal that will not
-// change by itself, such as validation_exception "maximum shards open" or
-// invalid_index_name_exception. The caller gives a refusal a bounded number of attempts (a
+// index that already exists is done; a 400 in which the engine names an error type (other than
+// the cluster-side types of ClassifyItem) is a refusal that will not change by itself, such as
+// validation_exception "maximum shards open" or invalid_index_name_exception. The caller gives a refusal a bounded number of attempts (a
 // shard limit may be raised meanwhile) and then dead-letters the documents meant for the index.
 func ClassifyIndexCreation(status int, errType string) Class {
 	switch {
 	case status == 400 && errType == "resource_already_exists_exception":
 		return OK
-	case status == 401, status == 403 && errType == "security_exception":
-		return Retry
-	}
-	c := ClassifyItem(status, errType)
-	if c == Superseded {
+	case status == 400 && errType != "":
+		// The engine itself refused (it names the error type). Cluster-side types stay retryable.
+		if ClassifyItem(status, errType) == Retry {
+			return Retry
+		}
 		return Reject
 	}
-	return c
+	// Anything else can mend by itself or is not about this index: 401/403 (credentials, an IAM
+	// proxy's {"message":…}), 404/408 or an HTML page from a proxy, 409, 429, 5xx, no answer.
+	// Remembering those as refusals would dead-letter every document of every new index.
+	return Retry
 }
 
 // ParseError reads the error type and reason (with its causes) from an engine's error answer,

@@ -125,8 +125,12 @@ func TestClassifyIndexCreation(t *testing.T) {
 		{400, "validation_exception", bulk.Reject}, // maximum shards open
 		{400, "invalid_index_name_exception", bulk.Reject},
 		{400, "illegal_argument_exception", bulk.Reject},
-		{409, "version_conflict_engine_exception", bulk.Reject},
-		{0, "", bulk.Retry}, // connection failure
+		{409, "version_conflict_engine_exception", bulk.Retry}, // not an answer to PUT /<index>: nothing to remember
+		{400, "", bulk.Retry},                                  // an HTML page from a proxy
+		{403, "", bulk.Retry},                                  // an IAM proxy's {"message":…}
+		{404, "", bulk.Retry},                                  // a wrong path or proxy
+		{408, "", bulk.Retry},                                  // a proxy's timeout
+		{0, "", bulk.Retry},                                    // connection failure
 		{500, "", bulk.Retry},
 		{503, "master_not_discovered_exception", bulk.Retry},
 		{429, "es_rejected_execution_exception", bulk.Retry},

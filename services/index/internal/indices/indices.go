@@ -138,11 +138,13 @@ type Move struct {
 }
 
 // Reindex rolls version out without downtime: it installs the template, then, for every index
-// behind the read alias with an older schema version, creates the same period's index of the new
-// version, copies the documents over keeping their external versions (version_type external, so
-// a document the new writers already wrote wins over an older copy, and a later write of an
-// older version is still refused after the copy), and swaps the alias from the old index to the new one in one
-// atomic _aliases call. Readers see every document throughout. Old indices are deleted only
+// behind the read alias with an older schema version, creates the index the new version's
+// writers use for that period's documents, copies the documents over keeping their versions
+// (version_type external, so a document the new writers already wrote wins over an older copy),
+// and swaps the alias from the old index to the new one in one atomic _aliases call. Documents
+// copied from schema version 1 carry the engine's small internal versions, not ingested_at, so a
+// stale record replayed after the copy can still overwrite them; from version 2 on, a later
+// write of an older version is refused after the copy too. Readers see every document throughout. Old indices are deleted only
 // when deleteOld is set.
 //
 // Roll out in this order: deploy the new binary (its writers write the new version's indices,
@@ -165,9 +167,11 @@ func (m *Manager) Reindex(ctx context.Context, version int, deleteOld bool, now 
 		if !ok || v >= version {
 			continue
 		}
-		// The copy keeps the old index's period (a month or a year), so that its documents
-		// stay in one index each even if --monthly-from changed since.
-		mv := Move{From: old, To: m.Names.PeriodIndex(period, version)}
+		// The copy goes where this version's writers put the same documents (Names.Index of the
+		// period's start: old monthly indices before --monthly-from merge into one yearly
+		// index), so that a document never sits in two indices behind the alias. Overlaps are
+		// settled by version_type external and conflicts: proceed: the newer copy stays.
+		mv := Move{From: old, To: m.Names.Index(period.Start, version)}
 		if err := m.EnsureIndex(ctx, mv.To); err != nil {
 			return moves, err
 		}
@@ -197,6 +201,11 @@ func (m *Manager) Reindex(ctx context.Context, version int, deleteOld bool, now 
 // copyIndex runs _reindex as a task and polls it, so that a large index is not bound by an HTTP
 // timeout.
 func (m *Manager) copyIndex(ctx context.Context, from, to string) (int64, error) {
+	// _reindex copies what a search sees: without a refresh, documents written in the last
+	// refresh interval would be left out, and --delete-old would then delete them.
+	if err := m.Client.Do(ctx, http.MethodPost, "/"+from+"/_refresh", nil, nil); err != nil {
+		return 0, fmt.Errorf("refreshing %s before copying it: %w", from, err)
+	}
 	body := map[string]any{
 		"conflicts": "proceed",
 		"source":    map[string]any{"index": from},

@@ -294,3 +294,45 @@ func TestNewerVersionWins(t *testing.T) {
 		}
 	})
 }
+
+// TestReindexMergesMonthsIntoYears: monthly version-1 indices of years before --monthly-from are
+// copied into the yearly index that version 2's writers use for the same documents, so that no
+// document ends up in two indices behind the alias.
+func TestReindexMergesMonthsIntoYears(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, eng testenv.Engine) {
+		m1, c := manager(t, eng) // MonthlyFrom 0: version 1 wrote one index per month
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		if !servesReindex(ctx, t, c) {
+			t.Skipf("%s serves no _reindex: Elasticsearch's integ-test build lacks the reindex module", eng.Name)
+		}
+		now := time.Date(2019, 9, 15, 0, 0, 0, 0, time.UTC)
+		if _, err := m1.Setup(ctx, 1, now); err != nil {
+			t.Fatal(err)
+		}
+		write(t, m1, 1, "a1", "a2", "sep1")
+		m2 := *m1
+		m2.Names.MonthlyFrom = 2020
+		if _, err := m2.Setup(ctx, 2, now); err != nil {
+			t.Fatal(err)
+		}
+		write(t, &m2, 2, "a2", "a3") // a2 again, now where version 2 puts it: the 2019 index
+		moves, err := m2.Reindex(ctx, 2, true, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		yearly := m2.Names.Index(now, 2)
+		if len(moves) != 2 {
+			t.Fatalf("moves %+v, want the August and September indices", moves)
+		}
+		for _, mv := range moves {
+			if mv.To != yearly {
+				t.Errorf("%s copied to %s, want %s (where version 2 writes its documents)", mv.From, mv.To, yearly)
+			}
+		}
+		if n := count(t, c, m2.Names.Alias()); n != 4 {
+			t.Fatalf("after: %d documents behind the alias, want 4 (a1, a2, a3, sep1 once each)", n)
+		}
+	})
+}

@@ -76,8 +76,7 @@ func (n Names) Index(publishedAt time.Time, version int) string {
 	return n.PeriodIndex(n.PeriodOf(publishedAt), version)
 }
 
-// PeriodIndex names the index of period p for schema version (`index reindex` keeps an old
-// index's period, whatever MonthlyFrom says now).
+// PeriodIndex names the index of period p for schema version.
 func (n Names) PeriodIndex(p Period, version int) string {
 	var name string
 	if p.Yearly {

@@ -6,7 +6,6 @@ package publish
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -61,9 +60,7 @@ func RecordSize(a *article.Article) (int, error) {
 }
 
 func encodeTo(w io.Writer, a *article.Article) error {
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(a); err != nil {
+	if err := article.Encode(w, a); err != nil {
 		return fmt.Errorf("encoding article %s: %w", a.ID, err)
 	}
 	return nil
