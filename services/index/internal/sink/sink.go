@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -511,6 +512,12 @@ func (s *Sink) ensureIndices(ctx context.Context, items []*pending, refusals map
 			continue
 		case bulk.Reject:
 			refusals[idx]++
+			// A cluster-wide limit ("… maximum shards open") does not lift between attempts a
+			// second apart, and every index of an archive batch meets it: one round of requests
+			// decides, and RefusalMemory asks again later. Other refusals get CreateAttempts.
+			if clusterLimit(reason) {
+				refusals[idx] = max(refusals[idx], s.cfg.CreateAttempts)
+			}
 			if refusals[idx] >= s.cfg.CreateAttempts {
 				s.log.Warn("the engine refused to create an index; dead-lettering its documents", "index", idx,
 					"attempts", refusals[idx], "status", status, "error", reason)
@@ -530,6 +537,11 @@ func (s *Sink) ensureIndices(ctx context.Context, items []*pending, refusals map
 	}
 	return failed
 }
+
+// clusterLimit tells a refusal for the cluster's shard limit (Elasticsearch and OpenSearch:
+// "this action would add [2] shards, but this cluster currently has [1000]/[1000] maximum
+// shards open") from one about the index itself (an invalid name).
+func clusterLimit(reason string) bool { return strings.Contains(reason, "shards open") }
 
 // createWorkers is how many index creations ensureIndices runs at once. The engine's master
 // applies them one cluster-state update after another, but batches what is queued together.
