@@ -3,6 +3,7 @@ package checks
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -65,6 +66,51 @@ func Selectors(expr string) ([]Selector, error) {
 		}
 		sort.Strings(s.Labels)
 		out = append(out, s)
+		return nil
+	})
+	return out, nil
+}
+
+// lagMetric matches the consumer-lag gauges. Every replica of a stage reports the lag of its
+// group for every partition (kafkax.MonitorLag asks the brokers for the group's offsets), so one
+// partition has one series per pod.
+var lagMetric = regexp.MustCompile(`^newsflow_[a-z]+_consumer_lag_messages$`)
+
+// LagCountedPerPod returns the consumer-lag selectors of expr whose first aggregation adds the
+// pods' copies up: anything but max or min (which keep one copy), unless it groups by pod or
+// instance. sum by (topic) (lag) counts each partition once per replica; sum by (topic)
+// (max by (topic, partition) (lag)) counts it once.
+func LagCountedPerPod(expr string) ([]string, error) {
+	e, err := parser.ParseExpr(expr)
+	if err != nil {
+		return nil, fmt.Errorf("parsing %q: %w", expr, err)
+	}
+	var out []string
+	parser.Inspect(e, func(n parser.Node, path []parser.Node) error {
+		vs, ok := n.(*parser.VectorSelector)
+		if !ok {
+			return nil
+		}
+		name := vs.Name
+		for _, m := range vs.LabelMatchers {
+			if m.Name == labels.MetricName && m.Type == labels.MatchEqual {
+				name = m.Value
+			}
+		}
+		if !lagMetric.MatchString(name) {
+			return nil
+		}
+		for i := len(path) - 1; i >= 0; i-- {
+			agg, ok := path[i].(*parser.AggregateExpr)
+			if !ok {
+				continue
+			}
+			perPod := !agg.Without && (slices.Contains(agg.Grouping, "pod") || slices.Contains(agg.Grouping, "instance"))
+			if agg.Op != parser.MAX && agg.Op != parser.MIN && !perPod {
+				out = append(out, fmt.Sprintf("%s of %s", agg.Op, name))
+			}
+			break
+		}
 		return nil
 	})
 	return out, nil

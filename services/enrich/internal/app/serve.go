@@ -157,8 +157,16 @@ func newEnrichMetrics(reg prometheus.Registerer) *enrichMetrics {
 			Help: "Bytes of messages fetched from Kafka and not yet committed."}),
 	}
 	reg.MustRegister(m.Entities, m.Dates, m.Trimmed, m.InflightBytes)
+	// Every reason is exposed at 0 from the start, so the first dead letter is an increase the
+	// NewsflowDeadLetters alert sees, not a series that appears at 1.
+	for _, r := range deadLetterReasons {
+		m.DeadLettered.WithLabelValues(r)
+	}
 	return m
 }
+
+// deadLetterReasons are the reason labels enrich dead-letters with (see the handler).
+var deadLetterReasons = []string{"undecodable", "too_large"}
 
 // writer is the part of *kafka.Writer the handler needs.
 type writer interface {

@@ -139,3 +139,12 @@ func TestWriteFailuresAreCountedByStep(t *testing.T) {
 		})
 	}
 }
+
+// TestDeadLetterReasonsStartAtZero: every reason is on /metrics at 0 before the first dead
+// letter, so the NewsflowDeadLetters alert sees the first one as an increase.
+func TestDeadLetterReasonsStartAtZero(t *testing.T) {
+	m := newEnrichMetrics(prometheus.NewRegistry())
+	if n := testutil.CollectAndCount(m.DeadLettered); n != len(deadLetterReasons) {
+		t.Errorf("%d dead_lettered_total series before any dead letter, want %d (%v)", n, len(deadLetterReasons), deadLetterReasons)
+	}
+}

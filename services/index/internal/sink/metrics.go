@@ -57,5 +57,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Documents not written because the index holds the same or a newer version (external-version conflict, 409)."}),
 	}
 	reg.MustRegister(m.BulkDuration, m.BulkBytes, m.BulkDocuments, m.Retries, m.EndToEnd, m.InflightBytes, m.Superseded)
+	// Every reason is exposed at 0 from the start, so the first dead letter is an increase the
+	// NewsflowDeadLetters and NewsflowIndexDocumentsRefused alerts see, not a series that
+	// appears at 1.
+	for _, r := range deadLetterReasons {
+		m.DeadLettered.WithLabelValues(r)
+	}
 	return m
 }
+
+// deadLetterReasons are the reason labels the sink dead-letters with (Sink.countDead's callers).
+var deadLetterReasons = []string{"invalid", "out_of_range", "rejected", "index_creation"}

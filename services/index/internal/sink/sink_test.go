@@ -400,8 +400,8 @@ func TestRefusedIndexCreationDeadLettersOnlyItsDocuments(t *testing.T) {
 	if err := s.Handle(context.Background(), msgs); err != nil {
 		t.Fatalf("Handle = %v, want nil (the batch completes)", err)
 	}
-	if f.ensured["articles-1987"] != 3 || f.ensured["articles-1988"] != 3 {
-		t.Errorf("creation attempts %v, want 3 at each refused index", f.ensured)
+	if f.ensured["articles-1987"] != 1 || f.ensured["articles-1988"] != 1 {
+		t.Errorf("creation attempts %v, want 1 at each index refused for the shard limit (a cluster-wide limit does not lift a second later)", f.ensured)
 	}
 	if len(f.requests) != 1 || len(f.requests[0]) != 5 {
 		t.Fatalf("requests %v, want one with the 5 documents whose index exists", f.requests)
@@ -422,12 +422,12 @@ func TestRefusedIndexCreationDeadLettersOnlyItsDocuments(t *testing.T) {
 	if got := testutil.ToFloat64(m.Produced.WithLabelValues("articles")); got != 5 {
 		t.Errorf("produced %v, want 5", got)
 	}
-	if got := testutil.ToFloat64(m.Retries.WithLabelValues("ensure_index")); got != 24 {
-		t.Errorf("retries{ensure_index} %v, want 24 (12 documents, 2 retries each)", got)
+	if got := testutil.ToFloat64(m.Retries.WithLabelValues("ensure_index")); got != 0 {
+		t.Errorf("retries{ensure_index} %v, want 0 (decided in one round)", got)
 	}
 	// A refusal is remembered for a while: the next batch's documents for that index are
 	// dead-lettered at once, without more doomed requests.
-	if err := s.Handle(context.Background(), msgs[:2]); err != nil || f.ensured["articles-1987"] != 3 || len(d.msgs) != 14 {
+	if err := s.Handle(context.Background(), msgs[:2]); err != nil || f.ensured["articles-1987"] != 1 || len(d.msgs) != 14 {
 		t.Fatalf("next batch: %v, attempts %d, dead letters %d; want no new attempt and 2 more dead letters", err, f.ensured["articles-1987"], len(d.msgs))
 	}
 	if r := kafkax.Header(d.msgs[13], kafkax.HeaderError); !strings.Contains(r, "maximum shards open") {
@@ -449,7 +449,7 @@ func TestRefusalIsAskedAgainWithoutMemory(t *testing.T) {
 	s := sink.New(sink.Config{Names: schema.Names{Prefix: "articles"}, Version: 1, Workers: 2, RefusalMemory: -1,
 		Backoff: retry.Backoff{Initial: time.Millisecond, Max: 5 * time.Millisecond}, Topic: "in"},
 		f, d, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
-	if err := s.Handle(context.Background(), batch(2)); err != nil || len(d.msgs) != 2 || f.ensured["articles-2019.08"] != 3 {
+	if err := s.Handle(context.Background(), batch(2)); err != nil || len(d.msgs) != 2 || f.ensured["articles-2019.08"] != 1 {
 		t.Fatalf("first batch: %v, %d dead letters, %d attempts", err, len(d.msgs), f.ensured["articles-2019.08"])
 	}
 	limit = false
@@ -610,5 +610,36 @@ func TestKnownIndexNotHeldUpByCreation(t *testing.T) {
 	}
 	if f.attempts["archive"] != 1 || f.attempts["current"] != 1 || len(d.msgs) != 0 {
 		t.Fatalf("attempts %v, dead letters %d", f.attempts, len(d.msgs))
+	}
+}
+
+// TestDeadLetterReasonsStartAtZero: every reason the sink dead-letters with is on /metrics at 0
+// before the first dead letter, so the alerts see the first one as an increase.
+func TestDeadLetterReasonsStartAtZero(t *testing.T) {
+	m := sink.NewMetrics(prometheus.NewRegistry())
+	reasons := []string{"invalid", "out_of_range", "rejected", "index_creation"}
+	if n := testutil.CollectAndCount(m.DeadLettered); n != len(reasons) {
+		t.Errorf("%d dead_lettered_total series before any dead letter, want %d (%v)", n, len(reasons), reasons)
+	}
+	for _, r := range reasons {
+		if got := testutil.ToFloat64(m.DeadLettered.WithLabelValues(r)); got != 0 {
+			t.Errorf("dead_lettered_total{reason=%q} = %v, want 0", r, got)
+		}
+	}
+}
+
+// TestIndexRefusalGetsBoundedAttempts: a refusal about the index itself (not the cluster's shard
+// limit) gets CreateAttempts attempts before its documents are dead-lettered.
+func TestIndexRefusalGetsBoundedAttempts(t *testing.T) {
+	f, d := newFake(), &fakeDLQ{}
+	f.ensure = func(index string, n int) error {
+		return &search.HTTPError{Method: "PUT", Path: "/" + index, Status: 400,
+			Body: `{"error":{"type":"invalid_index_name_exception","reason":"Invalid index name [` + index + `]"},"status":400}`}
+	}
+	s := sink.New(sink.Config{Names: schema.Names{Prefix: "articles"}, Version: 1, Workers: 2, CreateAttempts: 3,
+		Backoff: retry.Backoff{Initial: time.Millisecond, Max: 5 * time.Millisecond}, Topic: "in"},
+		f, d, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	if err := s.Handle(context.Background(), batch(2)); err != nil || len(d.msgs) != 2 || f.ensured["articles-2019.08"] != 3 {
+		t.Fatalf("Handle: %v, %d dead letters, %d creation attempts; want 2 dead letters after 3 attempts", err, len(d.msgs), f.ensured["articles-2019.08"])
 	}
 }
