@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,32 +13,13 @@ import (
 
 	"github.com/newsflow/newsflow/pkg/kafkax"
 	"github.com/newsflow/newsflow/pkg/testenv"
-	"github.com/newsflow/newsflow/services/index/internal/app"
 	"github.com/newsflow/newsflow/services/index/internal/faultproxy"
 )
 
 // start runs `index serve` in-process; the returned stop cancels it (as SIGTERM does) and waits.
 func start(t *testing.T, args []string) (stop func()) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	var logs testenv.SyncBuffer
-	done := make(chan error, 1)
-	go func() { done <- app.Run(ctx, args, nil, io.Discard, &logs) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("index serve: %v\nlog:\n%s", err, logs.String())
-				}
-			case <-time.After(60 * time.Second):
-				t.Errorf("index serve did not stop within 60s\nlog:\n%s", logs.String())
-			}
-		})
-	}
-	t.Cleanup(stop)
+	stop, _ = startLogged(t, args)
 	return stop
 }
 

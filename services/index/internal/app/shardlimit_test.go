@@ -171,7 +171,8 @@ func TestShardLimitDoesNotStall(t *testing.T) {
 	}
 }
 
-// startLogged is start that also hands back the service's log.
+// startLogged runs `index serve` in-process and returns its log too; stop cancels it (as SIGTERM
+// does) and waits.
 func startLogged(t *testing.T, args []string) (stop func(), logs *testenv.SyncBuffer) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
