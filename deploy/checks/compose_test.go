@@ -5,7 +5,9 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -251,4 +253,38 @@ func (c scrapeConfig) ruleFiles(t *testing.T) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// TestComposeKafkaHealthcheckHeap: Kafka's health check runs a Kafka CLI script, a JVM of its own,
+// every interval inside the broker's container, where it inherits the broker's KAFKA_HEAP_OPTS
+// (512 MB). The command must set its own heap, -Xmx at most 128m, for the script it runs.
+func TestComposeKafkaHealthcheckHeap(t *testing.T) {
+	kafka := loadCompose(t).Services["kafka"]
+	hc := kafka.HealthCheck
+	if hc == nil || len(hc.Test) < 2 || hc.Test[0] != "CMD-SHELL" {
+		t.Fatalf("kafka's healthcheck should be CMD-SHELL (so it can set KAFKA_HEAP_OPTS), got %v", hc)
+	}
+	cmd := strings.Join(hc.Test[1:], " ")
+	m := regexp.MustCompile(`KAFKA_HEAP_OPTS=(?:'([^']*)'|"([^"]*)"|(\S+))\s+(?:\S+/)?kafka-[a-z-]+\.sh`).FindStringSubmatch(cmd)
+	if m == nil {
+		t.Fatalf("kafka's healthcheck does not set KAFKA_HEAP_OPTS for the script it runs, so every check starts a JVM with the broker's heap (%s): %s",
+			deref(kafka.Environment["KAFKA_HEAP_OPTS"]), cmd)
+	}
+	opts := m[1] + m[2] + m[3]
+	xmx := regexp.MustCompile(`-Xmx([0-9]+)([kKmMgG]?)`).FindStringSubmatch(opts)
+	if xmx == nil {
+		t.Fatalf("kafka's healthcheck KAFKA_HEAP_OPTS=%q sets no -Xmx", opts)
+	}
+	n, _ := strconv.ParseInt(xmx[1], 10, 64)
+	n *= map[string]int64{"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}[strings.ToLower(xmx[2])]
+	if n > 128<<20 {
+		t.Errorf("kafka's healthcheck runs with -Xmx%s%s, want at most 128m", xmx[1], xmx[2])
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "<unset>"
+	}
+	return *s
 }

@@ -3,6 +3,7 @@ package checks
 import (
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -60,4 +61,60 @@ func TestDockerfile(t *testing.T) {
 			t.Errorf(".dockerignore does not exclude %s", want)
 		}
 	}
+}
+
+// TestDockerGoVersion: the build stage's Go is at least go.work's `go` line. The golang images set
+// GOTOOLCHAIN=local, so an image older than go.work (a cached golang:1.26 before 1.26.7) fails the
+// build instead of fetching the toolchain; unless the Dockerfile sets GOTOOLCHAIN=auto, the ARG
+// GO_VERSION default and every GO_VERSION build argument Compose passes must be that version or newer.
+func TestDockerGoVersion(t *testing.T) {
+	m := regexp.MustCompile(`(?m)^go\s+([0-9][0-9.]*)\s*$`).FindStringSubmatch(string(readFile(t, "go.work")))
+	if m == nil {
+		t.Fatal("go.work has no go line")
+	}
+	want := m[1]
+	df := string(readFile(t, "deploy", "docker", "Dockerfile"))
+	if regexp.MustCompile(`(?m)^\s*ENV\s+GOTOOLCHAIN[= ]auto\b`).MatchString(df) {
+		return // the build fetches the toolchain go.work asks for
+	}
+	versions := map[string]string{}
+	if a := regexp.MustCompile(`(?m)^ARG\s+GO_VERSION(?:=(\S*))?\s*$`).FindStringSubmatch(df); a == nil || a[1] == "" {
+		t.Errorf("deploy/docker/Dockerfile has no ARG GO_VERSION with a default (want %s, go.work's go line)", want)
+	} else {
+		versions["deploy/docker/Dockerfile ARG GO_VERSION"] = a[1]
+	}
+	if !strings.Contains(df, "golang:${GO_VERSION}") {
+		t.Errorf("the build stage is not FROM golang:${GO_VERSION}…, so GO_VERSION does not choose its Go")
+	}
+	for name, s := range loadCompose(t).Services {
+		if s.Build == nil {
+			continue
+		}
+		if v := s.Build.Args["GO_VERSION"]; v != nil {
+			versions["compose "+name+" build arg GO_VERSION"] = *v
+		}
+	}
+	for where, v := range versions {
+		if goVersionLess(v, want) {
+			t.Errorf("%s is %s, older than go.work's go %s: the golang image's toolchain would refuse the build (GOTOOLCHAIN=local)", where, v, want)
+		}
+	}
+}
+
+// goVersionLess compares Go release versions such as 1.26 and 1.26.7 (1.26 is 1.26.0, older).
+func goVersionLess(a, b string) bool {
+	pa, pb := strings.Split(a, "."), strings.Split(b, ".")
+	for i := 0; i < 3; i++ {
+		var x, y int
+		if i < len(pa) {
+			x, _ = strconv.Atoi(pa[i])
+		}
+		if i < len(pb) {
+			y, _ = strconv.Atoi(pb[i])
+		}
+		if x != y {
+			return x < y
+		}
+	}
+	return false
 }

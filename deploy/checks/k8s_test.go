@@ -264,3 +264,90 @@ func TestPlatformMatchesConfig(t *testing.T) {
 		t.Error("no KafkaTopic for articles.dlq")
 	}
 }
+
+// TestKubernetesGoMemLimit: every container with a memory limit, in the base and in the production
+// overlay, sets GOMEMLIMIT (Go's soft memory limit) to 70-95% of that limit. Without it Go's
+// collector lets the heap double before collecting and the kernel kills the pod first; at the limit
+// itself there is no room for the stacks and buffers outside the Go heap.
+func TestKubernetesGoMemLimit(t *testing.T) {
+	for _, dir := range []string{"base", "overlays/production"} {
+		t.Run(dir, func(t *testing.T) {
+			objs := objects(t, kustomize(t, dir))
+			checked := 0
+			for key, o := range objs {
+				pod := get(o, "spec", "template", "spec")
+				if pod == nil {
+					continue
+				}
+				for _, list := range []string{"initContainers", "containers"} {
+					for i := 0; get(pod, list, i) != nil; i++ {
+						c := get(pod, list, i)
+						lim := str(c, "resources", "limits", "memory")
+						if lim == "" {
+							continue
+						}
+						checked++
+						where := key + " container " + str(c, "name")
+						limit, err := k8sBytes(lim)
+						if err != nil {
+							t.Errorf("%s: memory limit %q: %v", where, lim, err)
+							continue
+						}
+						soft := ""
+						for j := 0; get(c, "env", j) != nil; j++ {
+							if str(c, "env", j, "name") == "GOMEMLIMIT" {
+								soft = str(c, "env", j, "value")
+							}
+						}
+						if soft == "" {
+							t.Errorf("%s has a memory limit of %s but no GOMEMLIMIT value (want 70-95%% of the limit, e.g. %dMiB)", where, lim, limit*85/100>>20)
+							continue
+						}
+						n, err := goMemLimitBytes(soft)
+						if err != nil {
+							t.Errorf("%s: GOMEMLIMIT=%q: %v", where, soft, err)
+							continue
+						}
+						if pct := float64(n) / float64(limit) * 100; pct < 70 || pct > 95 {
+							t.Errorf("%s: GOMEMLIMIT=%s is %.0f%% of the memory limit %s, want 70-95%%", where, soft, pct, lim)
+						}
+					}
+				}
+			}
+			if checked == 0 {
+				t.Error("no container with a memory limit: nothing checked")
+			}
+		})
+	}
+}
+
+// k8sBytes parses a Kubernetes memory quantity in its common forms: 256Mi, 1Gi, 512M, 1e9, 1000.
+func k8sBytes(q string) (int64, error) {
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"Ki", 1 << 10}, {"Mi", 1 << 20}, {"Gi", 1 << 30}, {"Ti", 1 << 40}, {"k", 1e3}, {"M", 1e6}, {"G", 1e9}, {"T", 1e12}}
+	for _, u := range units {
+		if n, ok := strings.CutSuffix(q, u.suffix); ok {
+			v, err := strconv.ParseFloat(n, 64)
+			return int64(v * float64(u.mult)), err
+		}
+	}
+	v, err := strconv.ParseFloat(q, 64)
+	return int64(v), err
+}
+
+// goMemLimitBytes parses GOMEMLIMIT as the Go runtime does: a number of bytes with an optional
+// B, KiB, MiB, GiB or TiB suffix.
+func goMemLimitBytes(s string) (int64, error) {
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40}, {"B", 1}} {
+		if n, ok := strings.CutSuffix(s, u.suffix); ok {
+			v, err := strconv.ParseInt(n, 10, 64)
+			return v * u.mult, err
+		}
+	}
+	return strconv.ParseInt(s, 10, 64)
+}

@@ -4,8 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 func loadSavedObjects(t *testing.T) []SavedObject {
@@ -158,4 +162,78 @@ func keys(m map[string]string) []string {
 		s[k] = true
 	}
 	return Sorted(s)
+}
+
+// TestKibanaDashboardTimeRange: every dashboard is saved with its time range (timeRestore), so it
+// does not open on Kibana's default last 15 minutes, where the demo's Reuters corpus (1987) and
+// articles dated a little ahead of the clock are not. The range reaches back before 1987 and up to
+// now at least.
+func TestKibanaDashboardTimeRange(t *testing.T) {
+	now := time.Now()
+	corpusStart := time.Date(1987, 1, 1, 0, 0, 0, 0, time.UTC)
+	dashboards := 0
+	for _, o := range loadSavedObjects(t) {
+		if o.Type != "dashboard" {
+			continue
+		}
+		dashboards++
+		var a struct {
+			TimeRestore bool   `json:"timeRestore"`
+			TimeFrom    string `json:"timeFrom"`
+			TimeTo      string `json:"timeTo"`
+		}
+		if err := json.Unmarshal(o.Attributes, &a); err != nil {
+			t.Fatalf("dashboard %s: %v", o.ID, err)
+		}
+		if !a.TimeRestore || a.TimeFrom == "" || a.TimeTo == "" {
+			t.Errorf("dashboard %s: timeRestore=%v timeFrom=%q timeTo=%q; want timeRestore true with a timeFrom and timeTo, or it opens on the last 15 minutes", o.ID, a.TimeRestore, a.TimeFrom, a.TimeTo)
+			continue
+		}
+		from, err := kibanaTime(a.TimeFrom, now)
+		if err != nil {
+			t.Errorf("dashboard %s: timeFrom: %v", o.ID, err)
+		} else if from.After(corpusStart) {
+			t.Errorf("dashboard %s: timeFrom %q is %s, after the start of the 1987 Reuters corpus", o.ID, a.TimeFrom, from.Format(time.DateOnly))
+		}
+		to, err := kibanaTime(a.TimeTo, now)
+		if err != nil {
+			t.Errorf("dashboard %s: timeTo: %v", o.ID, err)
+		} else if to.Before(now) {
+			t.Errorf("dashboard %s: timeTo %q ends before now, hiding today's news", o.ID, a.TimeTo)
+		}
+	}
+	if dashboards == 0 {
+		t.Error("no dashboard in deploy/kibana/newsflow.ndjson")
+	}
+}
+
+// kibanaTime resolves a Kibana time bound: an absolute RFC 3339 time, or date math "now", "now-50y",
+// "now+1d" (units y M w d h m s; a rounding such as /d is ignored).
+func kibanaTime(s string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	m := regexp.MustCompile(`^now(?:([+-])([0-9]+)([yMwdhms]))?(?:/[yMwdhms])?$`).FindStringSubmatch(s)
+	if m == nil {
+		return time.Time{}, fmt.Errorf("%q is neither RFC 3339 nor date math now[+-]N<unit>", s)
+	}
+	if m[1] == "" {
+		return now, nil
+	}
+	n, _ := strconv.Atoi(m[2])
+	if m[1] == "-" {
+		n = -n
+	}
+	switch m[3] {
+	case "y":
+		return now.AddDate(n, 0, 0), nil
+	case "M":
+		return now.AddDate(0, n, 0), nil
+	case "w":
+		return now.AddDate(0, 0, 7*n), nil
+	case "d":
+		return now.AddDate(0, 0, n), nil
+	}
+	d := map[string]time.Duration{"h": time.Hour, "m": time.Minute, "s": time.Second}[m[3]]
+	return now.Add(time.Duration(n) * d), nil
 }
