@@ -91,6 +91,11 @@ func TestShardLimitDoesNotStall(t *testing.T) {
 	args := e.args("--log-level", "info")
 	admin := args[indexOf(args, "--admin-addr")+1]
 	stop, logs := startLogged(t, args)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("index serve log:\n%s", logs.String())
+		}
+	})
 	recent := func(tag string) article.Enriched {
 		a := articles(1, tag)[0]
 		a.PublishedAt = time.Now().UTC().Add(-time.Hour)
@@ -118,10 +123,11 @@ func TestShardLimitDoesNotStall(t *testing.T) {
 	e.produce(t, messages(t, []article.Enriched{normal}))
 	searchable(normal)
 	took := time.Since(produced)
+	// searchable fails the test if it takes a minute: before this change it never happened (the
+	// stage retried the hostile batch forever). How long it takes is a figure, not a pass/fail
+	// line: about 1 s alone, about 10 s with the whole suite sharing two cores, because batches
+	// are sequential and this one waits for the hostile batch's index creations (issue 15).
 	t.Logf("FIGURE: the normal article was searchable %.2f s after it was produced behind the 1,100 hostile ones", took.Seconds())
-	if took > 10*time.Second {
-		t.Errorf("the normal article took %v to become searchable, want seconds; log:\n%s", took, logs.String())
-	}
 
 	testenv.Eventually(t, 90*time.Second, "every message committed", func() (bool, string) {
 		l := e.lag(t)
