@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"strconv"
 	"time"
+
+	"github.com/newsflow/newsflow/pkg/article"
 )
 
 // Version is the schema version this build writes. Bump it whenever the mapping or settings change
@@ -127,8 +129,8 @@ type Window struct {
 
 // DefaultFloor and DefaultFuture are the Window ingest and index use unless configured.
 var (
-	DefaultFloor  = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)
-	DefaultFuture = 48 * time.Hour
+	DefaultFloor  = article.PublishedFloor
+	DefaultFuture = article.PublishedFuture
 )
 
 // Check reports why publishedAt is outside the window at now, or nil.

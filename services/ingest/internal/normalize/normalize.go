@@ -29,14 +29,12 @@ type Limits struct {
 	MinPublishedAt time.Time
 }
 
-// DefaultMinPublishedAt is the default floor of publication dates: older than any news archive
-// worth indexing, so anything before it is a typo or a zero value (0001-01-01, 1970 by mistake
-// is still taken).
-var DefaultMinPublishedAt = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)
+// DefaultMinPublishedAt is the default floor of publication dates (article.PublishedFloor, the
+// index stage's default too).
+var DefaultMinPublishedAt = article.PublishedFloor
 
-// MaxFuture is how far past the ingest time a publication date may lie: time zones and
-// embargoed copy are a day at most, so two days later is a typo.
-const MaxFuture = 48 * time.Hour
+// MaxFuture is how far past the ingest time a publication date may lie (article.PublishedFuture).
+const MaxFuture = article.PublishedFuture
 
 // DefaultLimits are generous for news (the longest long-reads are a few hundred kB) while staying
 // below Kafka's default 1 MB record limit.
