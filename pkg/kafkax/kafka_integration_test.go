@@ -48,34 +48,7 @@ func TestBrokerRoundTrip(t *testing.T) {
 	}
 
 	// A consumer group reads everything and commits after each batch.
-	r := kc.NewReader(group, topic)
-	got := map[string]string{}
-	var mu sync.Mutex
-	cctx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	c := &kafkax.Consumer{Reader: r, Log: slog.Default(), MaxBatch: 50, Handler: func(_ context.Context, batch []kafka.Message) error {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, m := range batch {
-			got[string(m.Key)] = string(m.Value)
-		}
-		if len(got) == n {
-			stop()
-		}
-		return nil
-	}}
-	go func() { done <- c.Run(cctx) }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("consumer: %v", err)
-		}
-	case <-ctx.Done():
-		t.Fatalf("consumer read %d of %d messages before the deadline", len(got), n)
-	}
-	if err := r.Close(); err != nil {
-		t.Fatalf("closing reader: %v", err)
-	}
+	got := consumeAll(ctx, t, kc, group, topic, n, 50)
 	if len(got) != n {
 		t.Fatalf("consumer read %d distinct messages, want %d", len(got), n)
 	}
@@ -153,4 +126,43 @@ func TestDeadLetterHeaders(t *testing.T) {
 	if len(keys) != 5 {
 		t.Fatalf("headers %v", keys)
 	}
+}
+
+// consumeAll reads topic in group through a kafkax.Consumer (batches of at most maxBatch,
+// committed after each) until it has n distinct keys, closes the reader, and returns the values
+// by key.
+func consumeAll(ctx context.Context, t *testing.T, kc kafkax.Config, group, topic string, n, maxBatch int) map[string]string {
+	t.Helper()
+	r := kc.NewReader(group, topic)
+	got := map[string]string{}
+	var mu sync.Mutex
+	cctx, stop := context.WithCancel(ctx)
+	defer stop()
+	done := make(chan error, 1)
+	c := &kafkax.Consumer{Reader: r, Log: slog.Default(), MaxBatch: maxBatch, Handler: func(_ context.Context, batch []kafka.Message) error {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, m := range batch {
+			got[string(m.Key)] = string(m.Value)
+		}
+		if len(got) == n {
+			stop()
+		}
+		return nil
+	}}
+	go func() { done <- c.Run(cctx) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("consumer: %v", err)
+		}
+	case <-ctx.Done():
+		mu.Lock()
+		defer mu.Unlock()
+		t.Fatalf("consumer read %d of %d messages before the deadline", len(got), n)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatalf("closing reader: %v", err)
+	}
+	return got
 }

@@ -3,10 +3,8 @@ package kafkax_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -51,34 +49,7 @@ func TestSecureRoundTrip(t *testing.T) {
 				t.Fatalf("writing over SASL_SSL %s: %v", mech, err)
 			}
 
-			r := kc.NewReader(group, topic)
-			got := map[string]string{}
-			var mu sync.Mutex
-			cctx, stop := context.WithCancel(ctx)
-			done := make(chan error, 1)
-			c := &kafkax.Consumer{Reader: r, Log: slog.Default(), MaxBatch: 20, Handler: func(_ context.Context, batch []kafka.Message) error {
-				mu.Lock()
-				defer mu.Unlock()
-				for _, m := range batch {
-					got[string(m.Key)] = string(m.Value)
-				}
-				if len(got) == n {
-					stop()
-				}
-				return nil
-			}}
-			go func() { done <- c.Run(cctx) }()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Fatalf("consumer: %v", err)
-				}
-			case <-ctx.Done():
-				t.Fatalf("consumer read %d of %d messages before the deadline", len(got), n)
-			}
-			if err := r.Close(); err != nil {
-				t.Fatalf("closing reader: %v", err)
-			}
+			got := consumeAll(ctx, t, kc, group, topic, n, 20)
 			for k, v := range want {
 				if got[k] != v {
 					t.Fatalf("message %s: got %q, want %q", k, got[k], v)
