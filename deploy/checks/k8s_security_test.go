@@ -326,7 +326,10 @@ func kafkaNeeds(conf map[string]string) map[string]need {
 		return def
 	}
 	return map[string]need{
-		"ingest": {write: []string{or("NEWSFLOW_INGEST_TOPIC", kafkax.TopicRaw)}},
+		// ingest joins its feed-lease group on the topic it writes (no Read on the topic: it
+		// never fetches); NEWSFLOW_INGEST_FEED_GROUP set empty turns the lease off. The group is
+		// needed whether or not this ConfigMap lists feeds: an overlay or the pod may add them.
+		"ingest": {write: []string{or("NEWSFLOW_INGEST_TOPIC", kafkax.TopicRaw)}, group: feedGroup(conf)},
 		"enrich": {read: []string{or("NEWSFLOW_ENRICH_TOPIC", kafkax.TopicRaw)},
 			write: []string{or("NEWSFLOW_ENRICH_OUTPUT_TOPIC", kafkax.TopicEnriched), or("NEWSFLOW_ENRICH_DLQ_TOPIC", kafkax.TopicDLQ)},
 			group: or("NEWSFLOW_ENRICH_GROUP", "newsflow-enrich")},
@@ -334,6 +337,15 @@ func kafkaNeeds(conf map[string]string) map[string]need {
 			write: []string{or("NEWSFLOW_INDEX_DLQ_TOPIC", kafkax.TopicDLQ)},
 			group: or("NEWSFLOW_INDEX_GROUP", "newsflow-index")},
 	}
+}
+
+// feedGroup is ingest's --feed-group as the ConfigMap sets it: its default when absent, none
+// when set empty.
+func feedGroup(conf map[string]string) string {
+	if v, ok := conf["NEWSFLOW_INGEST_FEED_GROUP"]; ok {
+		return v
+	}
+	return "newsflow-ingest-feeds"
 }
 
 // TestKubernetesKafkaSecurity: the Strimzi cluster serves clients only on a TLS listener with

@@ -67,7 +67,8 @@ func pipelineEndToEnd(t *testing.T, eng testenv.Engine) {
 
 	r := newRig(t, kc, eng)
 	t.Logf("search engine: %s", r.engine(ctx))
-	ing, ingestURL := r.ingest("--feeds", "wire="+feed.URL, "--feed-interval", "1s")
+	// A feed group of its own: other tests' ingest processes must not share (and rebalance) it.
+	ing, ingestURL := r.ingest("--feeds", "wire="+feed.URL, "--feed-interval", "1s", "--feed-group", testenv.Name(t, "feeds"))
 	enr, idx := r.enrich("enrich"), r.index("index")
 	startAll(ing, enr, idx)
 	accepted := map[string]bool{}
