@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -48,15 +47,6 @@ func liveCatalogue(t *testing.T) Catalogue {
 		t.Fatalf("running the services to learn their metrics: %v", liveErr)
 	}
 	return liveCat
-}
-
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
 }
 
 func scrape(ctx context.Context, addr string) ([]byte, error) {
@@ -125,7 +115,7 @@ func runPipeline(sb *serviceBinaries, brokers []string) (cat Catalogue, err erro
 	defer os.RemoveAll(dataDir)
 	addrs := map[string]string{}
 	for _, k := range []string{"http", "ingest", "enrich", "index"} {
-		if addrs[k], err = freeAddr(); err != nil {
+		if addrs[k], err = pipeline.FreeAddr(); err != nil {
 			return nil, err
 		}
 	}

@@ -33,6 +33,9 @@ type Server struct {
 	mu     sync.Mutex
 	checks map[string]Check
 	notes  map[string]string
+	// waiting says what start-up is waiting for, shown by /readyz until SetReady(true).
+	waiting string
+	bound   string // the address listened on, once listening (addr may end in :0)
 }
 
 // New builds an admin server on addr exposing reg (which should hold the Go and process
@@ -84,7 +87,24 @@ func (s *Server) Note(name, text string) {
 
 // SetReady marks the service ready (after start-up) or not (when shutdown begins, so load
 // balancers stop sending work before the service stops taking it).
-func (s *Server) SetReady(v bool) { s.ready.Store(v) }
+func (s *Server) SetReady(v bool) {
+	if v {
+		s.Waiting("")
+	}
+	s.ready.Store(v)
+}
+
+// Ready reports what SetReady last set (the service's own verdict, before the checks).
+func (s *Server) Ready() bool { return s.ready.Load() }
+
+// Waiting records what start-up is waiting for ("search engine (attempt 4): dial tcp …: connection
+// refused"), so that /readyz tells an operator why a pod is not ready yet instead of only "starting".
+// SetReady(true) clears it.
+func (s *Server) Waiting(text string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.waiting = text
+}
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	type result struct {
@@ -93,10 +113,13 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		Notes  []string          `json:"notes,omitempty"`
 	}
 	res := result{Ready: s.ready.Load(), Checks: map[string]string{}}
+	s.mu.Lock()
 	if !res.Ready {
 		res.Checks["service"] = "starting or shutting down"
+		if s.waiting != "" {
+			res.Checks["service"] = "starting: waiting for " + s.waiting
+		}
 	}
-	s.mu.Lock()
 	names := make([]string, 0, len(s.checks))
 	for n := range s.checks {
 		names = append(names, n)
@@ -130,10 +153,51 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 
 // Run listens and serves until ctx is done, then shuts the server down within 5 s.
 func (s *Server) Run(ctx context.Context) error {
+	ln, err := s.listen()
+	if err != nil {
+		return err
+	}
+	return s.serve(ctx, ln)
+}
+
+// Start listens at once and serves in the background until stop is called; stop returns what
+// serving ended with. A service starts its admin server this way before it waits for anything,
+// so that liveness and startup probes find the process alive however long Kafka or the search
+// engine take to come up (readiness stays false, and says what it waits for), and stops it last,
+// after its drain, so /metrics shows the drain and /readyz answers "not ready" until the end.
+func (s *Server) Start() (stop func() error, err error) {
+	ln, err := s.listen()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.serve(ctx, ln) }()
+	return func() error {
+		cancel()
+		return <-done
+	}, nil
+}
+
+func (s *Server) listen() (net.Listener, error) {
 	ln, err := net.Listen("tcp", s.addr)
 	if err != nil {
-		return fmt.Errorf("admin server: listening on %s: %w", s.addr, err)
+		return nil, fmt.Errorf("admin server: listening on %s: %w", s.addr, err)
 	}
+	s.mu.Lock()
+	s.bound = ln.Addr().String()
+	s.mu.Unlock()
+	return ln, nil
+}
+
+// Addr is the address the server listens on once Start or Run has begun listening, else "".
+func (s *Server) Addr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.bound
+}
+
+func (s *Server) serve(ctx context.Context, ln net.Listener) error {
 	return Serve(ctx, &http.Server{Handler: s.mux, ReadHeaderTimeout: 5 * time.Second}, ln, s.log.With("server", "admin"), 5*time.Second, nil)
 }
 

@@ -83,3 +83,46 @@ func TestPprofOnlyWhenEnabled(t *testing.T) {
 		srv.Close()
 	}
 }
+
+// TestStartAnswersWhileWaiting: Start listens at once, so /healthz answers while the service is
+// still waiting for a dependency, and /readyz says what it waits for until SetReady(true).
+// (Issue 19 item 7: a startup probe on /healthz killed index while it waited for the engine.)
+func TestStartAnswersWhileWaiting(t *testing.T) {
+	s := New("127.0.0.1:0", prometheus.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	stop, err := s.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + s.Addr()
+	get := func(path string) (int, string) {
+		t.Helper()
+		res, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	s.Waiting("search engine (attempt 3): connection refused")
+	if code, _ := get("/healthz"); code != 200 {
+		t.Fatalf("/healthz while waiting: %d, want 200 (alive)", code)
+	}
+	if code, body := get("/readyz"); code != 503 || !strings.Contains(body, "starting: waiting for search engine (attempt 3): connection refused") {
+		t.Fatalf("/readyz while waiting: %d %q, want 503 naming the wait", code, body)
+	}
+	s.SetReady(true)
+	if code, body := get("/readyz"); code != 200 || strings.Contains(body, "waiting") {
+		t.Fatalf("/readyz once ready: %d %q", code, body)
+	}
+	s.SetReady(false) // shutting down: the old wait must not reappear
+	if code, body := get("/readyz"); code != 503 || strings.Contains(body, "waiting") {
+		t.Fatalf("/readyz shutting down: %d %q", code, body)
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	if _, err := http.Get(base + "/healthz"); err == nil {
+		t.Fatal("/healthz still answers after stop")
+	}
+}

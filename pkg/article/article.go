@@ -1,5 +1,6 @@
 // Package article holds newsflow's data contracts: the raw article that ingest writes to
-// articles.raw and the enriched article that enrich writes to articles.enriched (see DESIGN.md).
+// articles.raw and the enriched article that enrich writes to articles.enriched (see
+// docs/ARCHITECTURE.md, Data contracts).
 // Every stage and every test decodes and encodes through these types, so the JSON field names here
 // are the contract; change them only on purpose, everywhere at once.
 package article
@@ -21,7 +22,8 @@ type Article struct {
 	IngestedAt  time.Time `json:"ingested_at,omitzero"`
 }
 
-// Entity types, as DESIGN.md fixes them. MISC covers nationalities, events, works and products.
+// Entity types, as docs/ARCHITECTURE.md fixes them. MISC covers nationalities, events, works and
+// products.
 const (
 	TypePerson = "PERSON"
 	TypeOrg    = "ORG"

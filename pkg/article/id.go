@@ -81,9 +81,9 @@ func IDFromCanonicalURL(canonical string) string {
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
-// ID returns the deterministic article id DESIGN.md asks for: a hash of the canonical URL when
-// the article has a usable one, otherwise of source, title and body. The same article ingested
-// twice therefore becomes one search document.
+// ID returns the deterministic article id docs/ARCHITECTURE.md asks for: a hash of the canonical
+// URL when the article has a usable one, otherwise of source, title and body. The same article
+// ingested twice therefore becomes one search document.
 func ID(a *Article) string {
 	if a.URL != "" {
 		if c, err := CanonicalURL(a.URL); err == nil {

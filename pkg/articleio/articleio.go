@@ -2,7 +2,14 @@
 // plain-text article (first line the title, the rest the body, like the seed article), one JSON
 // article (pretty-printed or not), a JSON array of articles, or JSON Lines. It streams, keeps
 // input order, and reports each bad record with its place (file:line) without stopping at it
-// where the format allows going on. `enrich extract` and `ingest import` both read through it.
+// where the format allows going on. `enrich extract` and the demo (deploy/local/demo) read
+// files through it, and `enrich serve` decodes articles.raw records with DecodeJSON.
+//
+// Format and ReadLine are the one format type and the one line reader of newsflow: `ingest
+// import` (services/ingest/internal/importer) reads its .jsonl/.ndjson files with ReadLine, and
+// ingest's decode takes a Format. ingest decodes items with its own decode package, not Read,
+// because it judges untrusted input field by field (a reason code and the field at fault for
+// each item), where extract takes articles already in the contract's shape.
 package articleio
 
 import (
@@ -16,10 +23,12 @@ import (
 	"time"
 
 	"github.com/newsflow/newsflow/pkg/article"
+	"github.com/newsflow/newsflow/pkg/kafkax"
 )
 
-// MaxRecordBytes caps one JSON line or one text article; larger records are reported, not read.
-const MaxRecordBytes = 64 << 20
+// maxRecordBytes caps one JSON line or one text article; larger records are reported, not read.
+// It is a memory cap, not Kafka's record limit (kafkax.MaxFileRecordBytes says why).
+const maxRecordBytes = kafkax.MaxFileRecordBytes
 
 // Record is one article read, or the reason one could not be read, with where it was.
 type Record struct {
@@ -31,18 +40,29 @@ type Record struct {
 	Err   error
 }
 
-// Format of an input, detected from its first non-blank byte and first line.
+// Format is how an input of articles is laid out. Read detects it from the first non-blank byte
+// and the first line; ingest takes it from a file's extension or a request's Content-Type
+// (services/ingest/internal/decode reads each the same way).
 type Format int
 
-// The formats Read understands.
+// The formats newsflow reads.
 const (
+	// FormatText is the seed article's shape: the first line is the title, the rest the body.
 	FormatText Format = iota
+	// FormatJSON is one JSON document: an object, or for decoders that take a whole input at
+	// once (ingest's decode) also an array of objects; Read reports an array as FormatJSONArray.
 	FormatJSON
+	// FormatJSONArray is a JSON array of article objects.
 	FormatJSONArray
+	// FormatJSONLines is one JSON object a line (JSON Lines, also called NDJSON).
 	FormatJSONLines
 )
 
+// String names the format for logs and messages.
 func (f Format) String() string {
+	if f < FormatText || f > FormatJSONLines {
+		return fmt.Sprintf("format(%d)", int(f))
+	}
 	return [...]string{"text", "json", "json-array", "json-lines"}[f]
 }
 
@@ -63,7 +83,14 @@ func Read(r io.Reader, name string, fn func(Record) error) (Format, error) {
 	case '[':
 		return FormatJSONArray, readArray(br, name, fn)
 	case '{':
-		line, lerr := readLine(br)
+		line, lerr := ReadLine(br, maxRecordBytes)
+		if errors.Is(lerr, ErrLineTooLong) {
+			// Longer than any one JSON document Read holds: report it as a JSON line and go on.
+			if err := fn(Record{Where: name + ":1", Err: tooLong()}); err != nil {
+				return FormatJSONLines, err
+			}
+			return FormatJSONLines, readLines(br, name, 2, fn)
+		}
 		if lerr != nil && lerr != io.EOF {
 			return FormatJSONLines, fmt.Errorf("reading %s: %w", name, lerr)
 		}
@@ -73,14 +100,20 @@ func Read(r io.Reader, name string, fn func(Record) error) (Format, error) {
 			}
 			return FormatJSONLines, readLines(br, name, 2, fn)
 		}
-		return FormatJSON, readStream(io.MultiReader(bytes.NewReader(line), br), name, fn)
+		// A document over several lines: give the decoder the first line back, with the line
+		// end ReadLine took (the decoder's line count needs it).
+		first := io.Reader(bytes.NewReader(line))
+		if lerr == nil {
+			first = io.MultiReader(first, strings.NewReader("\n"))
+		}
+		return FormatJSON, readStream(io.MultiReader(first, br), name, fn)
 	default:
-		data, err := io.ReadAll(io.LimitReader(br, MaxRecordBytes+1))
+		data, err := io.ReadAll(io.LimitReader(br, maxRecordBytes+1))
 		if err != nil {
 			return FormatText, fmt.Errorf("reading %s: %w", name, err)
 		}
-		if len(data) > MaxRecordBytes {
-			return FormatText, fn(Record{Where: name + ":1", Err: fmt.Errorf("text article larger than %d bytes", MaxRecordBytes)})
+		if len(data) > maxRecordBytes {
+			return FormatText, fn(Record{Where: name + ":1", Err: fmt.Errorf("text article larger than %d bytes", maxRecordBytes)})
 		}
 		a, err := ParseText(string(data))
 		return FormatText, fn(Record{Article: a, Raw: data, Where: name + ":1", Err: err})
@@ -123,27 +156,54 @@ func peekNonSpace(br *bufio.Reader) (byte, error) {
 	}
 }
 
-// readLine reads one line of at most MaxRecordBytes (a longer line is read to its end and
-// reported as too long).
-func readLine(br *bufio.Reader) ([]byte, error) {
-	var line []byte
+// ErrLineTooLong is ReadLine's answer for a line longer than its limit.
+var ErrLineTooLong = errors.New("line too long")
+
+// ReadLine returns the next line of br without its line end ("\n" or "\r\n"), and io.EOF with
+// the last line (which may be empty) when the input ends. A line longer than limit bytes (not
+// counting its "\n") is read to its end but not kept, so that one runaway line cannot take the
+// memory: ReadLine returns nil and ErrLineTooLong for it, and the next call reads the line after.
+// It is the one line reader of newsflow's file readers: Read's JSON Lines and `ingest import`'s
+// .jsonl/.ndjson files (services/ingest/internal/importer), each with its own limit.
+func ReadLine(br *bufio.Reader, limit int64) ([]byte, error) {
+	var buf []byte
+	tooLong := false
 	for {
 		chunk, err := br.ReadSlice('\n')
-		if len(line)+len(chunk) <= MaxRecordBytes+1 {
-			line = append(line, chunk...)
-		} else if line == nil || len(line) <= MaxRecordBytes {
-			line = append(line, chunk[:MaxRecordBytes+1-len(line)]...)
+		if !tooLong {
+			buf = append(buf, chunk...)
+			n := int64(len(buf))
+			if err == nil {
+				n-- // the '\n'
+			}
+			if n > limit {
+				tooLong, buf = true, nil
+			}
 		}
-		if err == bufio.ErrBufferFull {
+		if errors.Is(err, bufio.ErrBufferFull) {
 			continue
 		}
-		return line, err
+		if tooLong {
+			if err == nil || errors.Is(err, io.EOF) {
+				err = ErrLineTooLong
+			}
+			return nil, err
+		}
+		return bytes.TrimRight(buf, "\r\n"), err
 	}
 }
 
+func tooLong() error { return fmt.Errorf("line longer than %d bytes", maxRecordBytes) }
+
 func readLines(br *bufio.Reader, name string, lineNo int, fn func(Record) error) error {
 	for ; ; lineNo++ {
-		line, err := readLine(br)
+		line, err := ReadLine(br, maxRecordBytes)
+		if errors.Is(err, ErrLineTooLong) {
+			if err := fn(Record{Where: fmt.Sprintf("%s:%d", name, lineNo), Err: tooLong()}); err != nil {
+				return err
+			}
+			continue
+		}
 		if len(bytes.TrimSpace(line)) > 0 {
 			if err := emitJSON(line, name, lineNo, fn); err != nil {
 				return err
@@ -161,9 +221,6 @@ func readLines(br *bufio.Reader, name string, lineNo int, fn func(Record) error)
 func emitJSON(line []byte, name string, lineNo int, fn func(Record) error) error {
 	where := fmt.Sprintf("%s:%d", name, lineNo)
 	line = bytes.TrimSpace(line)
-	if len(line) > MaxRecordBytes {
-		return fn(Record{Where: where, Err: fmt.Errorf("line longer than %d bytes", MaxRecordBytes)})
-	}
 	a, err := DecodeJSON(line)
 	return fn(Record{Article: a, Raw: line, Where: where, Err: err})
 }

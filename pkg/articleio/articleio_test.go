@@ -1,8 +1,10 @@
 package articleio
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -109,4 +111,65 @@ func FuzzRead(f *testing.F) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// TestReadLine: the one line reader keeps a line of exactly limit bytes, passes over a longer one
+// without keeping it (with or without its "\n"), and goes on at the next line; line ends are cut.
+func TestReadLine(t *testing.T) {
+	type res struct {
+		line string
+		err  error
+	}
+	const limit = 4
+	for _, tc := range []struct {
+		name string
+		in   string
+		want []res
+	}{
+		{"at the limit", "abcd\nef", []res{{"abcd", nil}, {"ef", io.EOF}}},
+		{"crlf", "ab\r\ncd\r\n", []res{{"ab", nil}, {"cd", nil}, {"", io.EOF}}},
+		{"too long, then a line", "abcde\nok\n", []res{{"", ErrLineTooLong}, {"ok", nil}, {"", io.EOF}}},
+		{"too long at the end, no newline", "ok\nabcde", []res{{"ok", nil}, {"", ErrLineTooLong}, {"", io.EOF}}},
+		{"at the limit at the end, no newline", "abcd", []res{{"abcd", io.EOF}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			br := bufio.NewReaderSize(strings.NewReader(tc.in), 16)
+			for i, w := range tc.want {
+				l, err := ReadLine(br, limit)
+				if string(l) != w.line || !errors.Is(err, w.err) {
+					t.Fatalf("call %d: %q, %v; want %q, %v", i, l, err, w.line, w.err)
+				}
+			}
+		})
+	}
+}
+
+// TestReadLineLongerThanTheBuffer: a line longer than bufio's buffer is put together from its
+// chunks, and one over the limit is dropped however many chunks it spans.
+func TestReadLineLongerThanTheBuffer(t *testing.T) {
+	long := strings.Repeat("x", 100)
+	br := bufio.NewReaderSize(strings.NewReader(long+"\n"+long+"y\nz"), 16)
+	if l, err := ReadLine(br, 100); string(l) != long || err != nil {
+		t.Fatalf("%d bytes, %v; want the 100-byte line", len(l), err)
+	}
+	if l, err := ReadLine(br, 100); l != nil || !errors.Is(err, ErrLineTooLong) {
+		t.Fatalf("%d bytes, %v; want ErrLineTooLong", len(l), err)
+	}
+	if l, err := ReadLine(br, 100); string(l) != "z" || err != io.EOF {
+		t.Fatalf("%q, %v; want the last line", l, err)
+	}
+}
+
+// TestReadTooLongFirstLine: a first line over the cap is reported at name:1 as a JSON line too
+// long, and the lines after it are still read (it used to be handed, cut, to the JSON decoder).
+func TestReadTooLongFirstLine(t *testing.T) {
+	if testing.Short() {
+		t.Skip("reads a 64 MiB line")
+	}
+	in := `{"title":"` + strings.Repeat("x", maxRecordBytes) + `"}` + "\n" + `{"title":"b"}` + "\n"
+	f, out := readAll(t, in)
+	want := []got{{where: "in:1", err: fmt.Sprintf("line longer than %d bytes", maxRecordBytes)}, {title: "b", where: "in:2"}}
+	if f != FormatJSONLines || len(out) != 2 || out[0] != want[0] || out[1] != want[1] {
+		t.Fatalf("format %v, records %+v; want %v, %+v", f, out, FormatJSONLines, want)
+	}
 }

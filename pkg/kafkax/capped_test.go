@@ -11,41 +11,6 @@ import (
 	"github.com/segmentio/kafka-go"
 )
 
-// sizedFetcher hands out messages of 100 bytes and counts commits.
-type sizedFetcher struct{ n, committed int }
-
-func (f *sizedFetcher) FetchMessage(context.Context) (kafka.Message, error) {
-	f.n++
-	return kafka.Message{Value: make([]byte, 100)}, nil
-}
-
-func (f *sizedFetcher) CommitMessages(_ context.Context, msgs ...kafka.Message) error {
-	f.committed += len(msgs)
-	return nil
-}
-
-func TestCappedFetcher(t *testing.T) {
-	ff := &sizedFetcher{}
-	c := &CappedFetcher{Fetcher: ff, Limit: 250}
-	var got int
-	for {
-		if _, err := c.FetchMessage(context.Background()); err != nil {
-			if !errors.Is(err, ErrBatchFull) {
-				t.Fatal(err)
-			}
-			break
-		}
-		got++
-	}
-	if got != 3 {
-		t.Fatalf("fetched %d messages of 100 bytes under a 250-byte cap, want 3 (the one that crosses it included)", got)
-	}
-	_ = c.CommitMessages(context.Background(), kafka.Message{})
-	if _, err := c.FetchMessage(context.Background()); err != nil {
-		t.Fatalf("after commit: %v", err)
-	}
-}
-
 // TestReaderOptionsFor: what kafka-go may queue, in records of the largest size, stays within
 // the budget, where the former fixed QueueCapacity of 1,000 allowed a gigabyte.
 func TestReaderOptionsFor(t *testing.T) {

@@ -36,6 +36,14 @@ type Consumer struct {
 	// messages after the first one before handling a partial batch (default 20 ms).
 	MaxBatch int
 	Linger   time.Duration
+	// MaxBatchBytes bounds memory: a batch stops gathering once its messages (keys and values)
+	// reach it. A batch is everything fetched and not yet committed, so this is the stage's
+	// in-flight byte budget (with the reader's prefetch sized to it, Config.NewReaderFor). The
+	// first message is always taken, so one record larger than the cap still flows. 0: no cap.
+	MaxBatchBytes int64
+	// OnHeld, if set, is told the bytes held fetched and uncommitted whenever they change (for
+	// a gauge such as newsflow_index_inflight_bytes).
+	OnHeld func(bytes int64)
 	// Backoff between attempts at a failing batch (defaults: 100 ms growing to 10 s).
 	Backoff retry.Backoff
 	// DrainTimeout bounds how long the batch in hand may take to finish after shutdown begins
@@ -43,6 +51,10 @@ type Consumer struct {
 	DrainTimeout time.Duration
 	// OnRetry, if set, is told about each failed attempt (for metrics).
 	OnRetry func(err error)
+	// OnCommitError, if set, is told about a commit that still failed after its retries (for
+	// metrics: failed_total{reason="commit"}). The batch is not lost, it is redelivered, but a
+	// commit failing batch after batch means the group re-processes everything and must show.
+	OnCommitError func(err error)
 }
 
 // Run consumes until ctx is done, then finishes the batch in hand (bounded by DrainTimeout),
@@ -76,13 +88,17 @@ func (c *Consumer) Run(ctx context.Context) error {
 			return fmt.Errorf("fetching: %w", err)
 		}
 		batch = append(batch, m)
+		held := messageBytes(m)
+		c.held(held)
 		lctx, cancel := context.WithTimeout(ctx, linger)
-		for len(batch) < maxBatch {
+		for len(batch) < maxBatch && (c.MaxBatchBytes <= 0 || held < c.MaxBatchBytes) {
 			m, err := c.Reader.FetchMessage(lctx)
 			if err != nil {
 				break // linger over, shutdown, or a reader error the next fetch will report
 			}
 			batch = append(batch, m)
+			held += messageBytes(m)
+			c.held(held)
 		}
 		cancel()
 
@@ -101,11 +117,20 @@ func (c *Consumer) Run(ctx context.Context) error {
 			return fmt.Errorf("handling batch of %d: %w", len(batch), err)
 		}
 		c.commit(work, batch)
+		c.held(0)
 		if ctx.Err() != nil {
 			return nil
 		}
 	}
 }
+
+func (c *Consumer) held(n int64) {
+	if c.OnHeld != nil {
+		c.OnHeld(n)
+	}
+}
+
+func messageBytes(m kafka.Message) int64 { return int64(len(m.Key) + len(m.Value)) }
 
 // commit commits batch, retrying briefly. A commit that still fails (typically because a
 // rebalance moved the partition) is logged, not fatal: the new owner redelivers those messages
@@ -115,5 +140,8 @@ func (c *Consumer) commit(ctx context.Context, batch []kafka.Message) {
 		func(cctx context.Context) error { return c.Reader.CommitMessages(cctx, batch...) }, nil)
 	if err != nil && !errors.Is(err, context.Canceled) {
 		c.Log.Warn("committing offsets failed; the messages will be redelivered", "messages", len(batch), "error", err)
+		if c.OnCommitError != nil {
+			c.OnCommitError(err)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package kafkax
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
@@ -29,6 +30,7 @@ type fakeReader struct {
 	msgs      []kafka.Message
 	committed []int64
 	events    []string
+	commitErr error // every commit fails with it, when set
 }
 
 func (f *fakeReader) FetchMessage(ctx context.Context) (kafka.Message, error) {
@@ -47,6 +49,9 @@ func (f *fakeReader) FetchMessage(ctx context.Context) (kafka.Message, error) {
 func (f *fakeReader) CommitMessages(_ context.Context, msgs ...kafka.Message) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.commitErr != nil {
+		return f.commitErr
+	}
 	for _, m := range msgs {
 		f.committed = append(f.committed, m.Offset)
 	}
@@ -142,5 +147,61 @@ func TestConsumerStopsOnPermanentError(t *testing.T) {
 	}
 	if len(f.committed) != 0 {
 		t.Fatalf("committed %v", f.committed)
+	}
+}
+
+// TestConsumerCountsFailedCommits: a commit that still fails after its retries is reported to
+// OnCommitError once per batch (the stages count it as failed_total{reason="commit"}), and the
+// consumer goes on: the batch is redelivered, not lost.
+func TestConsumerCountsFailedCommits(t *testing.T) {
+	f := &fakeReader{msgs: msgs(4), commitErr: errors.New("rebalance in progress")}
+	ctx, cancel := context.WithCancel(context.Background())
+	handled, failed := 0, 0
+	c := &Consumer{Reader: f, Log: quiet, MaxBatch: 2, Linger: time.Millisecond,
+		Handler: func(_ context.Context, b []kafka.Message) error {
+			handled += len(b)
+			if b[len(b)-1].Offset == 3 {
+				cancel()
+			}
+			return nil
+		},
+		OnCommitError: func(error) { failed++ }}
+	if err := c.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if handled != 4 || failed != 2 || len(f.committed) != 0 {
+		t.Fatalf("handled %d, failed commits %d, committed %v; want 4, 2 (one per batch), none", handled, failed, f.committed)
+	}
+}
+
+// TestConsumerCapsBatchBytes: a batch stops gathering once its bytes reach MaxBatchBytes (the one
+// message that crosses the cap included, so a record larger than the cap still flows), and the
+// bytes held go back to 0 after the commit.
+func TestConsumerCapsBatchBytes(t *testing.T) {
+	in := make([]kafka.Message, 7)
+	for i := range in {
+		in[i] = kafka.Message{Offset: int64(i), Value: make([]byte, 100)}
+	}
+	f := &fakeReader{msgs: in}
+	ctx, cancel := context.WithCancel(context.Background())
+	var sizes []int
+	var peak, last int64
+	c := &Consumer{Reader: f, Log: quiet, MaxBatch: 100, Linger: 50 * time.Millisecond, MaxBatchBytes: 250,
+		OnHeld: func(n int64) { peak, last = max(peak, n), n },
+		Handler: func(_ context.Context, b []kafka.Message) error {
+			sizes = append(sizes, len(b))
+			if b[len(b)-1].Offset == 6 {
+				cancel()
+			}
+			return nil
+		}}
+	if err := c.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(sizes) != "[3 3 1]" {
+		t.Errorf("batches of 100-byte messages under a 250-byte cap: %v, want [3 3 1]", sizes)
+	}
+	if peak != 300 || last != 0 {
+		t.Errorf("bytes held: peak %d, last %d; want 300 and 0 after the commit", peak, last)
 	}
 }

@@ -19,7 +19,8 @@ import (
 	"github.com/newsflow/newsflow/pkg/config"
 )
 
-// Topic names from DESIGN.md; every service takes them as flags so that tests can use their own.
+// Topic names (docs/ARCHITECTURE.md, Topics); every service takes them as flags so that tests can
+// use their own.
 const (
 	TopicRaw      = "articles.raw"
 	TopicEnriched = "articles.enriched"
@@ -44,7 +45,7 @@ func (c *Config) RegisterFlags(s *config.Set) {
 	s.Strings(&c.Brokers, "kafka-brokers", "NEWSFLOW_KAFKA_BROKERS", "127.0.0.1:9092", "Kafka bootstrap brokers")
 	s.Int(&c.Partitions, "kafka-partitions", "NEWSFLOW_KAFKA_PARTITIONS", 6, "partitions of topics created at start-up")
 	s.Int(&c.ReplicationFactor, "kafka-replication-factor", "NEWSFLOW_KAFKA_REPLICATION_FACTOR", 1, "replication factor of topics created at start-up (3 in production)")
-	s.Duration(&c.WriteTimeout, "kafka-write-timeout", "NEWSFLOW_KAFKA_WRITE_TIMEOUT", 10*time.Second, "deadline for one acknowledged write")
+	s.Duration(&c.WriteTimeout, "kafka-write-timeout", "NEWSFLOW_KAFKA_WRITE_TIMEOUT", DefaultWriteTimeout, "deadline for one acknowledged write")
 	c.registerSecurityFlags(s)
 }
 
@@ -152,40 +153,12 @@ func (c *Config) Ping(ctx context.Context) error {
 // decode either.
 func init() { compress.SnappyCodec.Compression = snappy.FasterCompression }
 
-// MaxMessageBytes is the largest record batch a writer sends: just under the broker's default
-// message.max.bytes (1 MiB + overhead), so that no production broker refuses a batch. A single
-// record larger than this can never be written and must be dead-lettered by its stage.
-const MaxMessageBytes = 1_000_000
-
-// NewWriter returns a producer for topic that waits for acks from all in-sync replicas, keys
-// records to partitions by hash (one article id, one partition), compresses with snappy, and
-// flushes batches after at most 5 ms rather than kafka-go's 1 s default. It never creates topics.
-// WriteMessages on it returns only when every record was acknowledged or failed.
-func (c *Config) NewWriter(topic string) *kafka.Writer {
-	return &kafka.Writer{
-		Addr:                   kafka.TCP(c.Brokers...),
-		Topic:                  topic,
-		Balancer:               &kafka.Hash{},
-		RequiredAcks:           kafka.RequireAll,
-		BatchTimeout:           5 * time.Millisecond,
-		BatchSize:              1000,
-		BatchBytes:             MaxMessageBytes,
-		Compression:            compress.Snappy,
-		MaxAttempts:            3,
-		WriteBackoffMin:        50 * time.Millisecond,
-		WriteBackoffMax:        500 * time.Millisecond,
-		WriteTimeout:           c.WriteTimeout,
-		ReadTimeout:            c.WriteTimeout,
-		AllowAutoTopicCreation: false,
-		Transport:              c.secure().transport,
-	}
-}
-
 // NewReader returns a consumer-group reader for topic. It never commits on its own
 // (CommitInterval 0 and FetchMessage/CommitMessages only): a stage commits an offset only after
 // what it produced from the message is durable. A new group starts at the earliest offset, so
 // nothing written before the first consumer started is skipped. Its prefetch is sized for
-// DefaultInflightBytes; stages use NewCappedReader with their own budget.
+// DefaultInflightBytes; stages use NewReaderFor with their own budget (and cap their batches at
+// it: Consumer.MaxBatchBytes).
 func (c *Config) NewReader(group, topic string) *kafka.Reader {
 	return c.NewReaderWith(group, topic, ReaderOptionsFor(DefaultInflightBytes))
 }
@@ -225,10 +198,6 @@ const (
 	HeaderTruncated = "newsflow-truncated-from-bytes"
 )
 
-// deadLetterOverhead is the room DeadLetter leaves for the record's framing (lengths, varints,
-// timestamps, the batch header) within MaxMessageBytes.
-const deadLetterOverhead = 1024
-
 // DeadLetter builds the record that carries msg to articles.dlq: the original key and value, and
 // headers naming the stage, the reason and the original topic/partition/offset. A dead letter
 // must always be writable, or the record it stands for would block its partition for good: when
@@ -251,7 +220,7 @@ func DeadLetter(msg kafka.Message, stage, reason string) kafka.Message {
 		{Key: HeaderOffset, Value: []byte(strconv.FormatInt(msg.Offset, 10))},
 	}
 	value := msg.Value
-	room := MaxMessageBytes - deadLetterOverhead - len(key) - headersSize(headers) - len(HeaderTruncated) - 20
+	room := MaxMessageBytes - RecordOverheadBytes - len(key) - headersSize(headers) - len(HeaderTruncated) - 20
 	if len(value) > room {
 		headers = append(headers, kafka.Header{Key: HeaderTruncated, Value: []byte(strconv.Itoa(len(value)))})
 		value = value[:room]

@@ -14,7 +14,9 @@ import (
 // Lag returns, per partition of topic, how many messages group has not committed yet: the
 // partition's end offset minus the group's committed offset (the whole partition when the group
 // has committed nothing). kafka-go's Reader reports no lag when it has a GroupID, so this asks the
-// brokers directly, as the index issue requires.
+// brokers directly: every consuming stage reports its lag as
+// newsflow_<service>_consumer_lag_messages (docs/ARCHITECTURE.md, Metrics), which the dashboard
+// and the lag alerts read.
 func (c *Config) Lag(ctx context.Context, group, topic string) (map[int]int64, error) {
 	cl := c.Client()
 	md, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})

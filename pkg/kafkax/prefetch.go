@@ -1,11 +1,6 @@
 package kafkax
 
 import (
-	"context"
-	"errors"
-	"io"
-	"sync"
-
 	"github.com/segmentio/kafka-go"
 )
 
@@ -42,73 +37,12 @@ func ReaderOptionsFor(budget int64) ReaderOptions {
 	return ReaderOptions{MaxBytes: int(mb), QueueCapacity: q}
 }
 
-// ErrBatchFull is what CappedFetcher answers instead of fetching once the messages held reach its
-// limit; Consumer then stops gathering and handles the batch in hand.
-var ErrBatchFull = errors.New("in-flight byte limit reached")
-
-// CappedFetcher bounds memory: it stops fetching once the messages fetched and not yet committed
-// pass Limit bytes, and counts again from zero after each commit. (Consumer handles one batch at
-// a time, so everything fetched belongs to the batch being committed.) The first message of a
-// batch is always fetched, so one record larger than Limit still flows.
-type CappedFetcher struct {
-	Fetcher
-	Limit int64
-	Gauge interface{ Set(float64) } // may be nil
-
-	held int64
-	mu   sync.Mutex
-}
-
-// FetchMessage fetches the next message unless the byte limit is reached.
-func (c *CappedFetcher) FetchMessage(ctx context.Context) (kafka.Message, error) {
-	c.mu.Lock()
-	full := c.Limit > 0 && c.held >= c.Limit
-	c.mu.Unlock()
-	if full {
-		return kafka.Message{}, ErrBatchFull
+// NewReaderFor returns a consumer-group reader for topic whose prefetch is sized against budget,
+// the bytes the stage may hold fetched and uncommitted (ReaderOptionsFor); the stage's
+// Consumer caps its batches at the same budget (Consumer.MaxBatchBytes).
+func (c *Config) NewReaderFor(group, topic string, budget int64) *kafka.Reader {
+	if budget <= 0 {
+		budget = DefaultInflightBytes
 	}
-	m, err := c.Fetcher.FetchMessage(ctx)
-	if err != nil {
-		return m, err
-	}
-	c.mu.Lock()
-	c.held += int64(len(m.Key) + len(m.Value))
-	c.set(c.held)
-	c.mu.Unlock()
-	return m, nil
-}
-
-// CommitMessages commits and releases the bytes held.
-func (c *CappedFetcher) CommitMessages(ctx context.Context, msgs ...kafka.Message) error {
-	err := c.Fetcher.CommitMessages(ctx, msgs...)
-	c.mu.Lock()
-	c.held = 0
-	c.set(0)
-	c.mu.Unlock()
-	return err
-}
-
-// Close closes the underlying reader when it can be closed.
-func (c *CappedFetcher) Close() error {
-	if cl, ok := c.Fetcher.(io.Closer); ok {
-		return cl.Close()
-	}
-	return nil
-}
-
-func (c *CappedFetcher) set(v int64) {
-	if c.Gauge != nil {
-		c.Gauge.Set(float64(v))
-	}
-}
-
-// NewCappedReader returns a consumer-group reader for topic whose memory is bounded by
-// maxInflight bytes: its prefetch sized by ReaderOptionsFor, and fetching paused by a
-// CappedFetcher once maxInflight bytes are held uncommitted. gauge (may be nil) shows the bytes
-// held. Close closes the reader.
-func (c *Config) NewCappedReader(group, topic string, maxInflight int64, gauge interface{ Set(float64) }) *CappedFetcher {
-	if maxInflight <= 0 {
-		maxInflight = DefaultInflightBytes
-	}
-	return &CappedFetcher{Fetcher: c.NewReaderWith(group, topic, ReaderOptionsFor(maxInflight)), Limit: maxInflight, Gauge: gauge}
+	return c.NewReaderWith(group, topic, ReaderOptionsFor(budget))
 }

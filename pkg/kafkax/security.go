@@ -272,7 +272,7 @@ func (sec *security) newTransport() *kafka.Transport {
 }
 
 // NewTransport returns a new kafka-go transport with the configured TLS and SASL, for callers
-// that tune and close their own (ingest's writer). Set its other fields, never Dial or SASL.
+// that tune and close their own (NewServiceWriter). Set its other fields, never Dial or SASL.
 func (c *Config) NewTransport() *kafka.Transport { return c.secure().newTransport() }
 
 // dialer returns the kafka-go dialer readers use, with the configured TLS and SASL.

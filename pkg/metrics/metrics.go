@@ -1,6 +1,7 @@
-// Package metrics holds what every stage reports to Prometheus, named as DESIGN.md fixes it:
-// newsflow_<service>_<name>_<unit>, counters ending in _total, bounded labels only. Each service
-// builds its own registry and passes it in; nothing registers on the global default registry.
+// Package metrics holds what every stage reports to Prometheus, named as docs/ARCHITECTURE.md
+// (Metrics) fixes it: newsflow_<service>_<name>_<unit>, counters ending in _total, bounded labels
+// only. Each service builds its own registry and passes it in; nothing registers on the global
+// default registry.
 package metrics
 
 import (
@@ -20,21 +21,35 @@ func NewRegistry() *prometheus.Registry {
 // how long one item took, and how far behind its consumer group is.
 type Stage struct {
 	Received     *prometheus.CounterVec   // labels: topic
-	Produced     *prometheus.CounterVec   // labels: topic
+	Produced     *prometheus.CounterVec   // labels: topic (Kafka-writing stages) or alias (index), see ProducedTo
 	Failed       *prometheus.CounterVec   // labels: reason (a small fixed set)
 	DeadLettered *prometheus.CounterVec   // labels: reason
 	Latency      *prometheus.HistogramVec // labels: operation
 	ConsumerLag  *prometheus.GaugeVec     // labels: topic, partition
 }
 
+// StageOption changes one label of the stage set.
+type StageOption func(*stageLabels)
+
+type stageLabels struct{ produced string }
+
+// ProducedTo names the label of _produced_total for a stage that does not write to a Kafka topic:
+// index writes to a search alias, so its series read produced_total{alias="articles"}, not a
+// "topic" that holds an alias.
+func ProducedTo(label string) StageOption { return func(l *stageLabels) { l.produced = label } }
+
 // NewStage registers the stage metrics of service on reg.
-func NewStage(reg prometheus.Registerer, service string) *Stage {
+func NewStage(reg prometheus.Registerer, service string, opts ...StageOption) *Stage {
+	labels := stageLabels{produced: "topic"}
+	for _, o := range opts {
+		o(&labels)
+	}
 	ns := "newsflow_" + service
 	m := &Stage{
 		Received: prometheus.NewCounterVec(prometheus.CounterOpts{Name: ns + "_received_total",
 			Help: "Records received (HTTP items, file lines, feed items or Kafka messages)."}, []string{"topic"}),
 		Produced: prometheus.NewCounterVec(prometheus.CounterOpts{Name: ns + "_produced_total",
-			Help: "Records written and acknowledged downstream (Kafka acks=all or search engine)."}, []string{"topic"}),
+			Help: "Records written and acknowledged downstream (Kafka acks=all or search engine)."}, []string{labels.produced}),
 		Failed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: ns + "_failed_total",
 			Help: "Records or attempts that failed, by reason; retried failures count once per attempt."}, []string{"reason"}),
 		DeadLettered: prometheus.NewCounterVec(prometheus.CounterOpts{Name: ns + "_dead_lettered_total",

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/elastic/elastic-transport-go/v8/elastictransport"
 	"github.com/elastic/go-elasticsearch/v8/esapi"
@@ -227,7 +228,7 @@ func (c *Client) nodesInfo(ctx context.Context) (Engine, error) {
 
 func readReason(r io.Reader) string {
 	b, _ := io.ReadAll(io.LimitReader(r, 4000))
-	return truncate(string(b), 2000)
+	return Truncate(string(b), 2000)
 }
 
 // Ping checks the engine answers; it backs /readyz.
@@ -270,7 +271,7 @@ func (c *Client) Do(ctx context.Context, method, path string, body any, out any)
 		return fmt.Errorf("%s %s: reading answer: %w", method, path, err)
 	}
 	if res.StatusCode >= 300 {
-		return &HTTPError{Method: method, Path: path, Status: res.StatusCode, Body: truncate(string(data), 2000)}
+		return &HTTPError{Method: method, Path: path, Status: res.StatusCode, Body: Truncate(string(data), 2000)}
 	}
 	if out != nil && len(data) > 0 {
 		if err := json.Unmarshal(data, out); err != nil {
@@ -300,9 +301,14 @@ func StatusOf(err error) int {
 	return 0
 }
 
-func truncate(s string, n int) string {
+// Truncate shortens an engine's answer to at most n bytes (plus "…") for an error, a log line or
+// a dead-letter header, without cutting a UTF-8 character in two.
+func Truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n] + "…"
 }

@@ -12,16 +12,18 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"sort"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/newsflow/newsflow/pkg/admin"
 	"github.com/newsflow/newsflow/pkg/config"
 	"github.com/newsflow/newsflow/pkg/logging"
 	"github.com/newsflow/newsflow/pkg/metrics"
+	"github.com/newsflow/newsflow/pkg/retry"
 )
 
 // Common is the configuration every long-running service has.
@@ -36,7 +38,8 @@ type Common struct {
 }
 
 // RegisterFlags binds the common settings; adminAddr is the service's default admin address
-// (ingest 127.0.0.1:9101, enrich :9102, index :9103).
+// (ingest 127.0.0.1:9101, enrich 127.0.0.1:9102, index 127.0.0.1:9103; Compose and Kubernetes
+// set NEWSFLOW_ADMIN_ADDR to listen on all interfaces).
 func (c *Common) RegisterFlags(s *config.Set, adminAddr string) {
 	s.String(&c.AdminAddr, "admin-addr", "NEWSFLOW_ADMIN_ADDR", adminAddr, "address of /metrics, /healthz and /readyz")
 	s.String(&c.LogFormat, "log-format", "NEWSFLOW_LOG_FORMAT", "auto", "log format: json, text, or auto (text on a terminal)")
@@ -66,34 +69,157 @@ func NewRuntime(name string, c Common, stderr io.Writer) (*Runtime, error) {
 	return &Runtime{Log: log, Registry: reg, Admin: adm}, nil
 }
 
-// Group runs actors until the first one fails or the parent context ends, then stops them all.
-type Group struct {
-	g   *errgroup.Group
-	ctx context.Context
-	log *slog.Logger
-}
-
-// NewGroup returns a group and the context its actors must watch.
-func NewGroup(ctx context.Context, log *slog.Logger) (*Group, context.Context) {
-	g, gctx := errgroup.WithContext(ctx)
-	return &Group{g: g, ctx: gctx, log: log}, gctx
-}
-
-// Go starts an actor. It must return when the group's context ends.
-func (g *Group) Go(name string, fn func(ctx context.Context) error) {
-	g.g.Go(func() error {
-		err := fn(g.ctx)
-		if err != nil && !errors.Is(err, context.Canceled) {
-			g.log.Error("stopped with an error", "actor", name, "error", err)
-			return fmt.Errorf("%s: %w", name, err)
+// StartAdmin starts the admin server before anything else (admin.Server.Start: probes find the
+// process alive while it waits for its dependencies) and returns the stop to defer first, so it
+// runs last, after the drain and the writers' closes; stop logs what serving ended with.
+func (rt *Runtime) StartAdmin() (stop func(), err error) {
+	stopServer, err := rt.Admin.Start()
+	if err != nil {
+		return nil, err
+	}
+	return func() {
+		if err := stopServer(); err != nil {
+			rt.Log.Warn("admin server", "error", err)
 		}
-		g.log.Info("stopped", "actor", name)
-		return nil
-	})
+	}, nil
 }
 
-// Wait waits for every actor and returns the first error.
-func (g *Group) Wait() error { return g.g.Wait() }
+// Wait is one start-up wait: a dependency (Kafka, the search engine, an index template) that may
+// still be starting, tried until it answers.
+type Wait struct {
+	What    string        // what is awaited, for the log and /readyz ("kafka topics")
+	Backoff retry.Backoff // how often (Backoff.Attempts bounds the tries; 0: until ctx ends)
+	// Timeout bounds the whole wait (0: until ctx ends or the attempts run out).
+	Timeout time.Duration
+	// AttemptTimeout bounds one try (default 30 s), so a dependency that accepts a connection
+	// and never answers is retried rather than waited on for ever.
+	AttemptTimeout time.Duration
+}
+
+// WaitFor retries op until it succeeds, the wait's bounds run out or ctx ends, logging each
+// failure and showing the latest on /readyz ("starting: waiting for kafka topics (attempt 3): …"):
+// a dependency that is still starting delays the service instead of killing it, and the admin
+// server (started first, see admin.Server.Start) keeps /healthz answering meanwhile. An op that
+// wraps its error in retry.Permanent (a refused password, an unknown CA) stops the wait at once.
+func (rt *Runtime) WaitFor(ctx context.Context, w Wait, op func(ctx context.Context) error) error {
+	if w.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, w.Timeout)
+		defer cancel()
+	}
+	attemptTimeout := w.AttemptTimeout
+	if attemptTimeout <= 0 {
+		attemptTimeout = 30 * time.Second
+	}
+	err := retry.Do(ctx, w.Backoff, func(ctx context.Context) error {
+		actx, cancel := context.WithTimeout(ctx, attemptTimeout)
+		defer cancel()
+		return op(actx)
+	}, func(attempt int, err error, wait time.Duration) {
+		rt.Log.Warn("waiting for "+w.What, "attempt", attempt, "wait", wait.String(), "error", err)
+		if rt.Admin != nil {
+			rt.Admin.Waiting(fmt.Sprintf("%s (attempt %d): %v", w.What, attempt, err))
+		}
+	})
+	if rt.Admin != nil {
+		rt.Admin.Waiting("")
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", w.What, err)
+	}
+	return nil
+}
+
+// Actor is one long-running part of a service: a Kafka consumer, an HTTP server, a feed poller,
+// a lag monitor. Run must return when its context ends, after finishing what it holds (a consumer
+// the batch in hand and its commit, a server its in-flight requests), bounded by the service's
+// --shutdown-timeout.
+type Actor struct {
+	Name string
+	Run  func(ctx context.Context) error
+}
+
+// Serve is the one running-and-stopping sequence of every newsflow service. It marks the service
+// ready, runs the actors until ctx ends (SIGTERM) or one of them fails, and then stops in phases,
+// each finished before the next begins:
+//
+//  1. not ready: /readyz answers 503, so Kubernetes and load balancers stop sending work;
+//  2. stop taking work: every actor's context ends; consumers stop fetching, servers accepting;
+//  3. drain: the actors finish and commit what they hold, and Serve waits for all of them, for
+//     at most ShutdownTimeout plus a margin (an actor still running then is named in the error,
+//     so a stuck drain ends the process instead of stalling it until SIGKILL);
+//  4. the caller's deferred closes (Kafka writers, after everything that writes to them), and
+//     last the admin server (started first with admin.Server.Start), so /metrics shows the
+//     drain and /readyz says not ready to the end.
+//
+// Start-up waits (Runtime.WaitFor) come before Serve; nothing an actor needs is built inside it.
+func (rt *Runtime) Serve(ctx context.Context, shutdownTimeout time.Duration, actors ...Actor) error {
+	// The actors' context is cancelled by the phases below, not directly by SIGTERM, so that
+	// readiness drops before anyone stops taking work.
+	actx, stopActors := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopActors()
+	type result struct {
+		name string
+		err  error
+	}
+	results := make(chan result, len(actors))
+	running := make(map[string]bool, len(actors))
+	for _, a := range actors {
+		running[a.Name] = true
+		go func() { results <- result{a.Name, a.Run(actx)} }()
+	}
+	rt.Admin.SetReady(true)
+
+	var first error
+	record := func(r result) {
+		delete(running, r.name)
+		if r.err != nil && !errors.Is(r.err, context.Canceled) {
+			rt.Log.Error("stopped with an error", "actor", r.name, "error", r.err)
+			if first == nil {
+				first = fmt.Errorf("%s: %w", r.name, r.err)
+			}
+			return
+		}
+		rt.Log.Info("stopped", "actor", r.name)
+	}
+	for first == nil && len(running) > 0 && ctx.Err() == nil {
+		select {
+		case <-ctx.Done():
+		case r := <-results:
+			record(r)
+		}
+	}
+	if ctx.Err() != nil {
+		rt.Log.Info("stopping: signal received")
+	}
+	rt.Admin.SetReady(false) // 1
+	stopActors()             // 2
+	if shutdownTimeout <= 0 {
+		shutdownTimeout = 30 * time.Second
+	}
+	deadline := time.NewTimer(shutdownTimeout + drainMargin)
+	defer deadline.Stop()
+	for len(running) > 0 { // 3
+		select {
+		case r := <-results:
+			record(r)
+		case <-deadline.C:
+			names := make([]string, 0, len(running))
+			for n := range running {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			err := fmt.Errorf("%s still running %v after the stop began (shutdown timeout %v)", strings.Join(names, ", "), shutdownTimeout+drainMargin, shutdownTimeout)
+			rt.Log.Error("drain did not finish", "error", err)
+			return errors.Join(first, err)
+		}
+	}
+	return first
+}
+
+// drainMargin is how long past --shutdown-timeout Serve waits for the actors: their drains are
+// bounded by the timeout, and a commit or a final flush may follow it.
+var drainMargin = 10 * time.Second
 
 // ExitCode maps a command's error to the process exit status: 0 for none or --help, 2 for a
 // usage error, 1 otherwise.
@@ -121,6 +247,12 @@ func Main(name string, run func(ctx context.Context, args []string, stdin io.Rea
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
+	if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		// SIGTERM while still waiting for a dependency at start-up (a rollout that replaced a
+		// pod before Kafka came up): a stop, not a failure.
+		fmt.Fprintf(os.Stderr, "%s: stopped during start-up (%v)\n", name, err)
+		err = nil
+	}
 	if err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
 	}

@@ -32,7 +32,8 @@ import (
 type config struct {
 	ingestURL, token         string
 	admin                    map[string]string // service -> admin base URL
-	searchURL, alias         string
+	search                   search.Config     // the services' own --search-* flags and NEWSFLOW_SEARCH_* settings
+	alias                    string
 	seed                     string
 	seedPublished            string
 	data                     []string
@@ -51,40 +52,38 @@ func main() {
 	}
 }
 
-func env(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return def
-}
-
 func run(ctx context.Context, args []string, out io.Writer) error {
 	c := config{admin: map[string]string{}}
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.StringVar(&c.ingestURL, "ingest-url", env("NEWSFLOW_INGEST_URL", "http://127.0.0.1:8080"), "ingest HTTP API")
+	// Flags and NEWSFLOW_* variables the way the services read them (pkg/config), so the
+	// settings deploy/local writes to .local/search.env reach the demo too.
+	s := cfgpkg.New("demo")
+	fs := s.FS
+	s.String(&c.ingestURL, "ingest-url", "NEWSFLOW_INGEST_URL", "http://127.0.0.1:8080", "ingest HTTP API")
 	// NEWSFLOW_INGEST_TOKEN may list several tokens (a rotation); any one of them is accepted.
 	firstToken, _, _ := strings.Cut(os.Getenv("NEWSFLOW_INGEST_TOKEN"), ",")
-	fs.StringVar(&c.token, "token", strings.TrimSpace(firstToken), "ingest bearer token, if one is configured")
+	fs.StringVar(&c.token, "token", strings.TrimSpace(firstToken), "ingest bearer token, if one is configured (env NEWSFLOW_INGEST_TOKEN, its first token)")
 	ingestAdmin := fs.String("ingest-admin", "http://127.0.0.1:9101", "ingest admin URL")
 	enrichAdmin := fs.String("enrich-admin", "http://127.0.0.1:9102", "enrich admin URL")
 	indexAdmin := fs.String("index-admin", "http://127.0.0.1:9103", "index admin URL")
-	fs.StringVar(&c.searchURL, "search-url", env("NEWSFLOW_SEARCH_URL", "http://127.0.0.1:9200"), "search engine URL")
-	fs.StringVar(&c.alias, "alias", env("NEWSFLOW_INDEX_PREFIX", "articles"), "read alias of the article indices")
+	// The same NEWSFLOW_SEARCH_* settings as the services (deploy/local writes them to
+	// .local/search.env): credentials and the CA of an Elasticsearch 8 with security on.
+	c.search.RegisterFlags(s)
+	s.String(&c.alias, "alias", "NEWSFLOW_INDEX_PREFIX", "articles", "read alias of the article indices")
 	fs.StringVar(&c.seed, "seed", "", "the seed article (plain text), posted first as text/plain")
 	fs.StringVar(&c.seedPublished, "seed-published-at", "2019-08-21T08:00:00Z", "publication time of the seed article")
 	fs.IntVar(&c.batch, "batch", 500, "articles per NDJSON request")
 	fs.IntVar(&c.limit, "limit", 0, "stop after this many corpus articles (0: all)")
 	fs.DurationVar(&c.timeout, "timeout", 15*time.Minute, "give up waiting for the pipeline after this long")
 	fs.StringVar(&c.prometheusURL, "prometheus-url", "http://127.0.0.1:9090", "Prometheus URL to print")
-	if err := fs.Parse(args); err != nil {
+	if err := s.Parse(args); err != nil {
 		return err
 	}
 	c.data = fs.Args()
 	c.admin["ingest"], c.admin["enrich"], c.admin["index"] = *ingestAdmin, *enrichAdmin, *indexAdmin
-	// The same NEWSFLOW_SEARCH_* settings as the services (deploy/local writes them to
-	// .local/search.env): credentials and the CA of an Elasticsearch 8 with security on.
-	sc, err := search.New(search.Config{URLs: []string{c.searchURL}, Username: os.Getenv("NEWSFLOW_SEARCH_USERNAME"),
-		Password: cfgpkg.Secret(os.Getenv("NEWSFLOW_SEARCH_PASSWORD")), CAFile: os.Getenv("NEWSFLOW_SEARCH_CA_FILE")})
+	if err := c.search.Validate(); err != nil {
+		return err
+	}
+	sc, err := search.New(c.search)
 	if err != nil {
 		return err
 	}
@@ -261,7 +260,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err := showSearch(ctx, out, sc, c.alias); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "\nsearch node: %s/%s/_search   Prometheus: %s   (make down stops everything)\n", c.searchURL, c.alias, c.prometheusURL)
+	fmt.Fprintf(out, "\nsearch node: %s/%s/_search   Prometheus: %s   (make down stops everything)\n", strings.Join(c.search.URLs, ","), c.alias, c.prometheusURL)
 	if indexed < want {
 		return fmt.Errorf("%d accepted articles not searchable", want-indexed)
 	}

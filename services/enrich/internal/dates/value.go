@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// Granularities, as DESIGN.md names them.
+// Granularities, as docs/ARCHITECTURE.md names them (article.DateMention's granularity).
 const (
 	gDay = iota + 1
 	gWeek

@@ -55,7 +55,7 @@ func Run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writ
 	var cfg Config
 	set := config.New("index")
 	set.FS.SetOutput(stderr)
-	cfg.register(set)
+	cfg.registerFlags(set)
 	var printOnly, deleteOld bool
 	switch cmd {
 	case "serve":
@@ -96,8 +96,18 @@ func Run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writ
 	if err != nil {
 		return service.UsageError{Err: err}
 	}
-	log := rt.Log.With("command", cmd)
+	rt.Log = rt.Log.With("command", cmd)
+	log := rt.Log
 	log.Info("starting", config.Attrs(cfg)...)
+	if cmd == "serve" {
+		// Before any wait: a startup or liveness probe must find index alive (and /readyz
+		// saying what it waits for) however long the search engine or Kafka take to come up.
+		stopAdmin, err := rt.StartAdmin()
+		if err != nil {
+			return err
+		}
+		defer stopAdmin()
+	}
 	for _, w := range cfg.Search.Warnings() {
 		log.Warn(w)
 	}
@@ -113,7 +123,7 @@ func Run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writ
 	}
 	// A certificate the node's CA did not sign, a refused password or plain HTTP against an
 	// HTTPS node is a configuration mistake: stop at once, naming it, instead of retrying.
-	if err := waitFor(ctx, log, startup, "search engine", func(ctx context.Context) error {
+	if err := rt.WaitFor(ctx, service.Wait{What: "search engine", Backoff: startup}, func(ctx context.Context) error {
 		eng, err := client.Check(ctx)
 		if err == nil {
 			log.Info("search engine", "distribution", eng.Distribution, "version", eng.Version, "cluster", eng.ClusterName)
@@ -152,7 +162,7 @@ func Run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writ
 // serve runs the consumer, the lag monitor and the admin server until ctx ends, then drains.
 func serve(ctx context.Context, cfg Config, rt *service.Runtime, log *slog.Logger, mgr *indices.Manager) error {
 	startup := retry.Backoff{Initial: 500 * time.Millisecond, Max: 5 * time.Second}
-	if err := waitFor(ctx, log, startup, "index template", func(ctx context.Context) error {
+	if err := rt.WaitFor(ctx, service.Wait{What: "index template", Backoff: startup}, func(ctx context.Context) error {
 		_, err := mgr.Setup(ctx, schema.Version, time.Now())
 		return err
 	}); err != nil {
@@ -160,17 +170,23 @@ func serve(ctx context.Context, cfg Config, rt *service.Runtime, log *slog.Logge
 	}
 	cfg.Kafka.LogWarnings(log)
 	// A TLS or SASL failure is a configuration mistake: stop at once rather than retry.
-	if err := waitFor(ctx, log, startup, "kafka topics", func(ctx context.Context) error {
+	if err := rt.WaitFor(ctx, service.Wait{What: "kafka topics", Backoff: startup}, func(ctx context.Context) error {
 		return kafkax.StopOnAuthError(cfg.Kafka.EnsureTopics(ctx, cfg.Topic, cfg.DLQTopic))
 	}); err != nil {
 		return err
 	}
 
 	m := sink.NewMetrics(rt.Registry)
-	dlq := cfg.Kafka.NewWriter(cfg.DLQTopic)
-	defer dlq.Close()
-	// Prefetch sized against --max-inflight-bytes, and fetching paused at it (issue 13 item 5).
-	reader := cfg.Kafka.NewCappedReader(cfg.Group, cfg.Topic, cfg.MaxInflightBytes, m.InflightBytes)
+	// kafkax's writer, with a transport of its own that is closed once the writer has flushed.
+	dlq, dlqTransport := cfg.Kafka.NewServiceWriter(cfg.DLQTopic, "newsflow-index")
+	defer func() {
+		if err := dlq.Close(); err != nil {
+			log.Warn("closing the dead-letter writer", "error", err)
+		}
+		dlqTransport.CloseIdleConnections()
+	}()
+	// Prefetch sized against --max-inflight-bytes, and batches capped at it (issue 13 item 5).
+	reader := cfg.Kafka.NewReaderFor(cfg.Group, cfg.Topic, cfg.MaxInflightBytes)
 	defer func() {
 		if err := reader.Close(); err != nil {
 			log.Warn("closing the Kafka reader", "error", err)
@@ -183,46 +199,34 @@ func serve(ctx context.Context, cfg Config, rt *service.Runtime, log *slog.Logge
 		RefusalMemory: refusalMemory(cfg.RefusalMemory),
 	}, mgr, dlq, log, m)
 	consumer := &kafkax.Consumer{
-		Reader:       reader,
-		Handler:      sk.Handle,
-		Log:          log,
-		MaxBatch:     cfg.BatchSize,
-		Linger:       cfg.FlushInterval,
-		Backoff:      backoff,
-		DrainTimeout: cfg.ShutdownTimeout,
-		OnRetry:      func(error) { m.Failed.WithLabelValues("batch").Inc() },
+		Reader:        reader,
+		Handler:       sk.Handle,
+		Log:           log,
+		MaxBatch:      cfg.BatchSize,
+		MaxBatchBytes: cfg.MaxInflightBytes,
+		OnHeld:        func(n int64) { m.InflightBytes.Set(float64(n)) },
+		Linger:        cfg.FlushInterval,
+		Backoff:       backoff,
+		DrainTimeout:  cfg.ShutdownTimeout,
+		OnRetry:       func(error) { m.Failed.WithLabelValues("batch").Inc() },
+		// Redelivered, not lost, but a commit failing batch after batch must show.
+		OnCommitError: func(error) { m.Failed.WithLabelValues("commit").Inc() },
 	}
 
 	rt.Admin.AddCheck("kafka", cfg.Kafka.Ping)
 	rt.Admin.AddCheck("search", mgr.Client.Ping)
 	// The engine answers pings but refuses _bulk with 401/403: not ready until that is fixed.
 	rt.Admin.AddCheck("search_credentials", sk.CredentialsCheck)
-	g, gctx := service.NewGroup(ctx, log)
-	// Shutdown order: not ready, then stop fetching (the consumer finishes and commits the batch
-	// in hand, bounded by --shutdown-timeout), then the admin server.
-	consumeCtx, stopConsuming := context.WithCancel(context.WithoutCancel(gctx))
-	defer stopConsuming()
-	go func() {
-		<-gctx.Done()
-		rt.Admin.SetReady(false)
-		log.Info("stopping: no more fetching; finishing the batch in hand, then committing")
-		stopConsuming()
-	}()
-	// The admin server outlives the drain, so /metrics shows it and /readyz says not ready.
-	adminCtx, stopAdmin := context.WithCancel(context.WithoutCancel(gctx))
-	defer stopAdmin()
-	g.Go("admin", func(context.Context) error { return rt.Admin.Run(adminCtx) })
-	g.Go("consumer", func(context.Context) error {
-		defer stopAdmin()
-		return consumer.Run(consumeCtx)
-	})
-	g.Go("lag", func(ctx context.Context) error {
-		cfg.Kafka.MonitorLag(ctx, log, cfg.Group, cfg.Topic, m.ConsumerLag, cfg.LagInterval)
-		return nil
-	})
-	rt.Admin.SetReady(true)
 	log.Info("indexing", "topic", cfg.Topic, "group", cfg.Group, "alias", mgr.Names.Alias())
-	err := g.Wait()
+	err := rt.Serve(ctx, cfg.ShutdownTimeout,
+		// The consumer finishes and commits the batch in hand when its context ends, bounded
+		// by --shutdown-timeout (its DrainTimeout).
+		service.Actor{Name: "consumer", Run: consumer.Run},
+		service.Actor{Name: "lag", Run: func(ctx context.Context) error {
+			cfg.Kafka.MonitorLag(ctx, log, cfg.Group, cfg.Topic, m.ConsumerLag, cfg.LagInterval)
+			return nil
+		}},
+	)
 	log.Info("stopped")
 	return err
 }
@@ -233,20 +237,4 @@ func refusalMemory(d time.Duration) time.Duration {
 		return -1
 	}
 	return d
-}
-
-// waitFor retries op until it succeeds, its attempts run out or ctx ends, logging each failure:
-// a dependency that is still starting delays the service instead of killing it.
-func waitFor(ctx context.Context, log *slog.Logger, b retry.Backoff, what string, op func(ctx context.Context) error) error {
-	err := retry.Do(ctx, b, func(ctx context.Context) error {
-		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		return op(cctx)
-	}, func(attempt int, err error, wait time.Duration) {
-		log.Warn("waiting for "+what, "attempt", attempt, "wait", wait, "error", err)
-	})
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	return nil
 }

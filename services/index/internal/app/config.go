@@ -1,8 +1,6 @@
 package app
 
 import (
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/newsflow/newsflow/pkg/config"
@@ -23,7 +21,7 @@ type Config struct {
 	Group    string // consumer group
 	DLQTopic string // dead-letter topic
 
-	IndexPrefix     string // monthly indices <prefix>-YYYY.MM, read alias and template <prefix>
+	IndexPrefix     string // indices <prefix>-YYYY.MM (<prefix>-YYYY before MonthlyFrom), read alias and template <prefix>
 	MonthlyFrom     int    // first year with monthly indices; earlier years get <prefix>-YYYY
 	PublishedFloor  string // earliest published_at indexed (YYYY-MM-DD)
 	PublishedFuture time.Duration
@@ -44,21 +42,21 @@ type Config struct {
 	LagInterval      time.Duration
 }
 
-func (c *Config) register(s *config.Set) {
+func (c *Config) registerFlags(s *config.Set) {
 	c.Common.RegisterFlags(s, "127.0.0.1:9103")
 	c.Kafka.RegisterFlags(s)
 	c.Search.RegisterFlags(s)
 	s.String(&c.Topic, "topic", "NEWSFLOW_INDEX_TOPIC", kafkax.TopicEnriched, "topic of enriched articles to index")
 	s.String(&c.Group, "group", "NEWSFLOW_INDEX_GROUP", "newsflow-index", "Kafka consumer group")
 	s.String(&c.DLQTopic, "dlq-topic", "NEWSFLOW_INDEX_DLQ_TOPIC", kafkax.TopicDLQ, "dead-letter topic for messages that can never be indexed")
-	s.String(&c.IndexPrefix, "index-prefix", "NEWSFLOW_INDEX_PREFIX", "articles", "index name prefix: monthly indices <prefix>-YYYY.MM, read alias and template <prefix>")
+	s.String(&c.IndexPrefix, "index-prefix", "NEWSFLOW_INDEX_PREFIX", "articles", "index name prefix: indices <prefix>-YYYY.MM (and <prefix>-YYYY before --monthly-from), read alias and template <prefix>")
 	s.Int(&c.MonthlyFrom, "monthly-from", "NEWSFLOW_INDEX_MONTHLY_FROM", 2020, "first year with one index per month; articles published before it go into one index per year (<prefix>-YYYY). A fixed year, so an article always maps to the same index; set it once per deployment")
 	s.String(&c.PublishedFloor, "published-floor", "NEWSFLOW_INDEX_PUBLISHED_FLOOR", schema.DefaultFloor.Format(time.DateOnly), "earliest published_at indexed (YYYY-MM-DD); earlier articles are dead-lettered, so input cannot create unbounded indices")
 	s.Duration(&c.PublishedFuture, "published-max-future", "NEWSFLOW_INDEX_PUBLISHED_MAX_FUTURE", schema.DefaultFuture, "how far past now a published_at may be; later articles are dead-lettered")
 	s.Int(&c.CreateAttempts, "create-attempts", "NEWSFLOW_INDEX_CREATE_ATTEMPTS", 3, "attempts per batch at an index the engine refuses to create (4xx, e.g. the shard limit) before its documents are dead-lettered")
 	s.Duration(&c.RefusalMemory, "create-refusal-memory", "NEWSFLOW_INDEX_CREATE_REFUSAL_MEMORY", time.Minute, "how long an index the engine refused --create-attempts times is not asked for again (its documents are dead-lettered at once); 0 asks every batch")
-	s.Int(&c.Shards, "index-shards", "NEWSFLOW_INDEX_SHARDS", 1, "primary shards per monthly index")
-	s.Int(&c.Replicas, "index-replicas", "NEWSFLOW_INDEX_REPLICAS", 0, "replicas per monthly index (0 on one node, 1+ in production)")
+	s.Int(&c.Shards, "index-shards", "NEWSFLOW_INDEX_SHARDS", 1, "primary shards per index (monthly or yearly)")
+	s.Int(&c.Replicas, "index-replicas", "NEWSFLOW_INDEX_REPLICAS", 0, "replicas per index (0 on one node, 1+ in production)")
 	s.String(&c.RefreshInterval, "index-refresh-interval", "NEWSFLOW_INDEX_REFRESH_INTERVAL", "1s", "how soon written documents become searchable")
 	s.String(&c.TextAnalyzer, "text-analyzer", "NEWSFLOW_INDEX_TEXT_ANALYZER", schema.DefaultTextAnalyzer, "analyzer of title and body: english (stemming) or a built-in one such as standard (for Elasticsearch builds without analysis-common)")
 	s.Int(&c.BatchSize, "batch-size", "NEWSFLOW_INDEX_BATCH_SIZE", 2000, "messages per batch at most")
@@ -73,18 +71,10 @@ func (c *Config) register(s *config.Set) {
 
 // Validate reports every setting that cannot work.
 func (c *Config) Validate() error {
-	var errs []error
-	if err := c.Kafka.Validate(); err != nil {
-		errs = append(errs, err)
-	}
-	if err := c.Search.Validate(); err != nil {
-		errs = append(errs, err)
-	}
-	check := func(bad bool, format string, args ...any) {
-		if bad {
-			errs = append(errs, fmt.Errorf(format, args...))
-		}
-	}
+	var p config.Problems
+	p.Add(c.Kafka.Validate())
+	p.Add(c.Search.Validate())
+	check := p.Check
 	check(c.Topic == "", "topic: must not be empty")
 	check(c.Group == "", "group: must not be empty")
 	check(c.DLQTopic == "", "dlq-topic: must not be empty")
@@ -110,7 +100,7 @@ func (c *Config) Validate() error {
 	check(c.RetryMax < c.RetryInitial, "retry-max: %v, want >= retry-initial", c.RetryMax)
 	check(c.LagInterval <= 0, "lag-interval: %v, want > 0", c.LagInterval)
 	check(c.ShutdownTimeout <= 0, "shutdown-timeout: %v, want > 0", c.ShutdownTimeout)
-	return errors.Join(errs...)
+	return p.Err()
 }
 
 // Window is the range of publication times indexed; Validate has checked the floor.

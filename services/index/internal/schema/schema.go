@@ -47,7 +47,7 @@ type Names struct {
 	MonthlyFrom int
 }
 
-// Alias is the read alias every monthly index joins (through the template's "aliases").
+// Alias is the read alias every index, monthly or yearly, joins (through the template's "aliases").
 func (n Names) Alias() string { return n.Prefix }
 
 // TemplateName is the name of the composable index template.
@@ -185,7 +185,7 @@ func (s Settings) textAnalyzer() string {
 }
 
 // Template returns the composable index template body (PUT _index_template/<name>) for version.
-// Its mapping is the search contract of DESIGN.md:
+// Its mapping is the search contract of docs/ARCHITECTURE.md:
 //
 //   - id, source, url, language, authors, enrichment_version: keyword
 //   - enrichment_note: keyword, what enrich trimmed to fit the record into Kafka (rarely set)

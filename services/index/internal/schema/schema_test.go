@@ -107,7 +107,8 @@ func TestWindowBoundsIndices(t *testing.T) {
 	}
 }
 
-// TestTemplateMapping pins the mapping DESIGN.md promises, read back from the JSON the engine gets.
+// TestTemplateMapping pins the mapping docs/ARCHITECTURE.md promises, read back from the JSON the
+// engine gets.
 func TestTemplateMapping(t *testing.T) {
 	n := schema.Names{Prefix: "articles"}
 	var tpl struct {

@@ -36,7 +36,7 @@ type Metrics struct {
 // NewMetrics registers the index stage's metrics on reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
-		Stage: metrics.NewStage(reg, "index"),
+		Stage: metrics.NewStage(reg, "index", metrics.ProducedTo("alias")),
 		BulkDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "newsflow_index_bulk_duration_seconds",
 			Help:    "Latency of one _bulk request, by outcome.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)}, []string{"outcome"}),

@@ -26,6 +26,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 	"golang.org/x/sync/errgroup"
 
@@ -128,6 +129,9 @@ func New(cfg Config, engine Engine, dlq DeadLetters, log *slog.Logger, m *Metric
 	if cfg.RefusalMemory == 0 {
 		cfg.RefusalMemory = time.Minute
 	}
+	if m == nil { // never nil inside the sink: a caller that does not read them gets a private set
+		m = NewMetrics(prometheus.NewRegistry())
+	}
 	return &Sink{cfg: cfg, engine: engine, dlq: dlq, log: log, metrics: m, now: time.Now, known: map[string]bool{}, refused: map[string]refusal{}}
 }
 
@@ -152,9 +156,7 @@ func (s *Sink) Handle(ctx context.Context, msgs []kafka.Message) error {
 	if err := s.deadLetter(ctx, dead); err != nil {
 		return err
 	}
-	if s.metrics != nil {
-		s.metrics.Latency.WithLabelValues("batch").Observe(time.Since(start).Seconds())
-	}
+	s.metrics.Latency.WithLabelValues("batch").Observe(time.Since(start).Seconds())
 	return nil
 }
 
@@ -169,9 +171,7 @@ func (s *Sink) prepare(msgs []kafka.Message) ([]*pending, []kafka.Message) {
 	var dead []kafka.Message
 	byID := map[string]int{}
 	for _, m := range msgs {
-		if s.metrics != nil {
-			s.metrics.Received.WithLabelValues(s.cfg.Topic).Inc()
-		}
+		s.metrics.Received.WithLabelValues(s.cfg.Topic).Inc()
 		e, err := document.Decode(m.Value)
 		if err != nil {
 			s.log.Warn("undecodable message; dead-lettering", "partition", m.Partition, "offset", m.Offset, "error", err)
@@ -242,9 +242,7 @@ func (s *Sink) index(ctx context.Context, items []*pending, dead []kafka.Message
 				retryItems = append(retryItems, p)
 				reason = r.Type
 				s.countFailure(r.Type)
-				if s.metrics != nil {
-					s.metrics.Retries.WithLabelValues(r.Type).Inc()
-				}
+				s.metrics.Retries.WithLabelValues(r.Type).Inc()
 				tooLarge = tooLarge || r.Type == "too_large"
 				if r.ErrType == "index_not_found_exception" { // deleted under us: create it again
 					s.mu.Lock()
@@ -395,11 +393,11 @@ func (s *Sink) sendChunk(ctx context.Context, ops []bulk.Op, dst []verdict) {
 	case status == 401 || status == 403:
 		// Retried like any whole-request failure, but logged once per streak as what it is.
 		outcome = "error"
-		s.creds.refused(s.log, status, truncate(string(answer), 300))
+		s.creds.refused(s.log, status, search.Truncate(string(answer), 300))
 		fill(verdict{Class: bulk.Retry, Status: status, Type: requestReason(status)})
 	case bulk.ClassifyRequest(status) != bulk.OK:
 		outcome = "error"
-		s.log.Warn("bulk request answered with an error", "documents", len(ops), "status", status, "answer", truncate(string(answer), 300))
+		s.log.Warn("bulk request answered with an error", "documents", len(ops), "status", status, "answer", search.Truncate(string(answer), 300))
 		fill(verdict{Class: bulk.Retry, Status: status, Type: requestReason(status)})
 	default:
 		s.creds.accepted(s.log)
@@ -417,11 +415,9 @@ func (s *Sink) sendChunk(ctx context.Context, ops []bulk.Op, dst []verdict) {
 			}
 		}
 	}
-	if s.metrics != nil {
-		s.metrics.BulkDuration.WithLabelValues(outcome).Observe(time.Since(start).Seconds())
-		s.metrics.BulkBytes.Observe(float64(len(body)))
-		s.metrics.BulkDocuments.Observe(float64(len(ops)))
-	}
+	s.metrics.BulkDuration.WithLabelValues(outcome).Observe(time.Since(start).Seconds())
+	s.metrics.BulkBytes.Observe(float64(len(body)))
+	s.metrics.BulkDocuments.Observe(float64(len(ops)))
 }
 
 // requestReason is the bounded metric label for a whole request that failed with status.
@@ -557,7 +553,7 @@ func creationError(err error) (status int, errType, reason string) {
 	if errors.As(err, &he) {
 		errType, reason = bulk.ParseError(he.Body)
 		if reason == "" {
-			reason = truncate(he.Body, 300)
+			reason = search.Truncate(he.Body, 300)
 		}
 		return he.Status, errType, reason
 	}
@@ -566,15 +562,10 @@ func creationError(err error) (status int, errType, reason string) {
 
 // superseded counts a document the engine already held in this version or a newer one.
 func (s *Sink) superseded(p *pending) {
-	if s.metrics != nil {
-		s.metrics.Superseded.Inc()
-	}
+	s.metrics.Superseded.Inc()
 }
 
 func (s *Sink) acked(p *pending) {
-	if s.metrics == nil {
-		return
-	}
 	s.metrics.Produced.WithLabelValues(s.cfg.Names.Alias()).Inc()
 	if !p.ingested.IsZero() {
 		s.metrics.EndToEnd.Observe(s.now().Sub(p.ingested).Seconds())
@@ -598,20 +589,11 @@ func (s *Sink) deadLetter(ctx context.Context, dead []kafka.Message) error {
 }
 
 func (s *Sink) countFailure(reason string) {
-	if s.metrics != nil && reason != "" {
+	if reason != "" {
 		s.metrics.Failed.WithLabelValues(reason).Inc()
 	}
 }
 
 func (s *Sink) countDead(reason string) {
-	if s.metrics != nil {
-		s.metrics.DeadLettered.WithLabelValues(reason).Inc()
-	}
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
+	s.metrics.DeadLettered.WithLabelValues(reason).Inc()
 }

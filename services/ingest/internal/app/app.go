@@ -24,12 +24,10 @@ import (
 	"github.com/newsflow/newsflow/pkg/admin"
 	"github.com/newsflow/newsflow/pkg/config"
 	"github.com/newsflow/newsflow/pkg/kafkax"
-	"github.com/newsflow/newsflow/pkg/metrics"
 	"github.com/newsflow/newsflow/pkg/retry"
 	"github.com/newsflow/newsflow/pkg/service"
 	"github.com/newsflow/newsflow/services/ingest/internal/feeds"
 	"github.com/newsflow/newsflow/services/ingest/internal/httpapi"
-	"github.com/newsflow/newsflow/services/ingest/internal/intake"
 	"github.com/newsflow/newsflow/services/ingest/internal/publish"
 )
 
@@ -127,45 +125,24 @@ func parse(s *config.Set, name string, args []string, out io.Writer) error {
 	return nil
 }
 
-// newWriter builds the acks=all producer with its own transport, so that closing it closes its
-// connections too (kafka-go's default transport is shared and never closed).
-//
-// kafka-go runs each produce attempt under its own deadline (WriteTimeout), detached from the
-// caller's context: a batch whose caller has given up is still retried in the background and may
-// land later. So the attempts are sized to end within the configured write timeout, and the
-// publisher waits a little longer than that (publishTimeout): when ingest answers 503, kafka-go
-// has already given up on the batch.
+// newWriter is ingest's acks=all producer: kafkax's writer, whose attempts end within the write
+// timeout, with a transport of its own that serve closes on shutdown (kafkax.NewServiceWriter).
 func newWriter(k kafkax.Config, topic string) (*kafka.Writer, *kafka.Transport) {
-	w := k.NewWriter(topic)
-	tr := k.NewTransport() // with the configured TLS and SASL
-	tr.DialTimeout, tr.MetadataTTL, tr.ClientID = 5*time.Second, 5*time.Second, "newsflow-ingest"
-	w.Transport = tr
-	// Split batches below the broker's default message.max.bytes (1 MB): kafka-go would otherwise
-	// build batches of up to 16 MB that the broker refuses.
-	w.BatchBytes = 1_000_000
-	attempts := max(w.MaxAttempts, 1)
-	backoff := time.Duration(attempts-1) * w.WriteBackoffMax
-	w.WriteTimeout = max(500*time.Millisecond, (k.WriteTimeout-backoff)/time.Duration(attempts))
-	w.ReadTimeout = w.WriteTimeout
-	tr.DialTimeout = min(tr.DialTimeout, w.WriteTimeout)
-	return w, tr
+	return k.NewServiceWriter(topic, "newsflow-ingest")
 }
 
-// publishTimeout is the deadline of one acknowledged write as the caller sees it: the write
-// timeout plus a margin in which kafka-go reports its own verdict first.
-func publishTimeout(k kafkax.Config) time.Duration { return k.WriteTimeout + 2*time.Second }
+// publishTimeout is the deadline of one acknowledged write as the publisher sees it
+// (kafkax.Config.PublishTimeout): when ingest answers 503, kafka-go has already given up on the
+// batch, so nothing of the refused request lands later.
+func publishTimeout(k kafkax.Config) time.Duration { return k.PublishTimeout() }
 
 // ensureTopic creates the topic, retrying while Kafka is starting, bounded by timeout. A TLS or
 // SASL failure is not retried: a wrong password does not become right by waiting.
-func ensureTopic(ctx context.Context, k kafkax.Config, topic string, timeout time.Duration, log *slog.Logger) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	return retry.Do(ctx, retry.Backoff{Initial: 200 * time.Millisecond, Max: 5 * time.Second}, func(ctx context.Context) error {
-		actx, acancel := context.WithTimeout(ctx, 10*time.Second)
-		defer acancel()
-		return kafkax.StopOnAuthError(k.EnsureTopics(actx, topic))
-	}, func(attempt int, err error, wait time.Duration) {
-		log.Warn("Kafka not ready; retrying", "attempt", attempt, "wait", wait.String(), "error", err)
+func ensureTopic(ctx context.Context, rt *service.Runtime, k kafkax.Config, topic string, timeout time.Duration) error {
+	w := service.Wait{What: "kafka topic " + topic, Backoff: retry.Backoff{Initial: 200 * time.Millisecond, Max: 5 * time.Second},
+		Timeout: timeout, AttemptTimeout: 10 * time.Second}
+	return rt.WaitFor(ctx, w, func(ctx context.Context) error {
+		return kafkax.StopOnAuthError(k.EnsureTopics(ctx, topic))
 	})
 }
 
@@ -205,8 +182,15 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		rt.Admin.Note("auth", "anonymous, loopback only")
 	}
 
-	if err := ensureTopic(ctx, cfg.Kafka, cfg.Topic, cfg.StartupTimeout, log); err != nil {
-		return fmt.Errorf("creating topic %s: %w", cfg.Topic, err)
+	// Before the wait for Kafka: probes find ingest alive, and /readyz says what it waits for.
+	// Stopped last (deferred first), after the API has drained and the writer has closed.
+	stopAdmin, err := rt.StartAdmin()
+	if err != nil {
+		return err
+	}
+	defer stopAdmin()
+	if err := ensureTopic(ctx, rt, cfg.Kafka, cfg.Topic, cfg.StartupTimeout); err != nil {
+		return err // names the topic and the last error
 	}
 	w, tr := newWriter(cfg.Kafka, cfg.Topic)
 	defer func() {
@@ -217,15 +201,14 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		log.Info("Kafka writer closed")
 	}()
 
-	stage := metrics.NewStage(rt.Registry, "ingest")
-	pub := &publish.Publisher{W: w, Topic: cfg.Topic, Timeout: publishTimeout(cfg.Kafka), M: publish.NewMetrics(rt.Registry, stage)}
-	im := intake.NewMetrics(rt.Registry, stage, cfg.Topic)
+	m := newMetrics(rt.Registry, cfg.Topic)
+	pub := &publish.Publisher{W: w, Topic: cfg.Topic, Timeout: publishTimeout(cfg.Kafka), M: m.Publish}
 	api := &httpapi.Handler{
-		Pub: pub, Auth: auth, RetryAfter: cfg.RetryAfter, Log: log, Metrics: im,
-		Requests: httpapi.NewRequestsMetric(rt.Registry),
+		Pub: pub, Auth: auth, RetryAfter: cfg.RetryAfter, Log: log, Metrics: m.Intake,
+		Requests: m.Requests,
 		Limits:   httpapi.Limits{MaxRequestBytes: cfg.Limits.MaxRequestBytes, MaxItems: cfg.Limits.MaxItems, Article: cfg.Limits.article()},
 		Admission: httpapi.NewAdmission(httpapi.AdmissionConfig{MaxInFlight: cfg.HTTP.MaxInFlight, MaxBufferedBytes: cfg.HTTP.MaxBufferedBytes},
-			httpapi.NewAdmissionMetrics(rt.Registry)),
+			m.Admission),
 		WriteTimeout: cfg.HTTP.WriteTimeout,
 	}
 
@@ -235,34 +218,31 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	rt.Admin.AddCheck("kafka", cfg.Kafka.Ping)
 
-	g, gctx := service.NewGroup(ctx, log)
-	g.Go("admin", rt.Admin.Run)
-	g.Go("http", func(ctx context.Context) error {
-		return serveAPI(ctx, ln, api.Routes(), cfg.HTTP.server(publishTimeout(cfg.Kafka)), rt.Admin.SetReady, cfg.ShutdownTimeout, log.With("server", "api"))
-	})
+	actors := []service.Actor{{Name: "http", Run: func(ctx context.Context) error {
+		return serveAPI(ctx, ln, api.Routes(), cfg.HTTP.server(publishTimeout(cfg.Kafka)), cfg.ShutdownTimeout, log.With("server", "api"))
+	}}}
 	if len(cfg.Feeds) > 0 {
-		p, err := newPoller(cfg, pub, im, rt, log)
+		pollFeeds, err := newPoller(cfg, pub, m, rt, log)
 		if err != nil {
 			ln.Close()
 			return err
 		}
-		g.Go("feeds", p.Run)
+		actors = append(actors, service.Actor{Name: "feeds", Run: pollFeeds})
 	}
-	rt.Admin.SetReady(true)
 	log.Info("ready", "api", ln.Addr().String(), "admin", cfg.AdminAddr, "topic", cfg.Topic, "feeds", len(cfg.Feeds))
-	<-gctx.Done()
-	rt.Admin.SetReady(false)
-	return g.Wait()
+	// On SIGTERM: not ready, then the API stops accepting and finishes its in-flight requests
+	// (their acknowledged Kafka writes) and the feeds stop, then the writer closes (deferred
+	// above), then the admin server.
+	return rt.Serve(ctx, cfg.ShutdownTimeout, actors...)
 }
 
 // serveAPI serves h on ln until ctx ends, then shuts down in the order that loses nothing
 // (admin.Serve): not ready first, then stop accepting, then let in-flight requests finish their
 // acknowledged Kafka writes, for up to drain. The Kafka writer is closed only after this returns.
-func serveAPI(ctx context.Context, ln net.Listener, h http.Handler, srv *http.Server, setReady func(bool), drain time.Duration, log *slog.Logger) error {
+func serveAPI(ctx context.Context, ln net.Listener, h http.Handler, srv *http.Server, drain time.Duration, log *slog.Logger) error {
 	srv.Handler, srv.ErrorLog = h, slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	return admin.Serve(ctx, srv, ln, log, drain, func() {
-		setReady(false)
-		log.Info("stopping HTTP API: not ready, finishing in-flight requests")
+		log.Info("stopping HTTP API: finishing in-flight requests")
 	})
 }
 
@@ -275,7 +255,11 @@ func (l HTTPLimits) server(publish time.Duration) *http.Server {
 		WriteTimeout: l.ReadTimeout + publish + l.WriteTimeout, IdleTimeout: l.IdleTimeout}
 }
 
-func newPoller(cfg *ServeConfig, pub *publish.Publisher, im *intake.Metrics, rt *service.Runtime, log *slog.Logger) (*feeds.Poller, error) {
+// newPoller returns the feeds actor. With --feed-group it polls only this replica's share of the
+// feeds (feeds.Lease): the group's partitions of --topic are the leases, so replicas with the
+// same --feeds poll each feed once between them, and a replica that leaves or dies hands its
+// feeds to the others. Without it, every feed, as a single process does.
+func newPoller(cfg *ServeConfig, pub *publish.Publisher, m *Metrics, rt *service.Runtime, log *slog.Logger) (func(context.Context) error, error) {
 	store, err := feeds.OpenStore(cfg.DataDir)
 	if err != nil {
 		return nil, err
@@ -295,10 +279,28 @@ func newPoller(cfg *ServeConfig, pub *publish.Publisher, im *intake.Metrics, rt 
 	dial := min(cfg.FeedTimeout, 10*time.Second)
 	feedGuard := &feeds.Guard{AllowHosts: feedHosts, AllowCIDRs: cfg.feedAllowCIDRs, Timeout: dial}
 	pageGuard := &feeds.Guard{AllowHosts: cfg.FeedAllowHosts, AllowCIDRs: cfg.feedAllowCIDRs, Timeout: dial}
-	return &feeds.Poller{
-		Feeds: list, Interval: cfg.FeedInterval, Store: store, Pub: pub, Intake: im,
+	p := &feeds.Poller{
+		Feeds: list, Interval: cfg.FeedInterval, Store: store, Pub: pub, Intake: m.Intake,
 		Client: feedGuard.Client(cfg.FeedTimeout), PageClient: pageGuard.Client(cfg.FeedTimeout), MaxItems: cfg.FeedMaxItems,
 		FetchPages: cfg.FeedFetchPages, Limits: cfg.Limits.article(), Log: log.With("actor", "feeds"),
-		Metrics: feeds.NewMetrics(rt.Registry),
-	}, nil
+		Metrics: m.Feeds,
+	}
+	if cfg.FeedGroup == "" {
+		m.Lease.Owned.Set(float64(len(list)))
+		rt.Admin.Note("feeds", fmt.Sprintf("polls all %d feeds (no --feed-group: other replicas poll them too)", len(list)))
+		return p.Run, nil
+	}
+	// When a generation ends, a publish under way is finished before this replica rejoins
+	// (Poller.Poll detaches it, bounded by publishTimeout); the coordinator waits that long for
+	// it, so the feeds' new owners start only after their old owner stopped.
+	group, err := feeds.NewKafkaGroup(cfg.Kafka, cfg.FeedGroup, cfg.Topic, kafkax.GroupOptions{
+		SessionTimeout:   cfg.FeedGroupSessionTimeout,
+		RebalanceTimeout: max(cfg.FeedGroupSessionTimeout, publishTimeout(cfg.Kafka)+2*time.Second),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("feed lease: %w", err)
+	}
+	lease := &feeds.Lease{Group: group, Feeds: list, Poll: p.RunFeeds, Metrics: m.Lease, Log: log.With("actor", "feeds", "group", cfg.FeedGroup),
+		Note: func(text string) { rt.Admin.Note("feeds", text+", group "+cfg.FeedGroup) }}
+	return lease.Run, nil
 }

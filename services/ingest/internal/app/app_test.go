@@ -34,7 +34,8 @@ func TestMain(m *testing.M) {
 	)
 }
 
-// readTopic reads every record of topic back with kcat, as DESIGN.md's consumers would see it.
+// readTopic reads every record of topic back with kcat, as enrich (or any consumer of the
+// contract in docs/ARCHITECTURE.md) would see it.
 func readTopic(t testing.TB, k kafkax.Config, topic string) []article.Article {
 	t.Helper()
 	out, err := exec.Command("kcat", "-C", "-b", strings.Join(k.Brokers, ","), "-t", topic, "-o", "beginning", "-e", "-q",
@@ -140,12 +141,13 @@ func postBody(t testing.TB, url, ct string, body []byte) (int, map[string]any) {
 }
 
 // TestServeEndToEnd: every content type of the HTTP API, and a feed, end up on the topic as
-// DESIGN.md says; the seed article keeps every character of its body.
+// docs/ARCHITECTURE.md says; the seed article keeps every character of its body.
 func TestServeEndToEnd(t *testing.T) {
 	k := testenv.Kafka(t)
 	topic := testenv.Name(t, "ingest")
 	feed := newFeedServer(t)
-	r := startServe(t, k, topic, "--feeds", "testfeed="+feed.URL+"/rss", "--feed-interval", "1s")
+	// A feed group of its own: other tests' ingest processes must not share (and rebalance) it.
+	r := startServe(t, k, topic, "--feeds", "testfeed="+feed.URL+"/rss", "--feed-interval", "1s", "--feed-group", testenv.Name(t, "feeds"))
 
 	seed, err := os.ReadFile(filepath.Join(testenv.DataDir(t), "seed", "imperialism-hits-the-rocks.txt"))
 	if err != nil {

@@ -34,7 +34,7 @@ func (l *Limits) registerFlags(s *config.Set) {
 	s.Int(&l.MaxBodyBytes, "max-body-bytes", "NEWSFLOW_INGEST_MAX_BODY_BYTES", normalize.DefaultLimits.MaxBodyBytes, "largest article body in bytes (after HTML is converted to text); larger is rejected")
 	s.Int(&l.MaxItems, "max-items", "NEWSFLOW_INGEST_MAX_ITEMS", 10000, "most articles in one request; more gets 413")
 	s.String(&l.MinPublishedAt, "min-published-at", "NEWSFLOW_INGEST_MIN_PUBLISHED_AT", normalize.DefaultMinPublishedAt.Format(time.DateOnly),
-		"earliest published_at taken (date or RFC 3339); older items, and items more than 2 days after the ingest time, are rejected one by one, which bounds the monthly indices input can create")
+		"earliest published_at taken (date or RFC 3339); older items, and items more than 2 days after the ingest time, are rejected one by one, which bounds the indices input can create")
 }
 
 func (l *Limits) validate() error {
@@ -49,8 +49,8 @@ func (l *Limits) validate() error {
 	switch {
 	case l.MaxRequestBytes < 1024:
 		return fmt.Errorf("max-request-bytes: %d, want >= 1024", l.MaxRequestBytes)
-	case l.MaxBodyBytes < 1 || l.MaxBodyBytes > 900<<10:
-		return fmt.Errorf("max-body-bytes: %d, want 1..%d (one Kafka record must stay under 1 MB)", l.MaxBodyBytes, 900<<10)
+	case l.MaxBodyBytes < 1 || l.MaxBodyBytes > kafkax.MaxArticleBodyBytes:
+		return fmt.Errorf("max-body-bytes: %d, want 1..%d (one Kafka record must stay under 1 MB)", l.MaxBodyBytes, kafkax.MaxArticleBodyBytes)
 	case l.MaxItems < 1:
 		return fmt.Errorf("max-items: %d, want >= 1", l.MaxItems)
 	}
@@ -131,6 +131,13 @@ type ServeConfig struct {
 	FeedAllowCIDRs []string
 	feedAllowCIDRs []netip.Prefix // FeedAllowCIDRs as Validate parsed them
 	DataDir        string
+	// FeedGroup is the Kafka consumer group on Topic whose partitions are the replicas' leases
+	// on the feeds (feeds.Lease), so that each feed has one poller however many replicas run
+	// the same --feeds. Empty: no coordination, every process polls every feed.
+	FeedGroup string
+	// FeedGroupSessionTimeout is how long a replica that vanished without leaving the group
+	// keeps its feeds before another replica takes them.
+	FeedGroupSessionTimeout time.Duration
 
 	// auth checks Tokens plus TokenFile's, as Validate read them; nil: no authentication. It
 	// holds digests only, so that no way of printing the struct shows a token (fmt prints
@@ -158,6 +165,8 @@ func (c *ServeConfig) registerFlags(s *config.Set) {
 	s.Strings(&c.FeedAllowHosts, "feed-allow-hosts", "NEWSFLOW_INGEST_FEED_ALLOW_HOSTS", "", "hosts (name or host:port) feed and page fetches may reach although they resolve to internal addresses (loopback, private, link-local, cloud metadata), which are refused otherwise; a feed's own host is allowed for the feed itself")
 	s.Strings(&c.FeedAllowCIDRs, "feed-allow-cidrs", "NEWSFLOW_INGEST_FEED_ALLOW_CIDRS", "", "address ranges (CIDR or IP) feed and page fetches may reach although they are internal")
 	s.String(&c.DataDir, "data-dir", "NEWSFLOW_INGEST_DATA_DIR", ".local/ingest", "where feed state (seen items, ETags) is kept across restarts")
+	s.String(&c.FeedGroup, "feed-group", "NEWSFLOW_INGEST_FEED_GROUP", "newsflow-ingest-feeds", "Kafka consumer group (on --topic; no message is read) through which replicas with the same --feeds share them, each feed polled by one replica at a time; empty: no coordination, every process polls every feed")
+	s.Duration(&c.FeedGroupSessionTimeout, "feed-group-session-timeout", "NEWSFLOW_INGEST_FEED_GROUP_SESSION_TIMEOUT", 10*time.Second, "how long a replica that stopped without leaving --feed-group keeps its feeds before another takes them (the broker allows 6s to 5m by default)")
 }
 
 // Validate reports every setting that cannot work, at start-up rather than at the first request.
@@ -203,6 +212,9 @@ func (c *ServeConfig) Validate() error {
 		}
 		if c.DataDir == "" {
 			errs = append(errs, errors.New("data-dir: needed to remember which feed items were published"))
+		}
+		if c.FeedGroup != "" && c.FeedGroupSessionTimeout < time.Second {
+			errs = append(errs, fmt.Errorf("feed-group-session-timeout: %v, want >= 1s", c.FeedGroupSessionTimeout))
 		}
 		if c.FeedMaxItems < 1 {
 			errs = append(errs, fmt.Errorf("feed-max-items: %d, want >= 1", c.FeedMaxItems))

@@ -15,7 +15,6 @@ import (
 	"github.com/newsflow/newsflow/pkg/service"
 	"github.com/newsflow/newsflow/services/ingest/internal/decode"
 	"github.com/newsflow/newsflow/services/ingest/internal/importer"
-	"github.com/newsflow/newsflow/services/ingest/internal/intake"
 	"github.com/newsflow/newsflow/services/ingest/internal/publish"
 )
 
@@ -53,16 +52,17 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 
 	var pub importer.Publisher = discard{}
-	reg := metrics.NewRegistry()
-	stage := metrics.NewStage(reg, "ingest")
+	// Nothing exposes an import's metrics; they are built as serve's are, so that the
+	// components count the same way whichever command runs them.
+	m := newMetrics(metrics.NewRegistry(), cfg.Topic)
 	if !cfg.DryRun {
-		if err := ensureTopic(ctx, cfg.Kafka, cfg.Topic, 30*time.Second, discardLogger()); err != nil {
-			return fmt.Errorf("creating topic %s: %w", cfg.Topic, err)
+		if err := ensureTopic(ctx, &service.Runtime{Log: discardLogger()}, cfg.Kafka, cfg.Topic, 30*time.Second); err != nil {
+			return err // names the topic and the last error
 		}
 		w, tr := newWriter(cfg.Kafka, cfg.Topic)
 		defer tr.CloseIdleConnections()
 		defer w.Close()
-		p := &publish.Publisher{W: w, Topic: cfg.Topic, Timeout: publishTimeout(cfg.Kafka), M: publish.NewMetrics(reg, stage)}
+		p := &publish.Publisher{W: w, Topic: cfg.Topic, Timeout: publishTimeout(cfg.Kafka), M: m.Publish}
 		// An import is unattended: a broker restarting for a few seconds should not abort an
 		// archive load, so a failed batch is retried. Re-sending is harmless (deterministic ids).
 		pub = publisherFunc(func(ctx context.Context, arts []article.Article) error {
@@ -84,7 +84,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		Limits:       cfg.Limits.article(),
 		MaxFileBytes: cfg.Limits.MaxRequestBytes,
 		BatchSize:    cfg.BatchSize,
-		Metrics:      intake.NewMetrics(reg, stage, cfg.Topic),
+		Metrics:      m.Intake,
 	}
 	start := time.Now()
 	if showProgress {

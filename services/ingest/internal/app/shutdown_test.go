@@ -6,15 +6,18 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/newsflow/newsflow/pkg/admin"
+	"github.com/newsflow/newsflow/pkg/service"
 	"github.com/newsflow/newsflow/pkg/testenv"
 )
 
 // TestServeAPIShutdown: on cancel the service turns not ready, stops accepting connections, and
-// still answers the request in flight.
+// still answers the request in flight (the API run as serve runs it, an actor of service.Serve).
 func TestServeAPIShutdown(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -27,12 +30,15 @@ func TestServeAPIShutdown(t *testing.T) {
 		<-release // an acknowledged Kafka write taking its time
 		w.WriteHeader(http.StatusAccepted)
 	})
-	var ready atomic.Bool
-	ready.Store(true)
+	log := slog.New(slog.DiscardHandler)
+	rt := &service.Runtime{Log: log, Admin: admin.New("127.0.0.1:0", prometheus.NewRegistry(), log)}
+	ready := rt.Admin
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- serveAPI(ctx, ln, h, &http.Server{}, ready.Store, 10*time.Second, slog.New(slog.DiscardHandler))
+		done <- rt.Serve(ctx, 10*time.Second, service.Actor{Name: "http", Run: func(ctx context.Context) error {
+			return serveAPI(ctx, ln, h, &http.Server{}, 10*time.Second, log)
+		}})
 	}()
 
 	status := make(chan int, 1)
@@ -49,7 +55,7 @@ func TestServeAPIShutdown(t *testing.T) {
 	<-entered
 	cancel()
 	testenv.Eventually(t, 5*time.Second, "not ready and not accepting", func() (bool, string) {
-		if ready.Load() {
+		if ready.Ready() {
 			return false, "still ready"
 		}
 		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)

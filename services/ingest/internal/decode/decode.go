@@ -17,33 +17,9 @@ import (
 	"io"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/newsflow/newsflow/pkg/articleio"
 )
-
-// Format is how the input is laid out.
-type Format int
-
-// The formats newsflow accepts.
-const (
-	// JSON is one JSON object or a JSON array of objects.
-	JSON Format = iota + 1
-	// NDJSON is one JSON object per line (also called JSON Lines).
-	NDJSON
-	// Text is the seed article's shape: the first line is the title, the rest the body.
-	Text
-)
-
-// String names the format for logs and messages.
-func (f Format) String() string {
-	switch f {
-	case JSON:
-		return "json"
-	case NDJSON:
-		return "ndjson"
-	case Text:
-		return "text"
-	}
-	return fmt.Sprintf("format(%d)", int(f))
-}
 
 // Raw is an article as it arrived: strings as sent, nothing parsed or checked beyond types.
 type Raw struct {
@@ -123,14 +99,16 @@ type TextMeta struct {
 	Authors     []string
 }
 
-// Decode splits data into items. maxItems <= 0 means no limit.
-func Decode(f Format, data []byte, meta TextMeta, maxItems int) ([]Item, error) {
+// Decode splits data, laid out as f, into items. JSON is one object or an array of objects
+// (FormatJSON and FormatJSONArray alike), FormatJSONLines one object a line. maxItems <= 0 means
+// no limit.
+func Decode(f articleio.Format, data []byte, meta TextMeta, maxItems int) ([]Item, error) {
 	switch f {
-	case JSON:
+	case articleio.FormatJSON, articleio.FormatJSONArray:
 		return decodeJSON(data, maxItems)
-	case NDJSON:
+	case articleio.FormatJSONLines:
 		return decodeNDJSON(data, maxItems)
-	case Text:
+	case articleio.FormatText:
 		return []Item{decodeText(data, meta)}, nil
 	}
 	return nil, fmt.Errorf("unknown format %v", f)

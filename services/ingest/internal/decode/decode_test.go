@@ -6,12 +6,14 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/newsflow/newsflow/pkg/articleio"
 )
 
 func TestDecode(t *testing.T) {
 	tests := []struct {
 		name     string
-		f        Format
+		f        articleio.Format
 		in       string
 		max      int
 		want     int    // items
@@ -20,28 +22,28 @@ func TestDecode(t *testing.T) {
 		errField string
 		title    string // title of item 0
 	}{
-		{name: "one object", f: JSON, in: `{"title":"T","body":"B"}`, want: 1, title: "T"},
-		{name: "array", f: JSON, in: `[{"title":"a","body":"b"},{"title":"c","body":"d"}]`, want: 2, title: "a"},
-		{name: "empty array", f: JSON, in: `[]`, want: 0},
-		{name: "BOM", f: JSON, in: "\uFEFF{\"title\":\"T\"}", want: 1, title: "T"},
-		{name: "empty", f: JSON, in: "  ", wantErr: "empty input"},
-		{name: "truncated array", f: JSON, in: `[{"title":"a"},{"tit`, wantErr: "malformed JSON"},
-		{name: "trailing garbage after array", f: JSON, in: `[{"title":"a"}] x`, wantErr: "malformed"},
-		{name: "malformed object", f: JSON, in: `{"title":`, want: 1, itemErr: CodeMalformed},
-		{name: "number not object", f: JSON, in: `[1]`, want: 1, itemErr: CodeMalformed},
-		{name: "null item", f: JSON, in: `[null]`, want: 1, itemErr: CodeMalformed},
-		{name: "title a number", f: JSON, in: `{"title":5,"body":"b"}`, want: 1, itemErr: CodeType, errField: "title"},
-		{name: "body an object", f: JSON, in: `{"title":"t","body":{}}`, want: 1, itemErr: CodeType, errField: "body"},
-		{name: "authors a number", f: JSON, in: `{"title":"t","authors":3}`, want: 1, itemErr: CodeType, errField: "authors"},
-		{name: "authors one string", f: JSON, in: `{"title":"t","authors":"Ann"}`, want: 1, title: "t"},
-		{name: "null fields are absent", f: JSON, in: `{"title":null,"url":null}`, want: 1},
-		{name: "invalid utf8 in title", f: JSON, in: "{\"title\":\"a\xff\",\"body\":\"b\"}", want: 1, itemErr: CodeUTF8, errField: "title"},
-		{name: "too many in array", f: JSON, in: `[{},{},{}]`, max: 2, wantErr: "too many items"},
-		{name: "ndjson", f: NDJSON, in: "{\"title\":\"a\"}\n\n{\"title\":\"b\"}\r\n", want: 2, title: "a"},
-		{name: "ndjson bad line", f: NDJSON, in: "nope\n{\"title\":\"b\"}", want: 2, itemErr: CodeMalformed},
-		{name: "ndjson too many", f: NDJSON, in: "{}\n{}\n{}\n", max: 2, wantErr: "too many items"},
-		{name: "text", f: Text, in: "Title\r\n\r\n\nBody line 1\n\nline 2\n", want: 1, title: "Title"},
-		{name: "text invalid utf8", f: Text, in: "T\n\xc3\x28", want: 1, itemErr: CodeUTF8, errField: "body"},
+		{name: "one object", f: articleio.FormatJSON, in: `{"title":"T","body":"B"}`, want: 1, title: "T"},
+		{name: "array", f: articleio.FormatJSON, in: `[{"title":"a","body":"b"},{"title":"c","body":"d"}]`, want: 2, title: "a"},
+		{name: "empty array", f: articleio.FormatJSON, in: `[]`, want: 0},
+		{name: "BOM", f: articleio.FormatJSON, in: "\uFEFF{\"title\":\"T\"}", want: 1, title: "T"},
+		{name: "empty", f: articleio.FormatJSON, in: "  ", wantErr: "empty input"},
+		{name: "truncated array", f: articleio.FormatJSON, in: `[{"title":"a"},{"tit`, wantErr: "malformed JSON"},
+		{name: "trailing garbage after array", f: articleio.FormatJSON, in: `[{"title":"a"}] x`, wantErr: "malformed"},
+		{name: "malformed object", f: articleio.FormatJSON, in: `{"title":`, want: 1, itemErr: CodeMalformed},
+		{name: "number not object", f: articleio.FormatJSON, in: `[1]`, want: 1, itemErr: CodeMalformed},
+		{name: "null item", f: articleio.FormatJSON, in: `[null]`, want: 1, itemErr: CodeMalformed},
+		{name: "title a number", f: articleio.FormatJSON, in: `{"title":5,"body":"b"}`, want: 1, itemErr: CodeType, errField: "title"},
+		{name: "body an object", f: articleio.FormatJSON, in: `{"title":"t","body":{}}`, want: 1, itemErr: CodeType, errField: "body"},
+		{name: "authors a number", f: articleio.FormatJSON, in: `{"title":"t","authors":3}`, want: 1, itemErr: CodeType, errField: "authors"},
+		{name: "authors one string", f: articleio.FormatJSON, in: `{"title":"t","authors":"Ann"}`, want: 1, title: "t"},
+		{name: "null fields are absent", f: articleio.FormatJSON, in: `{"title":null,"url":null}`, want: 1},
+		{name: "invalid utf8 in title", f: articleio.FormatJSON, in: "{\"title\":\"a\xff\",\"body\":\"b\"}", want: 1, itemErr: CodeUTF8, errField: "title"},
+		{name: "too many in array", f: articleio.FormatJSON, in: `[{},{},{}]`, max: 2, wantErr: "too many items"},
+		{name: "ndjson", f: articleio.FormatJSONLines, in: "{\"title\":\"a\"}\n\n{\"title\":\"b\"}\r\n", want: 2, title: "a"},
+		{name: "ndjson bad line", f: articleio.FormatJSONLines, in: "nope\n{\"title\":\"b\"}", want: 2, itemErr: CodeMalformed},
+		{name: "ndjson too many", f: articleio.FormatJSONLines, in: "{}\n{}\n{}\n", max: 2, wantErr: "too many items"},
+		{name: "text", f: articleio.FormatText, in: "Title\r\n\r\n\nBody line 1\n\nline 2\n", want: 1, title: "Title"},
+		{name: "text invalid utf8", f: articleio.FormatText, in: "T\n\xc3\x28", want: 1, itemErr: CodeUTF8, errField: "body"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -77,18 +79,18 @@ func TestDecode(t *testing.T) {
 
 func TestDecodeLines(t *testing.T) {
 	in := "[\n  {\"title\":\"a\"},\n\n  {\"title\":\"b\"}\n]"
-	items, err := Decode(JSON, []byte(in), TextMeta{}, 0)
+	items, err := Decode(articleio.FormatJSON, []byte(in), TextMeta{}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if items[0].Line != 2 || items[1].Line != 4 {
 		t.Fatalf("lines %d, %d; want 2, 4", items[0].Line, items[1].Line)
 	}
-	items, _ = Decode(NDJSON, []byte("\n{\"title\":\"a\"}\n\n{\"title\":\"b\"}"), TextMeta{}, 0)
+	items, _ = Decode(articleio.FormatJSONLines, []byte("\n{\"title\":\"a\"}\n\n{\"title\":\"b\"}"), TextMeta{}, 0)
 	if items[0].Line != 2 || items[1].Line != 4 || items[1].Index != 1 {
 		t.Fatalf("ndjson lines %+v", items)
 	}
-	_, err = Decode(JSON, []byte("[\n{\"title\":\"a\"},\n{\"ti"), TextMeta{}, 0)
+	_, err = Decode(articleio.FormatJSON, []byte("[\n{\"title\":\"a\"},\n{\"ti"), TextMeta{}, 0)
 	var me *MalformedError
 	if !errors.As(err, &me) || me.Line != 3 {
 		t.Fatalf("err %v, want a MalformedError on line 3", err)
@@ -97,7 +99,7 @@ func TestDecodeLines(t *testing.T) {
 
 func TestDecodeTextKeepsBody(t *testing.T) {
 	body := "First  paragraph,\twith ‘quotes’ – and dashes.\n\n\nSecond.\n  "
-	items, _ := Decode(Text, []byte("The title \n\n"+body), TextMeta{Source: "s", URL: "u", PublishedAt: "p"}, 0)
+	items, _ := Decode(articleio.FormatText, []byte("The title \n\n"+body), TextMeta{Source: "s", URL: "u", PublishedAt: "p"}, 0)
 	r := items[0].Raw
 	if r.Title != "The title " || r.Body != body || r.Source != "s" || r.URL != "u" || r.PublishedAt != "p" {
 		t.Fatalf("got %+v", r)
@@ -114,7 +116,7 @@ func FuzzDecode(f *testing.F) {
 		f.Add([]byte(s), uint8(2))
 	}
 	f.Fuzz(func(t *testing.T, data []byte, which uint8) {
-		format := []Format{JSON, NDJSON, Text}[int(which)%3]
+		format := []articleio.Format{articleio.FormatJSON, articleio.FormatJSONLines, articleio.FormatText}[int(which)%3]
 		items, err := Decode(format, data, TextMeta{}, 1000)
 		if err != nil {
 			if items != nil {

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	readability "codeberg.org/readeck/go-readability/v2"
@@ -75,11 +76,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 
 // Poller polls every feed on Interval until its context ends.
 type Poller struct {
-	Feeds      []Feed
-	Interval   time.Duration
-	Client     *http.Client
-	Store      StateStore
-	Pub        Publisher
+	Feeds    []Feed
+	Interval time.Duration
+	Client   *http.Client
+	Store    StateStore
+	Pub      Publisher
+	// Intake and Metrics are where the poller counts (app's metrics.go builds ingest's); nil
+	// counts into a set on a private registry that nothing exposes (privateMetrics), so the
+	// poller's code needs no nil checks.
 	Intake     *intake.Metrics
 	Metrics    *Metrics
 	Limits     normalize.Limits
@@ -96,11 +100,16 @@ type Poller struct {
 
 // Run polls all feeds at once, then every Interval, until ctx is done. A failing feed is logged
 // and tried again at the next interval; it never stops the others.
-func (p *Poller) Run(ctx context.Context) error {
+func (p *Poller) Run(ctx context.Context) error { return p.RunFeeds(ctx, p.Feeds) }
+
+// RunFeeds is Run over list instead of Feeds: the feed lease (Lease) polls this replica's share
+// of the feeds with it, one list per generation of its group, each until the generation ends.
+// The state store is the same whichever list is polled.
+func (p *Poller) RunFeeds(ctx context.Context, list []Feed) error {
 	t := time.NewTicker(p.Interval)
 	defer t.Stop()
 	for {
-		for _, f := range p.Feeds {
+		for _, f := range list {
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -129,10 +138,9 @@ func (p *Poller) Poll(ctx context.Context, f Feed) (n int, err error) {
 		if err != nil {
 			outcome = "error"
 		}
-		if p.Metrics != nil {
-			p.Metrics.Polls.WithLabelValues(outcome).Inc()
-			p.Metrics.Poll.Observe(time.Since(start).Seconds())
-		}
+		m := p.metrics()
+		m.Polls.WithLabelValues(outcome).Inc()
+		m.Poll.Observe(time.Since(start).Seconds())
 	}()
 
 	st := p.Store.Get(f.URL)
@@ -167,9 +175,7 @@ func (p *Poller) Poll(ctx context.Context, f Feed) (n int, err error) {
 	if len(body) > MaxFeedBytes {
 		return 0, fmt.Errorf("feed %s is larger than %d bytes", f.redacted(), MaxFeedBytes)
 	}
-	if p.Intake != nil {
-		p.Intake.Bytes.WithLabelValues(intake.ChannelFeed).Add(float64(len(body)))
-	}
+	p.intakeMetrics().Bytes.WithLabelValues(intake.ChannelFeed).Add(float64(len(body)))
 	feed, err := gofeed.NewParser().Parse(bytes.NewReader(body))
 	if err != nil {
 		return 0, fmt.Errorf("parsing feed %s: %w", f.redacted(), err)
@@ -224,7 +230,7 @@ func (p *Poller) Poll(ctx context.Context, f Feed) (n int, err error) {
 		items = append(items, decode.Item{Index: len(items), Line: i + 1, Raw: raw})
 	}
 	b := intake.Prepare(items, p.now(), p.Limits)
-	p.Intake.Judged(intake.ChannelFeed, &b)
+	p.intakeMetrics().Judged(intake.ChannelFeed, &b)
 	for _, r := range b.Results {
 		if r.Status == intake.StatusRejected {
 			p.countItem("rejected")
@@ -236,7 +242,7 @@ func (p *Poller) Poll(ctx context.Context, f Feed) (n int, err error) {
 	if err := p.Pub.Publish(context.WithoutCancel(ctx), b.Articles); err != nil {
 		return 0, err
 	}
-	p.Intake.Published(intake.ChannelFeed, &b)
+	p.intakeMetrics().Published(intake.ChannelFeed, &b)
 	for range b.Articles {
 		p.countItem("new")
 	}
@@ -278,9 +284,36 @@ func nextSeen(old, keys []string, inFeed map[string]bool, isSeen func(string) bo
 }
 
 func (p *Poller) countItem(outcome string) {
-	if p.Metrics != nil {
-		p.Metrics.Items.WithLabelValues(outcome).Inc()
+	p.metrics().Items.WithLabelValues(outcome).Inc()
+}
+
+// privateMetrics is the default of every Poller and Lease built without metrics, registered on a
+// registry of its own the first time one is needed.
+var privateMetrics = sync.OnceValue(func() pollerMetrics {
+	reg := prometheus.NewRegistry()
+	return pollerMetrics{intake: intake.PrivateMetrics(), feeds: NewMetrics(reg), lease: NewLeaseMetrics(reg)}
+})
+
+type pollerMetrics struct {
+	intake *intake.Metrics
+	feeds  *Metrics
+	lease  *LeaseMetrics
+}
+
+// metrics is Metrics, or the private default when it is nil.
+func (p *Poller) metrics() *Metrics {
+	if p.Metrics == nil {
+		return privateMetrics().feeds
 	}
+	return p.Metrics
+}
+
+// intakeMetrics is Intake, or the private default when it is nil.
+func (p *Poller) intakeMetrics() *intake.Metrics {
+	if p.Intake == nil {
+		return privateMetrics().intake
+	}
+	return p.Intake
 }
 
 func (p *Poller) now() time.Time {

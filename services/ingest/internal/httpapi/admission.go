@@ -12,7 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/semaphore"
 
-	"github.com/newsflow/newsflow/services/ingest/internal/decode"
+	"github.com/newsflow/newsflow/pkg/articleio"
 )
 
 // Admission bounds what concurrent POSTs can take from ingest, so that slow or greedy clients
@@ -41,7 +41,7 @@ type Admission struct {
 	size     int64
 	free     int64
 	wait     time.Duration
-	m        *AdmissionMetrics
+	m        *AdmissionMetrics // never nil (NewAdmission)
 }
 
 // AdmissionConfig sizes an Admission.
@@ -65,12 +65,12 @@ const ItemBytes = 1 << 10
 
 // maxItems bounds, cheaply and before decoding, how many items data can hold: its lines for
 // NDJSON, its '{' for JSON (every item is an object), one for text; never more than limit.
-func maxItems(f decode.Format, data []byte, limit int) int {
+func maxItems(f articleio.Format, data []byte, limit int) int {
 	n := 1
 	switch f {
-	case decode.NDJSON:
+	case articleio.FormatJSONLines:
 		n = bytes.Count(data, []byte("\n")) + 1
-	case decode.JSON:
+	case articleio.FormatJSON:
 		n = bytes.Count(data, []byte("{"))
 	}
 	if limit > 0 {
@@ -114,8 +114,12 @@ const (
 	shedBuffer   = "buffer"
 )
 
-// NewAdmission returns an Admission for c; m may be nil.
+// NewAdmission returns an Admission for c that counts into m; a nil m gets a set on a private
+// registry that nothing exposes, so the Admission's code needs no nil checks.
 func NewAdmission(c AdmissionConfig, m *AdmissionMetrics) *Admission {
+	if m == nil {
+		m = NewAdmissionMetrics(prometheus.NewRegistry())
+	}
 	if c.FreeBytes <= 0 {
 		c.FreeBytes = 64 << 10
 	}
@@ -150,16 +154,12 @@ func (a *Admission) enter(ctx context.Context) (*charge, bool) {
 			return nil, false
 		}
 	}
-	if a.m != nil {
-		a.m.InFlight.Inc()
-	}
+	a.m.InFlight.Inc()
 	return &charge{a: a}, true
 }
 
 func (a *Admission) shed(reason string) {
-	if a.m != nil {
-		a.m.Shed.WithLabelValues(reason).Inc()
-	}
+	a.m.Shed.WithLabelValues(reason).Inc()
 }
 
 // charge is what one request holds of the budget. Its methods are called from the request's
@@ -178,9 +178,7 @@ func (c *charge) leave() {
 	}
 	c.left = true
 	<-c.a.inFlight
-	if c.a.m != nil {
-		c.a.m.InFlight.Dec()
-	}
+	c.a.m.InFlight.Dec()
 }
 
 // answering gives the request's in-flight slot back when its answer starts (WriteHeader).
@@ -218,9 +216,7 @@ func (c *charge) grow(ctx context.Context, n int64) error {
 		return errBusy
 	}
 	c.held += need
-	if c.a.m != nil {
-		c.a.m.Buffered.Add(float64(need))
-	}
+	c.a.m.Buffered.Add(float64(need))
 	return nil
 }
 
@@ -231,9 +227,7 @@ func (c *charge) done() {
 	}
 	if c.held > 0 {
 		c.a.bytes.Release(c.held)
-		if c.a.m != nil {
-			c.a.m.Buffered.Sub(float64(c.held))
-		}
+		c.a.m.Buffered.Sub(float64(c.held))
 	}
 	c.leave()
 }

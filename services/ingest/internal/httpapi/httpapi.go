@@ -16,11 +16,13 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/newsflow/newsflow/pkg/article"
+	"github.com/newsflow/newsflow/pkg/articleio"
 	"github.com/newsflow/newsflow/services/ingest/internal/decode"
 	"github.com/newsflow/newsflow/services/ingest/internal/intake"
 	"github.com/newsflow/newsflow/services/ingest/internal/normalize"
@@ -54,9 +56,12 @@ type Handler struct {
 	// RetryAfter is what a 503 tells clients to wait.
 	RetryAfter time.Duration
 	Log        *slog.Logger
-	Metrics    *intake.Metrics
-	Requests   *prometheus.CounterVec // labels: code
-	Now        func() time.Time
+	// Metrics and Requests are where the handler counts (app's metrics.go builds ingest's);
+	// nil counts into a set on a private registry that nothing exposes (privateMetrics), so
+	// the handler's code needs no nil checks.
+	Metrics  *intake.Metrics
+	Requests *prometheus.CounterVec // labels: code
+	Now      func() time.Time
 	// Admission bounds requests in flight and the bytes they hold (429 beyond); nil: unbounded.
 	Admission *Admission
 	// WriteTimeout bounds writing an answer, from when it is ready: a client that never reads
@@ -70,6 +75,33 @@ func NewRequestsMetric(reg prometheus.Registerer) *prometheus.CounterVec {
 		Help: "POST /v1/articles requests, by status code."}, []string{"code"})
 	reg.MustRegister(c)
 	return c
+}
+
+// privateMetrics is the default of every Handler built without Metrics or Requests, registered
+// on a registry of its own the first time one is needed.
+var privateMetrics = sync.OnceValue(func() handlerMetrics {
+	return handlerMetrics{intake: intake.PrivateMetrics(), requests: NewRequestsMetric(prometheus.NewRegistry())}
+})
+
+type handlerMetrics struct {
+	intake   *intake.Metrics
+	requests *prometheus.CounterVec
+}
+
+// intakeMetrics is Metrics, or the private default when it is nil.
+func (h *Handler) intakeMetrics() *intake.Metrics {
+	if h.Metrics == nil {
+		return privateMetrics().intake
+	}
+	return h.Metrics
+}
+
+// requestsMetric is Requests, or the private default when it is nil.
+func (h *Handler) requestsMetric() *prometheus.CounterVec {
+	if h.Requests == nil {
+		return privateMetrics().requests
+	}
+	return h.Requests
 }
 
 // Routes returns the API's mux: POST /v1/articles, GET /openapi.yaml and a one-line GET /.
@@ -97,13 +129,13 @@ type Response struct {
 }
 
 // mediaFormats maps the accepted media types to decoders.
-var mediaFormats = map[string]decode.Format{
-	"application/json":     decode.JSON,
-	"application/x-ndjson": decode.NDJSON,
-	"application/ndjson":   decode.NDJSON,
-	"application/jsonl":    decode.NDJSON,
-	"application/x-jsonl":  decode.NDJSON,
-	"text/plain":           decode.Text,
+var mediaFormats = map[string]articleio.Format{
+	"application/json":     articleio.FormatJSON,
+	"application/x-ndjson": articleio.FormatJSONLines,
+	"application/ndjson":   articleio.FormatJSONLines,
+	"application/jsonl":    articleio.FormatJSONLines,
+	"application/x-jsonl":  articleio.FormatJSONLines,
+	"text/plain":           articleio.FormatText,
 }
 
 // AcceptedTypes lists the media types POST /v1/articles takes, for 415 answers.
@@ -120,9 +152,7 @@ func (h *Handler) postArticles(w http.ResponseWriter, r *http.Request) {
 		code = h.post(w, r, c)
 		c.done()
 	}
-	if h.Requests != nil {
-		h.Requests.WithLabelValues(strconv.Itoa(code)).Inc()
-	}
+	h.requestsMetric().WithLabelValues(strconv.Itoa(code)).Inc()
 }
 
 // busy answers 429 with Retry-After: ingest is at capacity (reason: shedInFlight or shedBuffer).
@@ -139,12 +169,12 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request, c *charge) int {
 	format, err := formatOf(r.Header.Get("Content-Type"))
 	if err != nil {
 		w.Header().Set("Accept-Post", AcceptedTypes)
-		h.Metrics.Reject(intake.ChannelHTTP, "unsupported_media_type", 1)
+		h.intakeMetrics().Reject(intake.ChannelHTTP, "unsupported_media_type", 1)
 		return h.fail(w, http.StatusUnsupportedMediaType, err.Error(), nil)
 	}
 
 	if r.ContentLength > h.Limits.MaxRequestBytes {
-		h.Metrics.Reject(intake.ChannelHTTP, decode.CodeTooLarge, 1)
+		h.intakeMetrics().Reject(intake.ChannelHTTP, decode.CodeTooLarge, 1)
 		return h.fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body of %d bytes exceeds the limit of %d", r.ContentLength, h.Limits.MaxRequestBytes), nil)
 	}
 	data, err := readBody(r.Context(), r.Body, r.ContentLength, h.Limits.MaxRequestBytes, c)
@@ -154,14 +184,12 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request, c *charge) int {
 			return h.busy(w, shedBuffer)
 		}
 		if errors.As(err, &mbe) {
-			h.Metrics.Reject(intake.ChannelHTTP, decode.CodeTooLarge, 1)
+			h.intakeMetrics().Reject(intake.ChannelHTTP, decode.CodeTooLarge, 1)
 			return h.fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body exceeds the limit of %d bytes", h.Limits.MaxRequestBytes), nil)
 		}
 		return h.fail(w, http.StatusBadRequest, "reading request body: "+err.Error(), nil)
 	}
-	if h.Metrics != nil {
-		h.Metrics.Bytes.WithLabelValues(intake.ChannelHTTP).Add(float64(len(data)))
-	}
+	h.intakeMetrics().Bytes.WithLabelValues(intake.ChannelHTTP).Add(float64(len(data)))
 
 	// What decoding, normalising and encoding will hold comes out of the budget before they
 	// start (see charge): per byte, and per item, which tiny items make the larger part.
@@ -177,22 +205,22 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request, c *charge) int {
 		var me *decode.MalformedError
 		switch {
 		case errors.Is(err, decode.ErrTooManyItems):
-			h.Metrics.Reject(intake.ChannelHTTP, "too_many_items", 1)
+			h.intakeMetrics().Reject(intake.ChannelHTTP, "too_many_items", 1)
 			return h.fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("more than %d items in one request; split the batch", h.Limits.MaxItems), nil)
 		case errors.As(err, &me):
-			h.Metrics.Reject(intake.ChannelHTTP, decode.CodeMalformed, 1)
+			h.intakeMetrics().Reject(intake.ChannelHTTP, decode.CodeMalformed, 1)
 			return h.fail(w, http.StatusBadRequest, me.Error(), nil)
 		default:
 			return h.fail(w, http.StatusBadRequest, err.Error(), nil)
 		}
 	}
 	if len(items) == 0 {
-		h.Metrics.Reject(intake.ChannelHTTP, decode.CodeMissing, 1)
+		h.intakeMetrics().Reject(intake.ChannelHTTP, decode.CodeMissing, 1)
 		return h.fail(w, http.StatusBadRequest, "no articles in the request body", nil)
 	}
 
 	b := intake.Prepare(items, h.now(), h.Limits.Article)
-	h.Metrics.Judged(intake.ChannelHTTP, &b)
+	h.intakeMetrics().Judged(intake.ChannelHTTP, &b)
 	acc, dup, rej := b.Counts()
 	resp := Response{Accepted: acc, Duplicates: dup, Rejected: rej, Items: b.Results}
 	if acc == 0 {
@@ -212,13 +240,13 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request, c *charge) int {
 		w.Header().Set("Retry-After", retryAfter(h.RetryAfter))
 		return h.fail(w, http.StatusServiceUnavailable, "Kafka is unavailable; nothing of this request was accepted, send it again later", nil)
 	}
-	h.Metrics.Published(intake.ChannelHTTP, &b)
+	h.intakeMetrics().Published(intake.ChannelHTTP, &b)
 	return h.write(w, http.StatusAccepted, resp)
 }
 
 // formatOf maps a Content-Type header to a decoder; charsets other than UTF-8 are refused
 // rather than guessed at.
-func formatOf(ct string) (decode.Format, error) {
+func formatOf(ct string) (articleio.Format, error) {
 	if ct == "" {
 		return 0, fmt.Errorf("missing Content-Type: want one of %s", AcceptedTypes)
 	}

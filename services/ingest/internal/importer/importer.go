@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/newsflow/newsflow/pkg/article"
+	"github.com/newsflow/newsflow/pkg/articleio"
 	"github.com/newsflow/newsflow/services/ingest/internal/decode"
 	"github.com/newsflow/newsflow/services/ingest/internal/intake"
 	"github.com/newsflow/newsflow/services/ingest/internal/normalize"
@@ -36,7 +37,9 @@ type Options struct {
 	MaxFileBytes int64 // largest .txt or .json read whole, and longest .jsonl line
 	BatchSize    int
 	Now          func() time.Time
-	Metrics      *intake.Metrics
+	// Metrics is where the import counts (app's metrics.go builds ingest's); nil counts into a
+	// set on a private registry that nothing exposes (intake.PrivateMetrics).
+	Metrics *intake.Metrics
 	// Progress, if set, is called after every batch and file with the running totals.
 	Progress func(Stats)
 }
@@ -79,14 +82,14 @@ func Supported(path string) bool {
 	return ok
 }
 
-func formatOf(path string) (decode.Format, bool) {
+func formatOf(path string) (articleio.Format, bool) {
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".txt":
-		return decode.Text, true
+		return articleio.FormatText, true
 	case ".json":
-		return decode.JSON, true
+		return articleio.FormatJSON, true
 	case ".jsonl", ".ndjson":
-		return decode.NDJSON, true
+		return articleio.FormatJSONLines, true
 	}
 	return 0, false
 }
@@ -128,6 +131,9 @@ func Import(ctx context.Context, paths []string, pub Publisher, opt Options) (St
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now
+	}
+	if opt.Metrics == nil {
+		opt.Metrics = intake.PrivateMetrics()
 	}
 	r := &run{ctx: ctx, pub: pub, opt: opt, seen: map[string]copyAt{}}
 	for _, p := range paths {
@@ -185,7 +191,7 @@ func (r *run) file(path string, explicit bool) error {
 		return nil
 	}
 	defer fh.Close()
-	if f == decode.NDJSON {
+	if f == articleio.FormatJSONLines {
 		err = r.lines(path, fh)
 	} else {
 		err = r.whole(path, f, fh)
@@ -198,7 +204,7 @@ func (r *run) file(path string, explicit bool) error {
 }
 
 // whole reads a .txt or .json file at once.
-func (r *run) whole(path string, f decode.Format, rd io.Reader) error {
+func (r *run) whole(path string, f articleio.Format, rd io.Reader) error {
 	data, err := io.ReadAll(io.LimitReader(rd, r.opt.MaxFileBytes+1))
 	if err != nil {
 		r.reject(path, 0, err.Error())
@@ -221,24 +227,25 @@ func (r *run) whole(path string, f decode.Format, rd io.Reader) error {
 	return r.items(path, items)
 }
 
-// lines reads a JSON Lines file a line at a time, so that archives of any size stream through.
+// lines reads a JSON Lines file a line at a time (articleio.ReadLine, capped at MaxFileBytes), so
+// that archives of any size stream through.
 func (r *run) lines(path string, rd io.Reader) error {
 	br := bufio.NewReaderSize(rd, 64<<10)
 	var items []decode.Item
 	line := 0
 	for {
-		l, err := readLine(br, r.opt.MaxFileBytes)
+		l, err := articleio.ReadLine(br, r.opt.MaxFileBytes)
 		if errors.Is(err, io.EOF) && len(l) == 0 {
 			break
 		}
 		line++
-		if errors.Is(err, errLineTooLong) {
+		if errors.Is(err, articleio.ErrLineTooLong) {
 			r.reject(path, line, fmt.Sprintf("line longer than %d bytes", r.opt.MaxFileBytes))
 		} else if err != nil && !errors.Is(err, io.EOF) {
 			r.reject(path, line, err.Error())
 			break
 		} else if len(bytes.TrimSpace(l)) > 0 {
-			its, _ := decode.Decode(decode.NDJSON, l, decode.TextMeta{}, 0)
+			its, _ := decode.Decode(articleio.FormatJSONLines, l, decode.TextMeta{}, 0)
 			for _, it := range its {
 				// Index is the position in the batch, so that a duplicate's SupersededBy
 				// finds the later line.
@@ -257,36 +264,6 @@ func (r *run) lines(path string, rd io.Reader) error {
 		}
 	}
 	return r.items(path, items)
-}
-
-var errLineTooLong = errors.New("line too long")
-
-// readLine returns the next line without its newline; a line longer than limit is skipped and
-// reported as errLineTooLong.
-func readLine(br *bufio.Reader, limit int64) ([]byte, error) {
-	var buf []byte
-	tooLong := false
-	for {
-		chunk, err := br.ReadSlice('\n')
-		if !tooLong {
-			buf = append(buf, chunk...)
-			if int64(len(buf)) > limit+1 {
-				tooLong, buf = true, nil
-			}
-		}
-		if errors.Is(err, bufio.ErrBufferFull) {
-			continue
-		}
-		if tooLong {
-			if err == nil {
-				err = errLineTooLong
-			} else if errors.Is(err, io.EOF) {
-				err = errLineTooLong
-			}
-			return nil, err
-		}
-		return bytes.TrimRight(buf, "\r\n"), err
-	}
 }
 
 // items judges one batch and queues what is valid. The later copy of an article wins, within the
@@ -354,9 +331,7 @@ func (r *run) flush() error {
 		return err
 	}
 	r.st.Accepted += len(r.pending) - r.again
-	if m := r.opt.Metrics; m != nil {
-		m.Accepted.WithLabelValues(intake.ChannelFile).Add(float64(len(r.pending)))
-	}
+	r.opt.Metrics.Accepted.WithLabelValues(intake.ChannelFile).Add(float64(len(r.pending)))
 	for _, a := range r.pending {
 		at := r.seen[a.ID]
 		at.pending = -1

@@ -1,6 +1,6 @@
-// Package normalize turns a raw item into the article DESIGN.md fixes for articles.raw, or says
-// which field is wrong and why. It does no I/O, so every rule here is tested by table, and the
-// HTTP API, the feed poller and `ingest import` apply exactly the same rules.
+// Package normalize turns a raw item into the article docs/ARCHITECTURE.md fixes for
+// articles.raw, or says which field is wrong and why. It does no I/O, so every rule here is tested
+// by table, and the HTTP API, the feed poller and `ingest import` apply exactly the same rules.
 package normalize
 
 import (

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/newsflow/newsflow/pkg/article"
+	"github.com/newsflow/newsflow/pkg/articleio"
 	"github.com/newsflow/newsflow/services/ingest/internal/decode"
 )
 
@@ -166,7 +167,7 @@ func TestSeedKeepsBody(t *testing.T) {
 	if err != nil {
 		t.Skipf("seed article not available (%v); it lives in ../shared/data/seed", err)
 	}
-	items, _ := decode.Decode(decode.Text, b, decode.TextMeta{Source: "newsline", PublishedAt: "2019-08-21"}, 0)
+	items, _ := decode.Decode(articleio.FormatText, b, decode.TextMeta{Source: "newsline", PublishedAt: "2019-08-21"}, 0)
 	a, _, ferr := Article(items[0].Raw, now, DefaultLimits)
 	if ferr != nil {
 		t.Fatal(ferr)

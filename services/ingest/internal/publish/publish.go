@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,15 +25,12 @@ type Writer interface {
 	WriteMessages(ctx context.Context, msgs ...kafka.Message) error
 }
 
-// recordOverhead is what a record adds to its value in the writer's batch-size check: the key
-// (a 32-character id), kafka-go's framing (22 bytes) and room for headers.
-const recordOverhead = 1024
-
-// MaxRecordBytes bounds one encoded article value: a record of this size plus its key and
-// framing fits in kafkax.MaxMessageBytes, the largest batch the writer sends and the broker takes.
-// intake checks every article against it (a per-item 400), so that Encode's own check never fires
-// for input; it is the one size that decides whether Kafka can take an article.
-const MaxRecordBytes = kafkax.MaxMessageBytes - recordOverhead
+// MaxRecordBytes bounds one encoded article value (kafkax.MaxRecordValueBytes): a record of this
+// size plus its key and framing fits in kafkax.MaxMessageBytes, the largest batch the writer sends
+// and the broker takes. intake checks every article against it (a per-item 400), so that Encode's
+// own check never fires for input; it is the one size that decides whether Kafka can take an
+// article.
+const MaxRecordBytes = kafkax.MaxRecordValueBytes
 
 // ErrRecordTooLarge means an encoded article exceeds MaxRecordBytes.
 var ErrRecordTooLarge = errors.New("record too large")
@@ -85,7 +83,7 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 //
 // "Nothing partial" holds when the broker cannot be reached or does not answer: no record of a
 // request answered 503 reaches the topic (the outage tests check both through a proxy; the
-// writer's attempts end before the publisher's deadline, see app.newWriter). Two cases can
+// writer's attempts end before the publisher's deadline, see kafkax.Config.PublishTimeout). Two cases can
 // still leave records of a refused request on the topic, both made harmless by the ids above: a
 // batch spread over several partitions whose leaders fail differently, and a produce request the
 // broker wrote but whose acknowledgement was lost. Kafka transactions would close both, but
@@ -94,7 +92,25 @@ type Publisher struct {
 	W       Writer
 	Topic   string
 	Timeout time.Duration // deadline of one WriteMessages call
-	M       *Metrics
+	// M is where Publish counts; nil counts into a set on a private registry that nothing
+	// exposes (privateMetrics), so a Publisher built without metrics (a test, a tool) works and
+	// the counting code needs no nil checks. ingest's own are built in app's metrics.go.
+	M *Metrics
+}
+
+// privateMetrics is the set of every Publisher whose M is nil, registered on a registry of its
+// own the first time one publishes.
+var privateMetrics = sync.OnceValue(func() *Metrics {
+	reg := prometheus.NewRegistry()
+	return NewMetrics(reg, metrics.NewStage(reg, "ingest"))
+})
+
+// metrics is M, or privateMetrics when M is nil.
+func (p *Publisher) metrics() *Metrics {
+	if p.M == nil {
+		return privateMetrics()
+	}
+	return p.M
 }
 
 // Metrics counts what was produced and how long producing took.
@@ -151,21 +167,20 @@ func (p *Publisher) Publish(ctx context.Context, arts []article.Article) error {
 	}
 	start := time.Now()
 	err = p.W.WriteMessages(ctx, msgs...)
-	if p.M != nil {
-		outcome := "ok"
-		if err != nil {
-			outcome = "error"
-			p.M.Stage.Failed.WithLabelValues("kafka_write").Inc()
-		} else {
-			p.M.Stage.Produced.WithLabelValues(p.Topic).Add(float64(len(msgs)))
-			n := 0
-			for _, m := range msgs {
-				n += len(m.Value)
-			}
-			p.M.ProducedBytes.Add(float64(n))
+	m := p.metrics()
+	outcome := "ok"
+	if err != nil {
+		outcome = "error"
+		m.Stage.Failed.WithLabelValues("kafka_write").Inc()
+	} else {
+		m.Stage.Produced.WithLabelValues(p.Topic).Add(float64(len(msgs)))
+		n := 0
+		for _, msg := range msgs {
+			n += len(msg.Value)
 		}
-		p.M.Produce.WithLabelValues(outcome).Observe(time.Since(start).Seconds())
+		m.ProducedBytes.Add(float64(n))
 	}
+	m.Produce.WithLabelValues(outcome).Observe(time.Since(start).Seconds())
 	if err != nil {
 		return fmt.Errorf("writing %d records to %s: %w", len(msgs), p.Topic, err)
 	}

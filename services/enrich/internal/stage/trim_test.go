@@ -1,13 +1,9 @@
-package app
+package stage
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"io"
-	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,23 +15,6 @@ import (
 	"github.com/newsflow/newsflow/pkg/kafkax"
 	"github.com/newsflow/newsflow/services/enrich/internal/enrich"
 )
-
-// fakeWriter records what was written, or fails with err.
-type fakeWriter struct {
-	mu   sync.Mutex
-	msgs []kafka.Message
-	err  error
-}
-
-func (w *fakeWriter) WriteMessages(_ context.Context, msgs ...kafka.Message) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.err != nil {
-		return w.err
-	}
-	w.msgs = append(w.msgs, msgs...)
-	return nil
-}
 
 // mentionEverywhere finds one entity per distinct word of the body and every mention of it: on
 // a long body that is far more JSON than one record may carry.
@@ -60,10 +39,9 @@ func (mentionEverywhere) Extract(_, body string) []article.Entity {
 	return ents
 }
 
-func newTestHandler(out, dlq writer) *handler {
+func newTrimStage(out, dlq Writer) *Stage {
 	en := &enrich.Enricher{Entities: mentionEverywhere{}, Version: "test", MaxFieldBytes: 1 << 20}
-	return &handler{en: en, out: out, dlq: dlq, workers: 2, timeout: time.Second, m: newEnrichMetrics(prometheus.NewRegistry()),
-		outTopic: "out", log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	return New(Config{Workers: 2, Output: "out", WriteTimeout: time.Second}, en, out, dlq, quiet, NewMetrics(prometheus.NewRegistry()))
 }
 
 // TestOversizedEnrichmentIsTrimmedNotDeadLettered: an article that fits in a record but whose
@@ -75,23 +53,23 @@ func TestOversizedEnrichmentIsTrimmedNotDeadLettered(t *testing.T) {
 		t.Fatalf("raw record %d bytes; the test needs one that fits", len(raw))
 	}
 	out, dlq := &fakeWriter{}, &fakeWriter{}
-	h := newTestHandler(out, dlq)
+	h := newTrimStage(out, dlq)
 	if full, _ := json.Marshal(h.en.Enrich(article.Article{Title: "Talks", Body: body})); len(full) <= kafkax.MaxMessageBytes {
 		t.Fatalf("untrimmed enrichment is %d bytes; the test needs one over the limit", len(full))
 	}
 	batch := []kafka.Message{{Topic: "raw", Partition: 1, Offset: 7, Key: []byte("big"), Value: raw},
 		{Topic: "raw", Partition: 1, Offset: 8, Key: []byte("small"), Value: []byte(`{"id":"small","title":"Paris","body":"Paris then Paris again"}`)}}
-	if err := h.handle(context.Background(), batch); err != nil {
+	if err := h.Handle(context.Background(), batch); err != nil {
 		t.Fatal(err)
 	}
-	if len(dlq.msgs) != 0 {
-		t.Fatalf("%d dead letters (%s), want none", len(dlq.msgs), kafkax.Header(dlq.msgs[0], kafkax.HeaderError))
+	if len(dlq.acked) != 0 {
+		t.Fatalf("%d dead letters (%s), want none", len(dlq.acked), kafkax.Header(dlq.acked[0], kafkax.HeaderError))
 	}
-	if len(out.msgs) != 2 {
-		t.Fatalf("%d records produced, want 2", len(out.msgs))
+	if len(out.acked) != 2 {
+		t.Fatalf("%d records produced, want 2", len(out.acked))
 	}
 	var e article.Enriched
-	m := out.msgs[0]
+	m := out.acked[0]
 	if err := json.Unmarshal(m.Value, &e); err != nil {
 		t.Fatal(err)
 	}
@@ -110,41 +88,11 @@ func TestOversizedEnrichmentIsTrimmedNotDeadLettered(t *testing.T) {
 		}
 	}
 	var small article.Enriched
-	_ = json.Unmarshal(out.msgs[1].Value, &small)
+	_ = json.Unmarshal(out.acked[1].Value, &small)
 	if small.EnrichmentNote != "" || len(small.Entities) == 0 || len(small.Entities[0].Mentions) != 2 {
 		t.Errorf("small article changed: note %q entities %+v", small.EnrichmentNote, small.Entities)
 	}
 	if got := testutil.ToFloat64(h.m.Trimmed); got != 1 {
 		t.Errorf("trimmed_total %v, want 1", got)
-	}
-}
-
-// TestWriteFailuresAreCountedByStep: a failing dead-letter write counts as reason "dlq", a
-// failing output write as "produce", so that the alerts can tell them apart.
-func TestWriteFailuresAreCountedByStep(t *testing.T) {
-	for _, tc := range []struct {
-		name     string
-		out, dlq *fakeWriter
-		want     string
-	}{
-		{"dlq down", &fakeWriter{}, &fakeWriter{err: errors.New("dlq down")}, "dlq"},
-		{"output down", &fakeWriter{err: errors.New("out down")}, &fakeWriter{}, "produce"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			h := newTestHandler(tc.out, tc.dlq)
-			err := h.handle(context.Background(), []kafka.Message{{Value: []byte("{not json")}, {Value: []byte(`{"title":"A","body":"B"}`)}})
-			if err == nil || failReason(err) != tc.want {
-				t.Fatalf("error %v, reason %q, want %q", err, failReason(err), tc.want)
-			}
-		})
-	}
-}
-
-// TestDeadLetterReasonsStartAtZero: every reason is on /metrics at 0 before the first dead
-// letter, so the NewsflowDeadLetters alert sees the first one as an increase.
-func TestDeadLetterReasonsStartAtZero(t *testing.T) {
-	m := newEnrichMetrics(prometheus.NewRegistry())
-	if n := testutil.CollectAndCount(m.DeadLettered); n != len(deadLetterReasons) {
-		t.Errorf("%d dead_lettered_total series before any dead letter, want %d (%v)", n, len(deadLetterReasons), deadLetterReasons)
 	}
 }

@@ -1,0 +1,243 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/newsflow/newsflow/deploy/internal/pipeline"
+	"github.com/newsflow/newsflow/pkg/article"
+)
+
+// e2e measures the whole pipeline on one set of services: first closed-loop throughput (how fast
+// a backlog goes from ingest's HTTP API to searchable), then open-loop latency at a fraction of
+// that rate, then the CPU and memory the services used over both.
+func (b *bench) e2e(ctx context.Context, arts []article.Article) error {
+	p, err := b.startPipeline(ctx)
+	if err != nil {
+		return err
+	}
+	defer p.stop(b)
+	rate, err := b.e2eThroughput(ctx, p, arts)
+	if err != nil {
+		return err
+	}
+	if err := b.e2eLatency(ctx, p, arts, rate); err != nil {
+		return err
+	}
+	p.recordUsage(b, "e2e total")
+	return nil
+}
+
+// pipelineRun is ingest, enrich and index wired through topics of their own, writing to indices
+// of their own, so that nothing left by another step or run is counted.
+type pipelineRun struct {
+	ing, enr, idx *svc
+	url           string // ingest's HTTP API
+	prefix        string // index prefix of the indices, and the alias that reads them
+}
+
+// startPipeline starts the three services on new topics (raw, enriched, one DLQ) and a new index
+// prefix. If one fails to start, those already started are stopped.
+func (b *bench) startPipeline(ctx context.Context) (*pipelineRun, error) {
+	base := name("e2e")
+	raw, enriched, dlq, prefix := base+".raw", base+".enriched", base+".dlq", base
+	ing, url, err := b.startIngest(ctx, raw)
+	if err != nil {
+		return nil, err
+	}
+	enr, err := b.start(ctx, "enrich", "--topic", raw, "--output-topic", enriched, "--dlq-topic", dlq, "--group", base+"-enrich")
+	if err != nil {
+		ing.stop()
+		return nil, err
+	}
+	idx, err := b.start(ctx, "index", "--topic", enriched, "--dlq-topic", dlq, "--group", base+"-index", "--index-prefix", prefix)
+	if err != nil {
+		enr.stop()
+		ing.stop()
+		return nil, err
+	}
+	return &pipelineRun{ing: ing, enr: enr, idx: idx, url: url, prefix: prefix}, nil
+}
+
+// stop deletes the run's indices and index template, then stops index, enrich and ingest, in
+// that order.
+func (p *pipelineRun) stop(b *bench) {
+	_ = b.sc.Do(context.Background(), http.MethodDelete, "/"+p.prefix+"-*", nil, nil)
+	_ = b.sc.Do(context.Background(), http.MethodDelete, "/_index_template/"+p.prefix, nil, nil)
+	p.idx.stop()
+	p.enr.stop()
+	p.ing.stop()
+}
+
+// recordUsage adds the CPU seconds and peak memory of the three services so far to the report.
+func (p *pipelineRun) recordUsage(b *bench, phase string) {
+	for _, s := range []*svc{p.ing, p.enr, p.idx} {
+		b.rep.Usage = append(b.rep.Usage, s.usage(phase))
+	}
+}
+
+// e2eThroughput measures the pipeline's maximum rate, closed loop: every article posted as fast
+// as ingest accepts it (requests of 500, four at a time), timed until the last one is searchable.
+// The figure's baseline is the index stage alone when that step ran in this run: the pipeline
+// cannot beat its slowest stage. It returns the rate, which sets the latency run's.
+func (b *bench) e2eThroughput(ctx context.Context, p *pipelineRun, arts []article.Article) (float64, error) {
+	reqs := bodies(arts, 500)
+	start := time.Now()
+	if err := postAll(ctx, p.url, reqs, 4); err != nil {
+		return 0, err
+	}
+	if err := b.waitCount(ctx, p.prefix, len(arts), 10*time.Minute); err != nil {
+		return 0, err
+	}
+	rate := float64(len(arts)) / time.Since(start).Seconds()
+	p.recordUsage(b, "e2e throughput")
+	r := Result{Name: "end to end: HTTP → ingest → enrich → index → searchable", Unit: "articles/s", Value: rate}
+	if b.indexRate > 0 { // the index step ran in this run
+		r.Baseline, r.BaseVal = "index stage alone (above)", b.indexRate
+	}
+	b.add(r)
+	return rate, nil
+}
+
+// e2eLatency measures p50 and p99 latency, open loop, at -latency-fraction of maxRate (half by
+// default): articles are sent at a fixed rate whether or not earlier ones are done, and each
+// one's latency is the time from ingest's 202 to a search finding it by id. A closed loop would
+// slow its sending when the pipeline falls behind and so hide the queueing it measures.
+func (b *bench) e2eLatency(ctx context.Context, p *pipelineRun, arts []article.Article, maxRate float64) error {
+	target := maxRate * b.o.latencyFraction
+	perTick := max(1, int(target/10)) // ten requests a second
+	fresh := freshArticles(arts, perTick*10*b.o.latencySeconds)
+	runFor := time.Duration(b.o.latencySeconds) * time.Second
+	acks, sent := sendOpenLoop(ctx, p.url, fresh, perTick, runFor)
+	lat, notSearchable := b.awaitSearchable(ctx, p.prefix, acks, time.Now().Add(runFor+3*time.Minute))
+	if len(lat) == 0 {
+		return errors.New("latency run: no article became searchable")
+	}
+	sort.Float64s(lat)
+	note := fmt.Sprintf("open loop at %.0f articles/s (the measured max × -latency-fraction), %d sent, %d measured, %d not searchable within 3 min; polling every 100 ms adds up to ~150 ms; refresh_interval 1 s",
+		target, sent.Load(), len(lat), notSearchable)
+	b.add(Result{Name: "end to end latency p50 (ingest 202 → searchable)", Unit: "s", Value: percentile(lat, 0.5), Note: note})
+	b.add(Result{Name: "end to end latency p99 (ingest 202 → searchable)", Unit: "s", Value: percentile(lat, 0.99), Note: note})
+	return nil
+}
+
+// freshArticles returns n articles from arts (repeated as needed), each with a new URL and so a
+// new id: none of them is in the index yet, so a search that finds one finds this run's copy.
+func freshArticles(arts []article.Article, n int) []article.Article {
+	var fresh []article.Article
+	for i, a := range repeat(arts, n) {
+		a.URL = withQuery(a.URL, fmt.Sprintf("latency-run=%d", i)) // new ids: not yet in the index
+		a.ID = article.ID(&a)
+		fresh = append(fresh, a)
+	}
+	return fresh
+}
+
+// ack is one article ingest accepted, and when its 202 arrived.
+type ack struct {
+	id string
+	at time.Time
+}
+
+// sendOpenLoop posts fresh to ingest on a fixed clock, perTick articles every 100 ms for runFor
+// (or until fresh runs out), each request in its own goroutine so that a slow answer does not
+// delay the next tick. Every id of an accepted request goes to the returned channel, which is
+// closed once all requests have answered; sent counts the articles posted. Failed requests are
+// not retried: their articles are simply not measured.
+func sendOpenLoop(ctx context.Context, url string, fresh []article.Article, perTick int, runFor time.Duration) (<-chan ack, *atomic.Int64) {
+	acks := make(chan ack, len(fresh))
+	sent := new(atomic.Int64)
+	go func() {
+		var wg sync.WaitGroup
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		end := time.Now().Add(runFor)
+		for i := 0; time.Now().Before(end) && i < len(fresh); i += perTick {
+			<-tick.C
+			batch := fresh[i:min(i+perTick, len(fresh))]
+			sent.Add(int64(len(batch)))
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				res, err := pipeline.Post(ctx, url, "", "application/x-ndjson", pipeline.NDJSON(batch), nil)
+				now := time.Now()
+				if err != nil || res.Status != 202 {
+					return
+				}
+				for _, it := range res.Items {
+					acks <- ack{it.ID, now}
+				}
+			}()
+		}
+		wg.Wait()
+		close(acks)
+	}()
+	return acks, sent
+}
+
+// awaitSearchable runs beside the sender and times each acknowledged article when a search of
+// index first finds it, until acks is closed and every article is found, or deadline. It returns
+// the latencies in seconds and how many articles were still not searchable. Each round it asks
+// only for the 1,000 oldest pending ids (they become searchable first), every 100 ms, so that the
+// polling itself does not load the search node the pipeline is writing to.
+func (b *bench) awaitSearchable(ctx context.Context, index string, acks <-chan ack, deadline time.Time) ([]float64, int) {
+	var lat []float64
+	var pending []ack
+	sending := true
+	for (sending || len(pending) > 0) && time.Now().Before(deadline) {
+	drain:
+		for {
+			select {
+			case a, ok := <-acks:
+				if !ok {
+					sending = false
+					break drain
+				}
+				pending = append(pending, a)
+			default:
+				break drain
+			}
+		}
+		if len(pending) == 0 {
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		sort.Slice(pending, func(i, j int) bool { return pending[i].at.Before(pending[j].at) })
+		head := pending[:min(1000, len(pending))]
+		ids := make([]string, len(head))
+		for i, a := range head {
+			ids[i] = a.id
+		}
+		_, hits, err := pipeline.Search(ctx, b.sc, index, map[string]any{"size": len(ids), "_source": false,
+			"query": map[string]any{"ids": map[string]any{"values": ids}}})
+		if err == nil {
+			now := time.Now()
+			seen := map[string]bool{}
+			for _, h := range hits {
+				seen[h.ID] = true
+			}
+			rest := pending[:0]
+			for _, a := range pending {
+				if seen[a.id] {
+					lat = append(lat, now.Sub(a.at).Seconds())
+				} else {
+					rest = append(rest, a)
+				}
+			}
+			pending = rest
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return lat, len(pending)
+}
+
+// percentile returns the q quantile (0..1) of sorted: the value at rank q×n, or the largest.
+func percentile(sorted []float64, q float64) float64 {
+	return sorted[min(len(sorted)-1, int(q*float64(len(sorted))))]
+}

@@ -1,0 +1,239 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/newsflow/newsflow/deploy/internal/pipeline"
+	"github.com/newsflow/newsflow/pkg/article"
+)
+
+// enriched returns the articles enriched by `enrich extract` (all cores), as JSON lines.
+func (b *bench) enriched(ctx context.Context, arts []article.Article) ([][]byte, error) {
+	in := filepath.Join(b.tmp, "index-in.jsonl")
+	if err := os.WriteFile(in, pipeline.NDJSON(arts), 0o644); err != nil {
+		return nil, err
+	}
+	out, err := exec.CommandContext(ctx, filepath.Join(b.o.bin, "enrich"), "extract", in).Output()
+	if err != nil {
+		return nil, fmt.Errorf("enrich extract: %w", err)
+	}
+	var lines [][]byte
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	for sc.Scan() {
+		lines = append(lines, append([]byte(nil), sc.Bytes()...))
+	}
+	return lines, sc.Err()
+}
+
+// produce writes lines to topic keyed by their article id, as enrich would, before the index
+// stage under measurement starts.
+func (b *bench) produce(ctx context.Context, topic string, lines [][]byte) error {
+	if err := b.kc.EnsureTopics(ctx, topic); err != nil {
+		return err
+	}
+	w := b.kc.NewWriter(topic)
+	defer w.Close()
+	msgs := make([]kafka.Message, 0, len(lines))
+	for _, l := range lines {
+		var a struct {
+			ID string `json:"id"`
+		}
+		_ = json.Unmarshal(l, &a)
+		msgs = append(msgs, kafka.Message{Key: []byte(a.ID), Value: l})
+	}
+	for i := 0; i < len(msgs); i += 1000 {
+		if err := w.WriteMessages(ctx, msgs[i:min(i+1000, len(msgs))]...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// waitCount polls the document count of index every 100 ms until it reaches n: the moment
+// the last document is searchable ends a throughput measurement.
+func (b *bench) waitCount(ctx context.Context, index string, n int, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		c, err := pipeline.Count(ctx, b.sc, index)
+		if err == nil && c >= n {
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	c, _ := pipeline.Count(ctx, b.sc, index)
+	return fmt.Errorf("%s holds %d of %d documents after %v", index, c, n, timeout)
+}
+
+// index measures the index stage (Kafka → search node) on a topic filled beforehand, against a
+// minimal client bulk-posting the same documents into the same layout.
+func (b *bench) index(ctx context.Context, corpusArts []article.Article) error {
+	// Joining a new consumer group takes a second or two; enough documents that it does not
+	// dominate the figure.
+	arts := repeat(corpusArts, b.o.indexArticles)
+	lines, err := b.enriched(ctx, arts)
+	if err != nil {
+		return err
+	}
+	topic := name("index")
+	prefix := topic
+	if err := b.produce(ctx, topic, lines); err != nil {
+		return err
+	}
+	s, err := b.start(ctx, "index", "--topic", topic, "--group", prefix, "--index-prefix", prefix, "--dlq-topic", topic+".dlq")
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	err = b.waitCount(ctx, prefix, len(lines), 5*time.Minute)
+	secs := time.Since(start).Seconds()
+	b.rep.Usage = append(b.rep.Usage, s.usage("index"))
+	s.stop()
+	if err != nil {
+		return err
+	}
+	rate := float64(len(lines)) / secs
+	b.indexRate = rate
+
+	// Baseline: the same documents (as stored), in the same order as on the topic, into the same
+	// layout (one index per publication month, the same mapping) on the same node, bulk-posted by
+	// a minimal client in requests of ~5 MB, two at a time. The layout matters: a request that
+	// touches nine monthly indices costs the node nine translog syncs where one index costs one.
+	docs, mapping, err := b.dump(ctx, prefix)
+	if err != nil {
+		return err
+	}
+	order := make(map[string]int, len(lines))
+	for i, l := range lines {
+		var a struct {
+			ID string `json:"id"`
+		}
+		_ = json.Unmarshal(l, &a)
+		order[a.ID] = i
+	}
+	sort.SliceStable(docs, func(i, j int) bool { return order[docs[i].id] < order[docs[j].id] })
+	base := prefix + "-baseline"
+	created := map[string]bool{}
+	for i := range docs {
+		docs[i].index = base + strings.TrimPrefix(docs[i].index, prefix) // e.g. …-baseline-1987.03
+		if !created[docs[i].index] {
+			if err := b.sc.Do(ctx, http.MethodPut, "/"+docs[i].index, mapping, nil); err != nil {
+				return fmt.Errorf("creating baseline index: %w", err)
+			}
+			created[docs[i].index] = true
+		}
+	}
+	defer func() {
+		_ = b.sc.Do(context.Background(), http.MethodDelete, "/"+base+"-*", nil, nil)
+		_ = b.sc.Do(context.Background(), http.MethodDelete, "/"+prefix+"-*", nil, nil)
+		_ = b.sc.Do(context.Background(), http.MethodDelete, "/_index_template/"+prefix, nil, nil)
+	}()
+	start = time.Now()
+	if err := bulkPlain(ctx, b.o.searchURL, docs, 5<<20, 2); err != nil {
+		return err
+	}
+	if err := b.waitCount(ctx, base+"-*", len(docs), 5*time.Minute); err != nil {
+		return err
+	}
+	baseRate := float64(len(docs)) / time.Since(start).Seconds()
+	b.add(Result{Name: "index: Kafka → search node", Unit: "docs/s", Value: rate, Baseline: "plain _bulk, same documents, order and monthly indices (minimal client)", BaseVal: baseRate, Goal: "ratio >= 0.85"})
+	return nil
+}
+
+// storedDoc is one document as the index stage stored it.
+type storedDoc struct {
+	index, id string
+	source    []byte
+}
+
+// dump returns every document of index (an alias) with its id and concrete index, and a
+// create-index body with its mapping.
+func (b *bench) dump(ctx context.Context, index string) ([]storedDoc, map[string]any, error) {
+	var mres map[string]struct {
+		Mappings map[string]any `json:"mappings"`
+	}
+	if err := b.sc.Do(ctx, http.MethodGet, "/"+index+"/_mapping", nil, &mres); err != nil {
+		return nil, nil, err
+	}
+	var mapping map[string]any
+	for _, m := range mres {
+		mapping = map[string]any{"settings": map[string]any{"number_of_shards": 1, "number_of_replicas": 0, "refresh_interval": "1s"}, "mappings": m.Mappings}
+		break
+	}
+	var docs []storedDoc
+	var res struct {
+		ScrollID string `json:"_scroll_id"`
+		Hits     struct {
+			Hits []struct {
+				Index  string          `json:"_index"`
+				ID     string          `json:"_id"`
+				Source json.RawMessage `json:"_source"`
+			} `json:"hits"`
+		} `json:"hits"`
+	}
+	if err := b.sc.Do(ctx, http.MethodPost, "/"+index+"/_search?scroll=1m", map[string]any{"size": 2000, "sort": []string{"_doc"}}, &res); err != nil {
+		return nil, nil, err
+	}
+	for len(res.Hits.Hits) > 0 {
+		for _, h := range res.Hits.Hits {
+			docs = append(docs, storedDoc{index: h.Index, id: h.ID, source: h.Source})
+		}
+		id := res.ScrollID
+		res.Hits.Hits = nil
+		if err := b.sc.Do(ctx, http.MethodPost, "/_search/scroll", map[string]any{"scroll": "1m", "scroll_id": id}, &res); err != nil {
+			return nil, nil, err
+		}
+	}
+	return docs, mapping, nil
+}
+
+// bulkPlain is the baseline: net/http posting _bulk bodies, checking only the errors flag.
+func bulkPlain(ctx context.Context, url string, docs []storedDoc, maxBytes, workers int) error {
+	var bodies [][]byte
+	var cur bytes.Buffer
+	for _, d := range docs {
+		fmt.Fprintf(&cur, `{"index":{"_index":%q,"_id":%q}}`+"\n", d.index, d.id)
+		cur.Write(d.source)
+		cur.WriteByte('\n')
+		if cur.Len() >= maxBytes {
+			bodies = append(bodies, append([]byte(nil), cur.Bytes()...))
+			cur.Reset()
+		}
+	}
+	if cur.Len() > 0 {
+		bodies = append(bodies, cur.Bytes())
+	}
+	return each(ctx, bodies, workers, func(ctx context.Context, body []byte) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url+"/_bulk", bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", "application/x-ndjson")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		defer res.Body.Close()
+		var r struct {
+			Errors bool `json:"errors"`
+		}
+		_ = json.NewDecoder(res.Body).Decode(&r)
+		if res.StatusCode != 200 || r.Errors {
+			return fmt.Errorf("baseline _bulk: status %d errors %v", res.StatusCode, r.Errors)
+		}
+		return nil
+	})
+}
