@@ -49,26 +49,21 @@ func (c *Config) RegisterFlags(s *config.Set) {
 	c.registerSecurityFlags(s)
 }
 
-// Validate reports the first setting that cannot work. It also reads the TLS files and builds
-// the SASL mechanism once for every connection of this Config (and its copies), so call it
-// before the first connection.
+// Validate reports every setting that cannot work, at once. It also reads the TLS files and
+// builds the SASL mechanism once for every connection of this Config (and its copies), so call
+// it before the first connection.
 func (c *Config) Validate() error {
-	switch {
-	case len(c.Brokers) == 0:
-		return errors.New("kafka-brokers: at least one broker is needed")
-	case c.Partitions < 1:
-		return fmt.Errorf("kafka-partitions: %d, want >= 1", c.Partitions)
-	case c.ReplicationFactor < 1:
-		return fmt.Errorf("kafka-replication-factor: %d, want >= 1", c.ReplicationFactor)
-	case c.WriteTimeout <= 0:
-		return fmt.Errorf("kafka-write-timeout: %v, want > 0", c.WriteTimeout)
-	}
+	var p config.Problems
+	p.Check(len(c.Brokers) == 0, "kafka-brokers: at least one broker is needed")
+	p.Check(c.Partitions < 1, "kafka-partitions: %d, want >= 1", c.Partitions)
+	p.Check(c.ReplicationFactor < 1, "kafka-replication-factor: %d, want >= 1", c.ReplicationFactor)
+	p.Check(c.WriteTimeout <= 0, "kafka-write-timeout: %v, want > 0", c.WriteTimeout)
 	for _, b := range c.Brokers {
-		if _, _, err := net.SplitHostPort(b); err != nil {
-			return fmt.Errorf("kafka-brokers: %q is not host:port", b)
-		}
+		_, _, err := net.SplitHostPort(b)
+		p.Check(err != nil, "kafka-brokers: %q is not host:port", b)
 	}
-	return c.validateSecurity()
+	p.Add(c.validateSecurity())
+	return p.Err()
 }
 
 // Client returns a kafka-go admin client for the brokers, with the configured TLS and SASL.

@@ -1,10 +1,14 @@
 package kafkax
 
 import (
+	"context"
+	"errors"
 	"time"
 
 	"github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/compress"
+
+	"github.com/newsflow/newsflow/pkg/retry"
 )
 
 // DefaultWriteTimeout is --kafka-write-timeout's default, and what a Config without one (a test
@@ -98,4 +102,59 @@ func (c *Config) NewServiceWriter(topic, clientID string) (*kafka.Writer, *kafka
 	tr.ClientID = clientID
 	w.Transport = tr
 	return w, tr
+}
+
+// MessageWriter is what WriteAcked writes with: a kafka.Writer, or a test's fake. WriteMessages
+// returns nil only when Kafka acknowledged every message; a kafka.WriteErrors says which not.
+type MessageWriter interface {
+	WriteMessages(ctx context.Context, msgs ...kafka.Message) error
+}
+
+// WriteAcked writes msgs with w until Kafka has acknowledged every one of them or ctx ends (or
+// b's attempts run out). After a failed attempt only the messages Kafka did not acknowledge are
+// sent again (kafka.WriteErrors says which), so a retry never writes an acknowledged record, a
+// dead letter or an enriched article, twice. attempt bounds one write (PublishTimeout: kafka-go
+// has given up on it before the next starts; 0: no bound of its own). onFail, if set, is told of
+// each failed attempt that ctx did not cut short (for failed_total and a log line), with how
+// many messages are left to write. Every stage that writes to Kafka from a batch uses it.
+func WriteAcked(ctx context.Context, w MessageWriter, msgs []kafka.Message, b retry.Backoff, attempt time.Duration, onFail func(err error, left int)) error {
+	pending := msgs
+	return retry.Do(ctx, b, func(ctx context.Context) error {
+		if len(pending) == 0 {
+			return nil
+		}
+		wctx := ctx
+		if attempt > 0 {
+			var cancel context.CancelFunc
+			wctx, cancel = context.WithTimeout(ctx, attempt)
+			defer cancel()
+		}
+		err := w.WriteMessages(wctx, pending...)
+		if err == nil {
+			pending = nil
+			return nil
+		}
+		pending = unacknowledged(pending, err)
+		if ctx.Err() == nil && onFail != nil { // a write cut short by shutdown is not Kafka's failure
+			onFail(err, len(pending))
+		}
+		return err
+	}, nil)
+}
+
+// unacknowledged returns the messages of a failed write that Kafka did not acknowledge: those
+// with an error in kafka-go's WriteErrors (one per message), or all of them when the error does
+// not say.
+func unacknowledged(msgs []kafka.Message, err error) []kafka.Message {
+	var we kafka.WriteErrors
+	if !errors.As(err, &we) || len(we) != len(msgs) || we.Count() == 0 {
+		return msgs
+	}
+	var left []kafka.Message
+	for i, e := range we {
+		if e != nil {
+			left = append(left, msgs[i])
+		}
+	}
+	return left
 }

@@ -1,10 +1,15 @@
 package kafkax
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/newsflow/newsflow/pkg/retry"
 )
 
 // TestWriterAttemptsEndBeforeThePublishDeadline: kafka-go retries a batch in the background
@@ -74,3 +79,53 @@ func TestServiceWriterHasItsOwnTransport(t *testing.T) {
 }
 
 func first(w *kafka.Writer, _ *kafka.Transport) *kafka.Writer { return w }
+
+// ackingWriter acknowledges what a test lets it: the first write fails for the messages whose
+// key is in failFirst (a kafka.WriteErrors, as kafka-go reports a partial failure), every later
+// write succeeds; it records each acknowledged key.
+type ackingWriter struct {
+	failFirst map[string]bool
+	writes    int
+	acked     []string
+}
+
+func (w *ackingWriter) WriteMessages(_ context.Context, msgs ...kafka.Message) error {
+	w.writes++
+	if w.writes == 1 {
+		errs := make(kafka.WriteErrors, len(msgs))
+		for i, m := range msgs {
+			if w.failFirst[string(m.Key)] {
+				errs[i] = errors.New("NOT_ENOUGH_REPLICAS")
+			} else {
+				w.acked = append(w.acked, string(m.Key))
+			}
+		}
+		return errs
+	}
+	for _, m := range msgs {
+		w.acked = append(w.acked, string(m.Key))
+	}
+	return nil
+}
+
+// TestWriteAckedRetriesOnlyWhatFailed: after a partial failure only the unacknowledged messages
+// are written again, so each ends up acknowledged exactly once (a dead letter in the DLQ once).
+func TestWriteAckedRetriesOnlyWhatFailed(t *testing.T) {
+	w := &ackingWriter{failFirst: map[string]bool{"b": true, "d": true}}
+	var msgs []kafka.Message
+	for _, k := range []string{"a", "b", "c", "d"} {
+		msgs = append(msgs, kafka.Message{Key: []byte(k)})
+	}
+	var fails, leftAfter int
+	err := WriteAcked(context.Background(), w, msgs, retry.Backoff{Initial: time.Millisecond}, time.Second,
+		func(_ error, left int) { fails++; leftAfter = left })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(w.acked); got != "[a c b d]" || w.writes != 2 {
+		t.Errorf("acknowledged %s in %d writes, want [a c b d] in 2 (each once)", got, w.writes)
+	}
+	if fails != 1 || leftAfter != 2 {
+		t.Errorf("onFail: %d calls, %d left; want 1 call with 2 left", fails, leftAfter)
+	}
+}

@@ -114,3 +114,17 @@ func eventually(t *testing.T, cond func() bool, what string) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestServeStopsWhenAnActorEndsOnItsOwn: an actor that returns nil before the service was told
+// to stop (a consumer loop that quietly ended) stops the service with an error naming it,
+// instead of leaving it ready without the actor.
+func TestServeStopsWhenAnActorEndsOnItsOwn(t *testing.T) {
+	rt, _ := testRuntime(t)
+	err := rt.Serve(context.Background(), time.Second,
+		Actor{Name: "lag", Run: func(ctx context.Context) error { <-ctx.Done(); return nil }},
+		Actor{Name: "consumer", Run: func(context.Context) error { return nil }},
+	)
+	if err == nil || err.Error() != "consumer: stopped before the service was told to stop" {
+		t.Fatalf("Serve: %v, want the consumer named", err)
+	}
+}

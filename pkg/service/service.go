@@ -21,6 +21,7 @@ import (
 
 	"github.com/newsflow/newsflow/pkg/admin"
 	"github.com/newsflow/newsflow/pkg/config"
+	"github.com/newsflow/newsflow/pkg/kafkax"
 	"github.com/newsflow/newsflow/pkg/logging"
 	"github.com/newsflow/newsflow/pkg/metrics"
 	"github.com/newsflow/newsflow/pkg/retry"
@@ -130,6 +131,18 @@ func (rt *Runtime) WaitFor(ctx context.Context, w Wait, op func(ctx context.Cont
 	return nil
 }
 
+// WaitForTopics is the start-up wait every stage makes for Kafka: it creates topics (or finds
+// them there) with kafkax.Config.EnsureTopics, retrying while the brokers start, for at most
+// timeout (0: until ctx ends). A TLS or SASL failure stops it at once: a wrong password does
+// not become right by waiting.
+func (rt *Runtime) WaitForTopics(ctx context.Context, k kafkax.Config, timeout time.Duration, topics ...string) error {
+	w := Wait{What: "kafka topics " + strings.Join(topics, ", "), Backoff: retry.Backoff{Initial: 200 * time.Millisecond, Max: 5 * time.Second},
+		Timeout: timeout, AttemptTimeout: 10 * time.Second}
+	return rt.WaitFor(ctx, w, func(ctx context.Context) error {
+		return kafkax.StopOnAuthError(k.EnsureTopics(ctx, topics...))
+	})
+}
+
 // Actor is one long-running part of a service: a Kafka consumer, an HTTP server, a feed poller,
 // a lag monitor. Run must return when its context ends, after finishing what it holds (a consumer
 // the batch in hand and its commit, a server its in-flight requests), bounded by the service's
@@ -159,30 +172,40 @@ func (rt *Runtime) Serve(ctx context.Context, shutdownTimeout time.Duration, act
 	actx, stopActors := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopActors()
 	type result struct {
-		name string
-		err  error
+		i   int
+		err error
 	}
 	results := make(chan result, len(actors))
-	running := make(map[string]bool, len(actors))
-	for _, a := range actors {
-		running[a.Name] = true
-		go func() { results <- result{a.Name, a.Run(actx)} }()
+	running := make(map[int]bool, len(actors))
+	for i, a := range actors {
+		running[i] = true
+		go func() { results <- result{i, a.Run(actx)} }()
 	}
-	rt.Admin.SetReady(true)
+	rt.setReady(true)
 
+	stopping := false
 	var first error
 	record := func(r result) {
-		delete(running, r.name)
-		if r.err != nil && !errors.Is(r.err, context.Canceled) {
-			rt.Log.Error("stopped with an error", "actor", r.name, "error", r.err)
+		delete(running, r.i)
+		name := actors[r.i].Name
+		switch {
+		case r.err != nil && !errors.Is(r.err, context.Canceled):
+			rt.Log.Error("stopped with an error", "actor", name, "error", r.err)
 			if first == nil {
-				first = fmt.Errorf("%s: %w", r.name, r.err)
+				first = fmt.Errorf("%s: %w", name, r.err)
 			}
-			return
+		case !stopping:
+			// An actor that ends on its own leaves the service without it while /readyz
+			// still says ready: a silent stall. Stop the service instead, saying why.
+			rt.Log.Error("stopped before the service was told to stop", "actor", name)
+			if first == nil {
+				first = fmt.Errorf("%s: stopped before the service was told to stop", name)
+			}
+		default:
+			rt.Log.Info("stopped", "actor", name)
 		}
-		rt.Log.Info("stopped", "actor", r.name)
 	}
-	for first == nil && len(running) > 0 && ctx.Err() == nil {
+	for first == nil && ctx.Err() == nil {
 		select {
 		case <-ctx.Done():
 		case r := <-results:
@@ -192,8 +215,9 @@ func (rt *Runtime) Serve(ctx context.Context, shutdownTimeout time.Duration, act
 	if ctx.Err() != nil {
 		rt.Log.Info("stopping: signal received")
 	}
-	rt.Admin.SetReady(false) // 1
-	stopActors()             // 2
+	stopping = true
+	rt.setReady(false) // 1
+	stopActors()       // 2
 	if shutdownTimeout <= 0 {
 		shutdownTimeout = 30 * time.Second
 	}
@@ -205,8 +229,8 @@ func (rt *Runtime) Serve(ctx context.Context, shutdownTimeout time.Duration, act
 			record(r)
 		case <-deadline.C:
 			names := make([]string, 0, len(running))
-			for n := range running {
-				names = append(names, n)
+			for i := range running {
+				names = append(names, actors[i].Name)
 			}
 			sort.Strings(names)
 			err := fmt.Errorf("%s still running %v after the stop began (shutdown timeout %v)", strings.Join(names, ", "), shutdownTimeout+drainMargin, shutdownTimeout)
@@ -215,6 +239,12 @@ func (rt *Runtime) Serve(ctx context.Context, shutdownTimeout time.Duration, act
 		}
 	}
 	return first
+}
+
+func (rt *Runtime) setReady(v bool) {
+	if rt.Admin != nil {
+		rt.Admin.SetReady(v)
+	}
 }
 
 // drainMargin is how long past --shutdown-timeout Serve waits for the actors: their drains are

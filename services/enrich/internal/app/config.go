@@ -18,7 +18,7 @@ type serveConfig struct {
 	Group    string
 	Workers  int
 	MaxBatch int
-	// MaxInflightBytes bounds the raw records held fetched and uncommitted (issue 13 item 5).
+	// MaxInflightBytes bounds the raw records held fetched and uncommitted (memory per replica).
 	MaxInflightBytes int64
 }
 

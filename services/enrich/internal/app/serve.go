@@ -9,7 +9,6 @@ import (
 
 	"github.com/newsflow/newsflow/pkg/config"
 	"github.com/newsflow/newsflow/pkg/kafkax"
-	"github.com/newsflow/newsflow/pkg/retry"
 	"github.com/newsflow/newsflow/pkg/service"
 	"github.com/newsflow/newsflow/services/enrich/internal/stage"
 )
@@ -54,10 +53,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	m := stage.NewMetrics(rt.Registry)
 	// Kafka may still be starting: wait (not ready, alive) rather than exit and crash-loop; a
 	// TLS or SASL failure is a configuration mistake and stops at once.
-	topics := service.Wait{What: "kafka topics", Backoff: retry.Backoff{Initial: 500 * time.Millisecond, Max: 5 * time.Second}}
-	if err := rt.WaitFor(ctx, topics, func(ctx context.Context) error {
-		return kafkax.StopOnAuthError(cfg.Kafka.EnsureTopics(ctx, cfg.Topic, cfg.Output, cfg.DLQ))
-	}); err != nil {
+	if err := rt.WaitForTopics(ctx, cfg.Kafka, 0, cfg.Topic, cfg.Output, cfg.DLQ); err != nil {
 		return err
 	}
 
@@ -65,7 +61,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	// here, so they run after Serve returns) and before the admin server stops.
 	out, outTransport := cfg.Kafka.NewServiceWriter(cfg.Output, "newsflow-enrich")
 	dlq, dlqTransport := cfg.Kafka.NewServiceWriter(cfg.DLQ, "newsflow-enrich")
-	// Prefetch sized against --max-inflight-bytes, and batches capped at it (issue 13 item 5).
+	// Prefetch sized against --max-inflight-bytes, and batches capped at it, so memory stays bounded.
 	reader := cfg.Kafka.NewReaderFor(cfg.Group, cfg.Topic, cfg.MaxInflightBytes)
 	defer func() {
 		for _, c := range []struct {

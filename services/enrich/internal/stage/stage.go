@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/newsflow/newsflow/pkg/article"
@@ -65,6 +66,9 @@ type Stage struct {
 // New returns a stage that enriches with en and writes to out and dlq.
 func New(cfg Config, en *enrich.Enricher, out, dlq Writer, log *slog.Logger, m *Metrics) *Stage {
 	cfg.Workers = max(cfg.Workers, 1)
+	if m == nil { // never nil inside the stage: a caller that does not read them gets a private set
+		m = NewMetrics(prometheus.NewRegistry())
+	}
 	return &Stage{cfg: cfg, en: en, out: out, dlq: dlq, log: log, m: m}
 }
 
@@ -178,45 +182,8 @@ func headersLen(hs []kafka.Header) int {
 // only what the attempts before it did not get acknowledged, and counts as failed_total{step}
 // when it fails (NewsflowDeadLetterWritesFailing and NewsflowKafkaProduceFailing watch them).
 func (s *Stage) write(ctx context.Context, step string, w Writer, msgs []kafka.Message) error {
-	pending := msgs
-	return retry.Do(ctx, s.cfg.Backoff, func(ctx context.Context) error {
-		if len(pending) == 0 {
-			return nil
-		}
-		wctx := ctx
-		if s.cfg.WriteTimeout > 0 {
-			var cancel context.CancelFunc
-			wctx, cancel = context.WithTimeout(ctx, s.cfg.WriteTimeout)
-			defer cancel()
-		}
-		err := w.WriteMessages(wctx, pending...)
-		if err == nil {
-			pending = nil
-			return nil
-		}
-		if ctx.Err() == nil { // a write cut short by shutdown is not a failure of Kafka's
-			s.m.Failed.WithLabelValues(step).Inc()
-		}
-		pending = unacknowledged(pending, err)
-		return err
-	}, func(attempt int, err error, wait time.Duration) {
-		s.log.Warn("write failed; retrying what was not acknowledged", "step", step, "messages", len(pending), "attempt", attempt, "wait", wait, "error", err)
+	return kafkax.WriteAcked(ctx, w, msgs, s.cfg.Backoff, s.cfg.WriteTimeout, func(err error, left int) {
+		s.m.Failed.WithLabelValues(step).Inc()
+		s.log.Warn("write failed; retrying what was not acknowledged", "step", step, "messages", left, "error", err)
 	})
-}
-
-// unacknowledged returns the messages of a failed write that Kafka did not acknowledge: those
-// with an error in kafka-go's WriteErrors (one per message), or all of them when the error does
-// not say.
-func unacknowledged(msgs []kafka.Message, err error) []kafka.Message {
-	var we kafka.WriteErrors
-	if !errors.As(err, &we) || len(we) != len(msgs) || we.Count() == 0 {
-		return msgs
-	}
-	var left []kafka.Message
-	for i, e := range we {
-		if e != nil {
-			left = append(left, msgs[i])
-		}
-	}
-	return left
 }

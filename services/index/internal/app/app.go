@@ -169,10 +169,7 @@ func serve(ctx context.Context, cfg Config, rt *service.Runtime, log *slog.Logge
 		return err
 	}
 	cfg.Kafka.LogWarnings(log)
-	// A TLS or SASL failure is a configuration mistake: stop at once rather than retry.
-	if err := rt.WaitFor(ctx, service.Wait{What: "kafka topics", Backoff: startup}, func(ctx context.Context) error {
-		return kafkax.StopOnAuthError(cfg.Kafka.EnsureTopics(ctx, cfg.Topic, cfg.DLQTopic))
-	}); err != nil {
+	if err := rt.WaitForTopics(ctx, cfg.Kafka, 0, cfg.Topic, cfg.DLQTopic); err != nil {
 		return err
 	}
 
@@ -185,7 +182,7 @@ func serve(ctx context.Context, cfg Config, rt *service.Runtime, log *slog.Logge
 		}
 		dlqTransport.CloseIdleConnections()
 	}()
-	// Prefetch sized against --max-inflight-bytes, and batches capped at it (issue 13 item 5).
+	// Prefetch sized against --max-inflight-bytes, and batches capped at it, so memory stays bounded.
 	reader := cfg.Kafka.NewReaderFor(cfg.Group, cfg.Topic, cfg.MaxInflightBytes)
 	defer func() {
 		if err := reader.Close(); err != nil {
@@ -195,7 +192,7 @@ func serve(ctx context.Context, cfg Config, rt *service.Runtime, log *slog.Logge
 	backoff := retry.Backoff{Initial: cfg.RetryInitial, Max: cfg.RetryMax}
 	sk := sink.New(sink.Config{
 		Names: mgr.Names, Version: schema.Version, FlushBytes: int(cfg.FlushBytes), Workers: cfg.Workers,
-		Backoff: backoff, Topic: cfg.Topic, Window: cfg.Window(), CreateAttempts: cfg.CreateAttempts,
+		Backoff: backoff, DLQWriteTimeout: cfg.Kafka.PublishTimeout(), Topic: cfg.Topic, Window: cfg.Window(), CreateAttempts: cfg.CreateAttempts,
 		RefusalMemory: refusalMemory(cfg.RefusalMemory),
 	}, mgr, dlq, log, m)
 	consumer := &kafkax.Consumer{

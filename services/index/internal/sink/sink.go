@@ -68,6 +68,9 @@ type Config struct {
 	Workers int
 	// Backoff between attempts at the items that failed retryably.
 	Backoff retry.Backoff
+	// DLQWriteTimeout bounds one attempt at writing dead letters (kafkax.Config.PublishTimeout;
+	// 0: no bound of its own).
+	DLQWriteTimeout time.Duration
 	// Topic labels the received metric.
 	Topic string
 	// Window bounds the publication times written, and so the indices the stage can create;
@@ -577,11 +580,11 @@ func (s *Sink) deadLetter(ctx context.Context, dead []kafka.Message) error {
 	if len(dead) == 0 {
 		return nil
 	}
-	err := retry.Do(ctx, s.cfg.Backoff, func(ctx context.Context) error { return s.dlq.WriteMessages(ctx, dead...) },
-		func(attempt int, err error, wait time.Duration) {
-			s.log.Warn("writing dead letters failed; retrying", "messages", len(dead), "attempt", attempt, "wait", wait, "error", err)
-			s.countFailure("dlq") // the NewsflowDeadLetterWritesFailing alert watches it
-		})
+	// Only what Kafka did not acknowledge is written again: a dead letter lands in the DLQ once.
+	err := kafkax.WriteAcked(ctx, s.dlq, dead, s.cfg.Backoff, s.cfg.DLQWriteTimeout, func(err error, left int) {
+		s.log.Warn("writing dead letters failed; retrying what was not acknowledged", "messages", left, "error", err)
+		s.countFailure("dlq") // the NewsflowDeadLetterWritesFailing alert watches it
+	})
 	if err != nil {
 		return fmt.Errorf("writing %d dead letters: %w", len(dead), err)
 	}

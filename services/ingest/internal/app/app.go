@@ -24,7 +24,6 @@ import (
 	"github.com/newsflow/newsflow/pkg/admin"
 	"github.com/newsflow/newsflow/pkg/config"
 	"github.com/newsflow/newsflow/pkg/kafkax"
-	"github.com/newsflow/newsflow/pkg/retry"
 	"github.com/newsflow/newsflow/pkg/service"
 	"github.com/newsflow/newsflow/services/ingest/internal/feeds"
 	"github.com/newsflow/newsflow/services/ingest/internal/httpapi"
@@ -136,16 +135,6 @@ func newWriter(k kafkax.Config, topic string) (*kafka.Writer, *kafka.Transport) 
 // batch, so nothing of the refused request lands later.
 func publishTimeout(k kafkax.Config) time.Duration { return k.PublishTimeout() }
 
-// ensureTopic creates the topic, retrying while Kafka is starting, bounded by timeout. A TLS or
-// SASL failure is not retried: a wrong password does not become right by waiting.
-func ensureTopic(ctx context.Context, rt *service.Runtime, k kafkax.Config, topic string, timeout time.Duration) error {
-	w := service.Wait{What: "kafka topic " + topic, Backoff: retry.Backoff{Initial: 200 * time.Millisecond, Max: 5 * time.Second},
-		Timeout: timeout, AttemptTimeout: 10 * time.Second}
-	return rt.WaitFor(ctx, w, func(ctx context.Context) error {
-		return kafkax.StopOnAuthError(k.EnsureTopics(ctx, topic))
-	})
-}
-
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	s, cfg := serveFlags()
 	if err := parse(s, "serve", args, stderr); err != nil {
@@ -189,7 +178,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer stopAdmin()
-	if err := ensureTopic(ctx, rt, cfg.Kafka, cfg.Topic, cfg.StartupTimeout); err != nil {
+	if err := rt.WaitForTopics(ctx, cfg.Kafka, cfg.StartupTimeout, cfg.Topic); err != nil {
 		return err // names the topic and the last error
 	}
 	w, tr := newWriter(cfg.Kafka, cfg.Topic)

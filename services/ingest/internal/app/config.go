@@ -38,23 +38,18 @@ func (l *Limits) registerFlags(s *config.Set) {
 }
 
 func (l *Limits) validate() error {
+	var p config.Problems
 	t, err := time.Parse(time.DateOnly, l.MinPublishedAt)
 	if err != nil {
 		t, err = time.Parse(time.RFC3339, l.MinPublishedAt)
 	}
-	if err != nil {
-		return fmt.Errorf("min-published-at: %q is neither a date (1900-01-01) nor an RFC 3339 time", l.MinPublishedAt)
-	}
+	p.Check(err != nil, "min-published-at: %q is neither a date (1900-01-01) nor an RFC 3339 time", l.MinPublishedAt)
 	l.minPublished = t.UTC()
-	switch {
-	case l.MaxRequestBytes < 1024:
-		return fmt.Errorf("max-request-bytes: %d, want >= 1024", l.MaxRequestBytes)
-	case l.MaxBodyBytes < 1 || l.MaxBodyBytes > kafkax.MaxArticleBodyBytes:
-		return fmt.Errorf("max-body-bytes: %d, want 1..%d (one Kafka record must stay under 1 MB)", l.MaxBodyBytes, kafkax.MaxArticleBodyBytes)
-	case l.MaxItems < 1:
-		return fmt.Errorf("max-items: %d, want >= 1", l.MaxItems)
-	}
-	return nil
+	p.Check(l.MaxRequestBytes < 1024, "max-request-bytes: %d, want >= 1024", l.MaxRequestBytes)
+	p.Check(l.MaxBodyBytes < 1 || l.MaxBodyBytes > kafkax.MaxArticleBodyBytes,
+		"max-body-bytes: %d, want 1..%d (one Kafka record must stay under 1 MB)", l.MaxBodyBytes, kafkax.MaxArticleBodyBytes)
+	p.Check(l.MaxItems < 1, "max-items: %d, want >= 1", l.MaxItems)
+	return p.Err()
 }
 
 func (l Limits) article() normalize.Limits {
@@ -115,7 +110,9 @@ type ServeConfig struct {
 	RetryAfter time.Duration
 	// HTTP bounds what slow and greedy clients can hold.
 	HTTP HTTPLimits
-	// StartupTimeout bounds waiting for Kafka (topic creation) at start-up.
+	// StartupTimeout bounds waiting for Kafka (topic creation) at start-up; 0, the default,
+	// waits until the process is stopped, as enrich and index do: alive and not ready, so a
+	// slow Kafka delays a pod instead of crash-looping it.
 	StartupTimeout time.Duration
 
 	Feeds          []string
@@ -156,7 +153,7 @@ func (c *ServeConfig) registerFlags(s *config.Set) {
 	c.Limits.registerFlags(s)
 	s.Duration(&c.RetryAfter, "retry-after", "NEWSFLOW_INGEST_RETRY_AFTER", 5*time.Second, "Retry-After of 503 answers (Kafka unavailable) and 429 answers (ingest at capacity)")
 	c.HTTP.registerFlags(s)
-	s.Duration(&c.StartupTimeout, "startup-timeout", "NEWSFLOW_INGEST_STARTUP_TIMEOUT", 60*time.Second, "how long to wait for Kafka at start-up")
+	s.Duration(&c.StartupTimeout, "startup-timeout", "NEWSFLOW_INGEST_STARTUP_TIMEOUT", 0, "how long to wait for Kafka at start-up before exiting (0: until stopped; /readyz says what it waits for)")
 	s.Strings(&c.Feeds, "feeds", "NEWSFLOW_INGEST_FEEDS", "", "RSS/Atom feed URLs to poll, each optionally prefixed with a source name: bbc=https://…")
 	s.Duration(&c.FeedInterval, "feed-interval", "NEWSFLOW_INGEST_FEED_INTERVAL", 5*time.Minute, "how often each feed is polled")
 	s.Duration(&c.FeedTimeout, "feed-timeout", "NEWSFLOW_INGEST_FEED_TIMEOUT", 30*time.Second, "deadline of one feed or page fetch")
@@ -200,8 +197,8 @@ func (c *ServeConfig) Validate() error {
 	if c.RetryAfter < time.Second {
 		errs = append(errs, fmt.Errorf("retry-after: %v, want >= 1s", c.RetryAfter))
 	}
-	if c.ShutdownTimeout <= 0 || c.StartupTimeout <= 0 {
-		errs = append(errs, errors.New("shutdown-timeout and startup-timeout: want > 0"))
+	if c.ShutdownTimeout <= 0 || c.StartupTimeout < 0 {
+		errs = append(errs, errors.New("shutdown-timeout: want > 0; startup-timeout: want >= 0 (0: until stopped)"))
 	}
 	if len(c.Feeds) > 0 {
 		if c.FeedInterval < time.Second {

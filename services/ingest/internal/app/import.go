@@ -56,7 +56,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	// components count the same way whichever command runs them.
 	m := newMetrics(metrics.NewRegistry(), cfg.Topic)
 	if !cfg.DryRun {
-		if err := ensureTopic(ctx, &service.Runtime{Log: discardLogger()}, cfg.Kafka, cfg.Topic, 30*time.Second); err != nil {
+		if err := (&service.Runtime{Log: discardLogger()}).WaitForTopics(ctx, cfg.Kafka, 30*time.Second, cfg.Topic); err != nil {
 			return err // names the topic and the last error
 		}
 		w, tr := newWriter(cfg.Kafka, cfg.Topic)

@@ -142,7 +142,8 @@ func TestStartupLogHidesSecrets(t *testing.T) {
 	api, admin := testenv.FreeAddr(t), testenv.FreeAddr(t)
 	topic := testenv.Name(t, "ingest-secrets")
 	logs, stop := runServe(t, admin, "--addr", api, "--topic", topic, "--kafka-partitions", "1", "--data-dir", t.TempDir(),
-		"--token", flagToken1+","+flagToken2, "--token-file", tokenFile, "--feed-interval", "1s", "--log-level", "debug")
+		"--token", flagToken1+","+flagToken2, "--token-file", tokenFile, "--feed-interval", "1s", "--log-level", "debug",
+		"--feed-group", testenv.Name(t, "feeds")) // a group of its own: other tests must not rebalance it
 
 	// Besides auth, only the feed lease's note ("feeds: polls 2 of 2 feeds …"), once it joined.
 	if notes := readyNotes(t, admin); !slices.Contains(notes, "auth: bearer token (3 accepted)") ||

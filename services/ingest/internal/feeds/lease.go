@@ -125,6 +125,20 @@ func (l *Lease) Run(ctx context.Context) (err error) {
 		l.setOwned(0, len(l.Feeds), "left the group")
 	}()
 	l.setOwned(0, len(l.Feeds), "joining the group")
+	// Leave as soon as ctx ends, before the pollers return: a generation that ends while the
+	// group is still open makes kafka-go join again at once, a rebalance that restarts every
+	// other replica's pollers (and re-polls all their feeds) just before this one leaves.
+	// Close is idempotent, and this goroutine is over before Run returns.
+	leave, left := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(left)
+		select {
+		case <-ctx.Done():
+			_ = l.Group.Close()
+		case <-leave:
+		}
+	}()
+	defer func() { close(leave); <-left }()
 	for {
 		gen, err := l.Group.Next(ctx)
 		if ctx.Err() != nil {
