@@ -151,15 +151,6 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(res)
 }
 
-// Run listens and serves until ctx is done, then shuts the server down within 5 s.
-func (s *Server) Run(ctx context.Context) error {
-	ln, err := s.listen()
-	if err != nil {
-		return err
-	}
-	return s.serve(ctx, ln)
-}
-
 // Start listens at once and serves in the background until stop is called; stop returns what
 // serving ended with. A service starts its admin server this way before it waits for anything,
 // so that liveness and startup probes find the process alive however long Kafka or the search
@@ -190,7 +181,7 @@ func (s *Server) listen() (net.Listener, error) {
 	return ln, nil
 }
 
-// Addr is the address the server listens on once Start or Run has begun listening, else "".
+// Addr is the address the server listens on once Start has begun listening, else "".
 func (s *Server) Addr() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()

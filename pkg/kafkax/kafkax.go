@@ -155,7 +155,7 @@ func init() { compress.SnappyCodec.Compression = snappy.FasterCompression }
 // DefaultInflightBytes; stages use NewReaderFor with their own budget (and cap their batches at
 // it: Consumer.MaxBatchBytes).
 func (c *Config) NewReader(group, topic string) *kafka.Reader {
-	return c.NewReaderWith(group, topic, ReaderOptionsFor(DefaultInflightBytes))
+	return c.NewReaderFor(group, topic, DefaultInflightBytes)
 }
 
 // NewReaderWith is NewReader with the prefetch limits opt (see ReaderOptionsFor).

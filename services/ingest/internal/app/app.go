@@ -130,11 +130,6 @@ func newWriter(k kafkax.Config, topic string) (*kafka.Writer, *kafka.Transport) 
 	return k.NewServiceWriter(topic, "newsflow-ingest")
 }
 
-// publishTimeout is the deadline of one acknowledged write as the publisher sees it
-// (kafkax.Config.PublishTimeout): when ingest answers 503, kafka-go has already given up on the
-// batch, so nothing of the refused request lands later.
-func publishTimeout(k kafkax.Config) time.Duration { return k.PublishTimeout() }
-
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	s, cfg := serveFlags()
 	if err := parse(s, "serve", args, stderr); err != nil {
@@ -191,7 +186,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}()
 
 	m := newMetrics(rt.Registry, cfg.Topic)
-	pub := &publish.Publisher{W: w, Topic: cfg.Topic, Timeout: publishTimeout(cfg.Kafka), M: m.Publish}
+	pub := &publish.Publisher{W: w, Topic: cfg.Topic, Timeout: cfg.Kafka.PublishTimeout(), M: m.Publish}
 	api := &httpapi.Handler{
 		Pub: pub, Auth: auth, RetryAfter: cfg.RetryAfter, Log: log, Metrics: m.Intake,
 		Requests: m.Requests,
@@ -208,7 +203,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	rt.Admin.AddCheck("kafka", cfg.Kafka.Ping)
 
 	actors := []service.Actor{{Name: "http", Run: func(ctx context.Context) error {
-		return serveAPI(ctx, ln, api.Routes(), cfg.HTTP.server(publishTimeout(cfg.Kafka)), cfg.ShutdownTimeout, log.With("server", "api"))
+		return serveAPI(ctx, ln, api.Routes(), cfg.HTTP.server(cfg.Kafka.PublishTimeout()), cfg.ShutdownTimeout, log.With("server", "api"))
 	}}}
 	if len(cfg.Feeds) > 0 {
 		pollFeeds, err := newPoller(cfg, pub, m, rt, log)
@@ -280,11 +275,11 @@ func newPoller(cfg *ServeConfig, pub *publish.Publisher, m *Metrics, rt *service
 		return p.Run, nil
 	}
 	// When a generation ends, a publish under way is finished before this replica rejoins
-	// (Poller.Poll detaches it, bounded by publishTimeout); the coordinator waits that long for
+	// (Poller.Poll detaches it, bounded by PublishTimeout); the coordinator waits that long for
 	// it, so the feeds' new owners start only after their old owner stopped.
 	group, err := feeds.NewKafkaGroup(cfg.Kafka, cfg.FeedGroup, cfg.Topic, kafkax.GroupOptions{
 		SessionTimeout:   cfg.FeedGroupSessionTimeout,
-		RebalanceTimeout: max(cfg.FeedGroupSessionTimeout, publishTimeout(cfg.Kafka)+2*time.Second),
+		RebalanceTimeout: max(cfg.FeedGroupSessionTimeout, cfg.Kafka.PublishTimeout()+2*time.Second),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("feed lease: %w", err)

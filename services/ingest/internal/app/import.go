@@ -62,7 +62,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		w, tr := newWriter(cfg.Kafka, cfg.Topic)
 		defer tr.CloseIdleConnections()
 		defer w.Close()
-		p := &publish.Publisher{W: w, Topic: cfg.Topic, Timeout: publishTimeout(cfg.Kafka), M: m.Publish}
+		p := &publish.Publisher{W: w, Topic: cfg.Topic, Timeout: cfg.Kafka.PublishTimeout(), M: m.Publish}
 		// An import is unattended: a broker restarting for a few seconds should not abort an
 		// archive load, so a failed batch is retried. Re-sending is harmless (deterministic ids).
 		pub = publisherFunc(func(ctx context.Context, arts []article.Article) error {

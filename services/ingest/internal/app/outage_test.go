@@ -153,7 +153,7 @@ func testOutage(t *testing.T, mode string) {
 	reg := metrics.NewRegistry()
 	stage := metrics.NewStage(reg, "ingest")
 	h := &httpapi.Handler{
-		Pub:        &publish.Publisher{W: w, Topic: topic, Timeout: publishTimeout(pk), M: publish.NewMetrics(reg, stage)},
+		Pub:        &publish.Publisher{W: w, Topic: topic, Timeout: pk.PublishTimeout(), M: publish.NewMetrics(reg, stage)},
 		Limits:     httpapi.Limits{MaxRequestBytes: 1 << 20, MaxItems: 100, Article: normalize.DefaultLimits},
 		RetryAfter: 3 * time.Second, Log: slog.New(slog.DiscardHandler), Metrics: intake.NewMetrics(reg, stage, topic),
 	}
@@ -182,7 +182,7 @@ func testOutage(t *testing.T, mode string) {
 		t.Fatalf("broker %s: status %d Retry-After %q, want 503 and 3", mode, resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
 	t.Logf("broker %s: 503 after %v", mode, took.Round(time.Millisecond))
-	if took > publishTimeout(pk)+time.Second {
+	if took > pk.PublishTimeout()+time.Second {
 		t.Errorf("the write deadline did not bound the wait: %v", took)
 	}
 
