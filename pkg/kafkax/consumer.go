@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -25,9 +26,16 @@ type Fetcher interface {
 	CommitMessages(ctx context.Context, msgs ...kafka.Message) error
 }
 
-// Consumer runs the fetch → handle → commit loop every consuming stage shares. Batches are
-// processed one after another and committed whole, so a commit always covers exactly the
-// contiguous offsets whose results are durable (the highest contiguous offset per partition).
+// Consumer runs the fetch → handle → commit loop every consuming stage shares.
+//
+// With Depth 1 (the default) batches are processed one after another and committed whole. With
+// Depth n, up to n batches are in the handler at once: the next batch is fetched and handed over
+// while earlier ones are still being written, so the downstream system (the search engine, the
+// next topic) never waits for a commit or a fetch. Commits stay in fetch order whatever the order
+// in which handlers finish: a batch is committed only after it and every batch fetched before it
+// succeeded. The reader hands out each partition's messages in offset order, so a commit always
+// covers exactly the contiguous offsets whose results are durable (the highest contiguous offset
+// per partition) — the same guarantee as Depth 1, with the engine kept busy.
 type Consumer struct {
 	Reader  Fetcher
 	Handler BatchHandler
@@ -36,18 +44,24 @@ type Consumer struct {
 	// messages after the first one before handling a partial batch (default 20 ms).
 	MaxBatch int
 	Linger   time.Duration
-	// MaxBatchBytes bounds memory: a batch stops gathering once its messages (keys and values)
-	// reach it. A batch is everything fetched and not yet committed, so this is the stage's
-	// in-flight byte budget (with the reader's prefetch sized to it, Config.NewReaderFor). The
-	// first message is always taken, so one record larger than the cap still flows. 0: no cap.
+	// Depth is how many batches may be handled at once (default 1). Above 1 the Handler is
+	// called concurrently with different batches and must be safe for that; batches may then
+	// finish out of order, so a handler writing the same key from two batches must not depend
+	// on which lands last (the index writes with external versions, so the newer one wins).
+	Depth int
+	// MaxBatchBytes bounds memory: everything fetched and not yet committed (keys and values)
+	// stays within it. Each of the Depth batches stops gathering at MaxBatchBytes/Depth, so this
+	// is the stage's in-flight byte budget (with the reader's prefetch sized to it,
+	// Config.NewReaderFor). The first message of a batch is always taken, so one record larger
+	// than the cap still flows. 0: no cap.
 	MaxBatchBytes int64
 	// OnHeld, if set, is told the bytes held fetched and uncommitted whenever they change (for
 	// a gauge such as newsflow_index_inflight_bytes).
 	OnHeld func(bytes int64)
 	// Backoff between attempts at a failing batch (defaults: 100 ms growing to 10 s).
 	Backoff retry.Backoff
-	// DrainTimeout bounds how long the batch in hand may take to finish after shutdown begins
-	// (default 30 s); past it the batch is abandoned uncommitted and will be redelivered.
+	// DrainTimeout bounds how long the batches in hand may take to finish after shutdown begins
+	// (default 30 s); past it they are abandoned uncommitted and will be redelivered.
 	DrainTimeout time.Duration
 	// OnRetry, if set, is told about each failed attempt (for metrics).
 	OnRetry func(err error)
@@ -55,13 +69,24 @@ type Consumer struct {
 	// metrics: failed_total{reason="commit"}). The batch is not lost, it is redelivered, but a
 	// commit failing batch after batch means the group re-processes everything and must show.
 	OnCommitError func(err error)
+
+	heldMu sync.Mutex
+	held   int64
 }
 
-// Run consumes until ctx is done, then finishes the batch in hand (bounded by DrainTimeout),
-// commits it and returns nil. It returns an error only when the handler gave up permanently or the
-// reader failed for good.
+// flight is one batch handed to the handler and not yet committed.
+type flight struct {
+	batch []kafka.Message
+	bytes int64
+	done  chan struct{} // closed when the handler returned; err is set before
+	err   error
+}
+
+// Run consumes until ctx is done, then finishes the batches in hand (bounded by DrainTimeout),
+// commits them and returns nil. It returns an error only when the handler gave up permanently or
+// the reader failed for good (after the batches before the failure were finished and committed).
 func (c *Consumer) Run(ctx context.Context) error {
-	maxBatch, linger, drain := c.MaxBatch, c.Linger, c.DrainTimeout
+	maxBatch, linger, drain, depth := c.MaxBatch, c.Linger, c.DrainTimeout, c.Depth
 	if maxBatch <= 0 {
 		maxBatch = 500
 	}
@@ -71,62 +96,135 @@ func (c *Consumer) Run(ctx context.Context) error {
 	if drain <= 0 {
 		drain = 30 * time.Second
 	}
-	// work lives past ctx so that a batch already fetched is finished and committed on shutdown.
+	depth = max(depth, 1)
+	batchBytes := c.MaxBatchBytes
+	if batchBytes > 0 {
+		batchBytes = max(batchBytes/int64(depth), 1)
+	}
+	// work lives past ctx so that batches already fetched are finished and committed on
+	// shutdown; it ends DrainTimeout after ctx, or at once when a batch failed for good.
 	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
 	stop := context.AfterFunc(ctx, func() { time.AfterFunc(drain, cancelWork) })
 	defer stop()
+	// fetching ends with ctx, or when the committer saw a batch fail for good.
+	fetching, stopFetching := context.WithCancel(ctx)
+	defer stopFetching()
 
-	batch := make([]kafka.Message, 0, maxBatch)
-	for {
-		batch = batch[:0]
-		m, err := c.Reader.FetchMessage(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("fetching: %w", err)
-		}
-		batch = append(batch, m)
-		held := messageBytes(m)
-		c.held(held)
-		lctx, cancel := context.WithTimeout(ctx, linger)
-		for len(batch) < maxBatch && (c.MaxBatchBytes <= 0 || held < c.MaxBatchBytes) {
-			m, err := c.Reader.FetchMessage(lctx)
-			if err != nil {
-				break // linger over, shutdown, or a reader error the next fetch will report
-			}
-			batch = append(batch, m)
-			held += messageBytes(m)
-			c.held(held)
-		}
-		cancel()
+	// slots bounds the batches fetched and not yet committed; queue carries them, in fetch
+	// order, to the committer.
+	slots := make(chan struct{}, depth)
+	queue := make(chan *flight, depth)
+	committed := make(chan error, 1)
+	go func() {
+		committed <- c.commitInOrder(work, queue, slots, func() { stopFetching(); cancelWork() })
+	}()
 
-		err = retry.Do(work, c.Backoff, func(wctx context.Context) error { return c.Handler(wctx, batch) },
-			func(attempt int, err error, wait time.Duration) {
-				c.Log.Warn("batch failed; retrying", "attempt", attempt, "messages", len(batch), "wait", wait, "error", err)
-				if c.OnRetry != nil {
-					c.OnRetry(err)
-				}
-			})
-		if err != nil {
-			if work.Err() != nil {
-				c.Log.Warn("shutdown deadline passed with a batch unfinished; it will be redelivered", "messages", len(batch))
-				return nil
-			}
-			return fmt.Errorf("handling batch of %d: %w", len(batch), err)
+	var fetchErr error
+	for fetchErr == nil {
+		select {
+		case slots <- struct{}{}:
+		case <-fetching.Done():
 		}
-		c.commit(work, batch)
-		c.held(0)
-		if ctx.Err() != nil {
-			return nil
+		if fetching.Err() != nil {
+			break
 		}
+		var batch []kafka.Message
+		var n int64
+		batch, n, fetchErr = c.gather(fetching, maxBatch, batchBytes, linger)
+		if len(batch) == 0 {
+			<-slots
+			break
+		}
+		f := &flight{batch: batch, bytes: n, done: make(chan struct{})}
+		go func() {
+			defer close(f.done)
+			f.err = c.handle(work, f.batch)
+		}()
+		queue <- f // never blocks: at most depth flights exist, each holding a slot
 	}
+	close(queue)
+	if err := <-committed; err != nil {
+		return err
+	}
+	if fetchErr != nil && ctx.Err() == nil && fetching.Err() == nil {
+		return fmt.Errorf("fetching: %w", fetchErr)
+	}
+	return nil
 }
 
-func (c *Consumer) held(n int64) {
+// gather fetches one batch: it waits for a first message, then takes more until the batch is
+// full (maxBatch messages or maxBytes), linger has passed or ctx ends. It returns the batch, its
+// bytes, and the error that ended the wait for a first message (nil when it got one).
+func (c *Consumer) gather(ctx context.Context, maxBatch int, maxBytes int64, linger time.Duration) ([]kafka.Message, int64, error) {
+	m, err := c.Reader.FetchMessage(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	batch := make([]kafka.Message, 1, min(maxBatch, 64))
+	batch[0] = m
+	n := messageBytes(m)
+	c.addHeld(n)
+	lctx, cancel := context.WithTimeout(ctx, linger)
+	defer cancel()
+	for len(batch) < maxBatch && (maxBytes <= 0 || n < maxBytes) {
+		m, err := c.Reader.FetchMessage(lctx)
+		if err != nil {
+			break // linger over, shutdown, or a reader error the next fetch will report
+		}
+		batch = append(batch, m)
+		n += messageBytes(m)
+		c.addHeld(messageBytes(m))
+	}
+	return batch, n, nil
+}
+
+// handle runs the handler on batch until it succeeds, fails for good or ctx ends.
+func (c *Consumer) handle(ctx context.Context, batch []kafka.Message) error {
+	return retry.Do(ctx, c.Backoff, func(wctx context.Context) error { return c.Handler(wctx, batch) },
+		func(attempt int, err error, wait time.Duration) {
+			c.Log.Warn("batch failed; retrying", "attempt", attempt, "messages", len(batch), "wait", wait, "error", err)
+			if c.OnRetry != nil {
+				c.OnRetry(err)
+			}
+		})
+}
+
+// commitInOrder takes the flights in fetch order, waits for each and commits it. The first batch
+// that did not succeed ends committing: nothing fetched after it is committed either (its
+// offsets would cover the failed one's), and abort stops fetching and the other handlers. It
+// returns the handler's error when a batch failed for good, nil when shutdown abandoned it.
+func (c *Consumer) commitInOrder(work context.Context, queue <-chan *flight, slots <-chan struct{}, abort func()) error {
+	var failed error
+	abandoned := 0
+	for f := range queue {
+		<-f.done
+		switch {
+		case failed != nil: // an earlier batch failed for good: the service stops
+		case abandoned > 0 || f.err != nil && work.Err() != nil:
+			abandoned++ // past the drain deadline: this and every later batch is redelivered
+		case f.err != nil:
+			failed = fmt.Errorf("handling batch of %d: %w", len(f.batch), f.err)
+			abort()
+		default:
+			c.commit(work, f.batch)
+		}
+		c.addHeld(-f.bytes)
+		<-slots
+	}
+	if abandoned > 0 {
+		c.Log.Warn("shutdown deadline passed with batches unfinished; they will be redelivered", "batches", abandoned)
+	}
+	return failed
+}
+
+// addHeld changes the bytes held by d and reports the total.
+func (c *Consumer) addHeld(d int64) {
+	c.heldMu.Lock()
+	defer c.heldMu.Unlock()
+	c.held += d
 	if c.OnHeld != nil {
-		c.OnHeld(n)
+		c.OnHeld(c.held)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -205,5 +206,152 @@ func TestConsumerCapsBatchBytes(t *testing.T) {
 	}
 	if peak != 300 || last != 0 {
 		t.Errorf("bytes held: peak %d, last %d; want 300 and 0 after the commit", peak, last)
+	}
+}
+
+// TestConsumerPipelinesAndCommitsInFetchOrder: with Depth 3, three batches are in the handler at
+// once (with less the test would hang, and time out), and although the last one finishes first, the commits follow fetch order, so a commit
+// never covers a batch that is still being written.
+func TestConsumerPipelinesAndCommitsInFetchOrder(t *testing.T) {
+	f := &fakeReader{msgs: msgs(6)}
+	ctx, cancel := context.WithCancel(context.Background())
+	finished := map[int64]chan struct{}{0: make(chan struct{}), 2: make(chan struct{}), 4: make(chan struct{})}
+	c := &Consumer{Reader: f, Log: quiet, MaxBatch: 2, Linger: 10 * time.Millisecond, Depth: 3,
+		Handler: func(_ context.Context, b []kafka.Message) error {
+			first := b[0].Offset
+			// Batch [4 5] finishes first, then [2 3], then [0 1]: [0 1] is in the handler
+			// until [4 5] was handled, which only a depth of 3 allows.
+			switch first {
+			case 0:
+				<-finished[2]
+			case 2:
+				<-finished[4]
+			}
+			f.mu.Lock()
+			f.events = append(f.events, fmt.Sprintf("handled %d", first))
+			f.mu.Unlock()
+			close(finished[first])
+			if first == 0 {
+				cancel()
+			}
+			return nil
+		}}
+	if err := c.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(f.committed); got != "[0 1 2 3 4 5]" {
+		t.Errorf("committed %s, want [0 1 2 3 4 5] (fetch order)", got)
+	}
+	want := "[handled 4 handled 2 handled 0 commit commit commit]"
+	if got := fmt.Sprint(f.events); got != want {
+		t.Errorf("events %s, want %s: no commit before the first batch is done", got, want)
+	}
+}
+
+// TestConsumerCommitsNothingPastAFailedBatch: when an earlier batch fails for good, the later
+// batch that succeeded is not committed either (its offsets would cover the failed one's), and
+// Run returns the failure.
+func TestConsumerCommitsNothingPastAFailedBatch(t *testing.T) {
+	f := &fakeReader{msgs: msgs(4)}
+	secondDone := make(chan struct{})
+	c := &Consumer{Reader: f, Log: quiet, MaxBatch: 2, Linger: 10 * time.Millisecond, Depth: 2,
+		Handler: func(hctx context.Context, b []kafka.Message) error {
+			if b[0].Offset == 0 {
+				<-secondDone
+				return retry.Permanent(errors.New("mapping conflict"))
+			}
+			close(secondDone)
+			return nil
+		}}
+	err := c.Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "mapping conflict") {
+		t.Fatalf("Run: %v, want the permanent failure", err)
+	}
+	if len(f.committed) != 0 {
+		t.Fatalf("committed %v past a batch that failed; want nothing", f.committed)
+	}
+}
+
+// TestConsumerDrainsEveryBatchInHand: shutdown during two batches in the handler finishes and
+// commits both; past the drain deadline, a stuck first batch keeps the finished second one
+// uncommitted too (both are redelivered).
+func TestConsumerDrainsEveryBatchInHand(t *testing.T) {
+	t.Run("within the deadline", func(t *testing.T) {
+		f := &fakeReader{msgs: msgs(4)}
+		ctx, cancel := context.WithCancel(context.Background())
+		var started sync.WaitGroup
+		started.Add(2)
+		go func() { started.Wait(); cancel() }()
+		c := &Consumer{Reader: f, Log: quiet, MaxBatch: 2, Linger: 10 * time.Millisecond, Depth: 2,
+			Handler: func(hctx context.Context, b []kafka.Message) error {
+				started.Done()
+				<-ctx.Done() // shutdown begins while both are in hand
+				select {
+				case <-hctx.Done():
+					return errors.New("handler context cancelled before the drain deadline")
+				case <-time.After(20 * time.Millisecond):
+				}
+				return nil
+			}}
+		if err := c.Run(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprint(f.committed); got != "[0 1 2 3]" {
+			t.Fatalf("committed %s, want both batches in hand: [0 1 2 3]", got)
+		}
+	})
+	t.Run("past the deadline", func(t *testing.T) {
+		f := &fakeReader{msgs: msgs(4)}
+		ctx, cancel := context.WithCancel(context.Background())
+		c := &Consumer{Reader: f, Log: quiet, MaxBatch: 2, Linger: 10 * time.Millisecond, Depth: 2, DrainTimeout: 20 * time.Millisecond,
+			Backoff: retry.Backoff{Initial: time.Millisecond, Max: 5 * time.Millisecond},
+			Handler: func(hctx context.Context, b []kafka.Message) error {
+				if b[0].Offset == 0 {
+					return errors.New("search node down") // retried until the deadline
+				}
+				cancel()
+				return nil
+			}}
+		if err := c.Run(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if len(f.committed) != 0 {
+			t.Fatalf("committed %v behind a batch abandoned at the deadline; want nothing", f.committed)
+		}
+	})
+}
+
+// TestConsumerHoldsAtMostMaxBatchBytesAcrossDepth: with Depth 2 every batch gathers at most half
+// the budget, so the bytes held across all batches in hand stay within MaxBatchBytes.
+func TestConsumerHoldsAtMostMaxBatchBytesAcrossDepth(t *testing.T) {
+	in := make([]kafka.Message, 12)
+	for i := range in {
+		in[i] = kafka.Message{Offset: int64(i), Value: make([]byte, 100)}
+	}
+	f := &fakeReader{msgs: in}
+	ctx, cancel := context.WithCancel(context.Background())
+	var mu sync.Mutex
+	var sizes []int
+	var peak, last int64
+	c := &Consumer{Reader: f, Log: quiet, MaxBatch: 100, Linger: 20 * time.Millisecond, MaxBatchBytes: 400, Depth: 2,
+		OnHeld: func(n int64) { peak, last = max(peak, n), n }, // called under the consumer's lock
+		Handler: func(_ context.Context, b []kafka.Message) error {
+			time.Sleep(5 * time.Millisecond) // both batches in hand at once
+			mu.Lock()
+			sizes = append(sizes, len(b))
+			mu.Unlock()
+			if b[len(b)-1].Offset == 11 {
+				cancel()
+			}
+			return nil
+		}}
+	if err := c.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(sizes) != "[2 2 2 2 2 2]" {
+		t.Errorf("batches of 100-byte messages under a 400-byte budget at depth 2: %v, want [2 2 2 2 2 2]", sizes)
+	}
+	if peak != 400 || last != 0 {
+		t.Errorf("bytes held: peak %d, last %d; want 400 (two batches of 200) and 0 after the last commit", peak, last)
 	}
 }

@@ -18,6 +18,8 @@ type serveConfig struct {
 	Group    string
 	Workers  int
 	MaxBatch int
+	// Depth is how many batches are in hand at once (kafkax.Consumer.Depth).
+	Depth int
 	// MaxInflightBytes bounds the raw records held fetched and uncommitted (memory per replica).
 	MaxInflightBytes int64
 }
@@ -31,6 +33,7 @@ func (c *serveConfig) registerFlags(s *config.Set) {
 	s.String(&c.Group, "group", "NEWSFLOW_ENRICH_GROUP", "newsflow-enrich", "Kafka consumer group")
 	s.Int(&c.Workers, "workers", "NEWSFLOW_ENRICH_WORKERS", runtime.GOMAXPROCS(0), "articles enriched in parallel")
 	s.Int(&c.MaxBatch, "max-batch", "NEWSFLOW_ENRICH_MAX_BATCH", 256, "messages per batch (produced and committed together)")
+	s.Int(&c.Depth, "pipeline-depth", "NEWSFLOW_ENRICH_PIPELINE_DEPTH", 2, "batches in hand at once: the next batch is enriched while the one before it is being produced (1: one after another); commits stay in order")
 	s.Int64(&c.MaxInflightBytes, "max-inflight-bytes", "NEWSFLOW_ENRICH_MAX_INFLIGHT_BYTES", kafkax.DefaultInflightBytes,
 		"fetching pauses once this many message bytes are fetched and not yet committed (bounds memory; the batch ends there)")
 }
@@ -43,6 +46,7 @@ func (c *serveConfig) Validate() error {
 	p.Check(c.Topic != "" && c.Topic == c.Output, "topic and output-topic are both %q: that would loop", c.Topic)
 	p.Check(c.Workers < 1, "workers %d: want >= 1", c.Workers)
 	p.Check(c.MaxBatch < 1, "max-batch %d: want >= 1", c.MaxBatch)
+	p.Check(c.Depth < 1 || c.Depth > 16, "pipeline-depth %d: want 1..16", c.Depth)
 	p.Check(c.MaxInflightBytes < kafkax.MaxMessageBytes, "max-inflight-bytes %d: want >= %d (one record)", c.MaxInflightBytes, kafkax.MaxMessageBytes)
 	p.Check(c.ShutdownTimeout <= 0, "shutdown-timeout: %v, want > 0", c.ShutdownTimeout)
 	return p.Err()

@@ -83,6 +83,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		Handler:       st.Handle,
 		Log:           log,
 		MaxBatch:      cfg.MaxBatch,
+		Depth:         cfg.Depth,
 		MaxBatchBytes: cfg.MaxInflightBytes,
 		OnHeld:        func(n int64) { m.InflightBytes.Set(float64(n)) },
 		DrainTimeout:  cfg.ShutdownTimeout,
@@ -93,7 +94,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	rt.Admin.AddCheck("kafka", cfg.Kafka.Ping)
 	log.Info("consuming", "topic", cfg.Topic, "group", cfg.Group, "output", cfg.Output)
 	err = rt.Serve(ctx, cfg.ShutdownTimeout,
-		// The consumer finishes and commits the batch in hand when its context ends, bounded
+		// The consumer finishes and commits the batches in hand when its context ends, bounded
 		// by --shutdown-timeout (its DrainTimeout).
 		service.Actor{Name: "consumer", Run: consumer.Run},
 		service.Actor{Name: "lag", Run: func(ctx context.Context) error {

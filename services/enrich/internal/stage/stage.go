@@ -53,8 +53,9 @@ type Config struct {
 	Backoff retry.Backoff
 }
 
-// Stage enriches batches. It is safe for one Handle at a time (the consumer loop is sequential);
-// Handle itself enriches up to Workers records at once.
+// Stage enriches batches. Handle is safe for concurrent use (the consumer hands over up to its
+// Depth batches at once, so one is enriched while the one before it is produced); each Handle
+// enriches up to Workers records at once.
 type Stage struct {
 	cfg      Config
 	en       *enrich.Enricher

@@ -200,6 +200,7 @@ func serve(ctx context.Context, cfg Config, rt *service.Runtime, log *slog.Logge
 		Handler:       sk.Handle,
 		Log:           log,
 		MaxBatch:      cfg.BatchSize,
+		Depth:         cfg.Depth,
 		MaxBatchBytes: cfg.MaxInflightBytes,
 		OnHeld:        func(n int64) { m.InflightBytes.Set(float64(n)) },
 		Linger:        cfg.FlushInterval,
@@ -216,7 +217,7 @@ func serve(ctx context.Context, cfg Config, rt *service.Runtime, log *slog.Logge
 	rt.Admin.AddCheck("search_credentials", sk.CredentialsCheck)
 	log.Info("indexing", "topic", cfg.Topic, "group", cfg.Group, "alias", mgr.Names.Alias())
 	err := rt.Serve(ctx, cfg.ShutdownTimeout,
-		// The consumer finishes and commits the batch in hand when its context ends, bounded
+		// The consumer finishes and commits the batches in hand when its context ends, bounded
 		// by --shutdown-timeout (its DrainTimeout).
 		service.Actor{Name: "consumer", Run: consumer.Run},
 		service.Actor{Name: "lag", Run: func(ctx context.Context) error {

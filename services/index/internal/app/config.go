@@ -36,6 +36,7 @@ type Config struct {
 	FlushInterval    time.Duration // how long a partial batch waits for more messages
 	FlushBytes       int64         // one _bulk body at most
 	Workers          int           // concurrent _bulk requests
+	Depth            int           // batches in hand at once (kafkax.Consumer.Depth)
 	MaxInflightBytes int64         // fetching pauses once this much is fetched and uncommitted
 	RetryInitial     time.Duration
 	RetryMax         time.Duration
@@ -62,7 +63,8 @@ func (c *Config) registerFlags(s *config.Set) {
 	s.Int(&c.BatchSize, "batch-size", "NEWSFLOW_INDEX_BATCH_SIZE", 2000, "messages per batch at most")
 	s.Duration(&c.FlushInterval, "flush-interval", "NEWSFLOW_INDEX_FLUSH_INTERVAL", 500*time.Millisecond, "how long a partial batch waits for more messages before it is written (<= 1s for news)")
 	s.Int64(&c.FlushBytes, "flush-bytes", "NEWSFLOW_INDEX_FLUSH_BYTES", 5<<20, "size of one _bulk request at most")
-	s.Int(&c.Workers, "workers", "NEWSFLOW_INDEX_WORKERS", 2, "concurrent _bulk requests per batch")
+	s.Int(&c.Workers, "workers", "NEWSFLOW_INDEX_WORKERS", 2, "concurrent _bulk requests, across the batches in hand")
+	s.Int(&c.Depth, "pipeline-depth", "NEWSFLOW_INDEX_PIPELINE_DEPTH", 2, "batches in hand at once: the next batch is fetched and prepared while the one before it is being written, so the engine never waits for a commit (1: one after another); commits stay in order")
 	s.Int64(&c.MaxInflightBytes, "max-inflight-bytes", "NEWSFLOW_INDEX_MAX_INFLIGHT_BYTES", 32<<20, "fetching pauses once this many message bytes are fetched and not yet committed")
 	s.Duration(&c.RetryInitial, "retry-initial", "NEWSFLOW_INDEX_RETRY_INITIAL", 100*time.Millisecond, "first wait before retrying failed documents")
 	s.Duration(&c.RetryMax, "retry-max", "NEWSFLOW_INDEX_RETRY_MAX", 10*time.Second, "cap on one wait between retries")
@@ -95,6 +97,7 @@ func (c *Config) Validate() error {
 	check(c.FlushInterval <= 0 || c.FlushInterval > 10*time.Second, "flush-interval: %v, want > 0 and <= 10s", c.FlushInterval)
 	check(c.FlushBytes < 1024, "flush-bytes: %d, want >= 1024", c.FlushBytes)
 	check(c.Workers < 1 || c.Workers > 64, "workers: %d, want 1..64", c.Workers)
+	check(c.Depth < 1 || c.Depth > 16, "pipeline-depth: %d, want 1..16", c.Depth)
 	check(c.MaxInflightBytes < c.FlushBytes, "max-inflight-bytes: %d, want >= flush-bytes (%d)", c.MaxInflightBytes, c.FlushBytes)
 	check(c.RetryInitial <= 0, "retry-initial: %v, want > 0", c.RetryInitial)
 	check(c.RetryMax < c.RetryInitial, "retry-max: %v, want >= retry-initial", c.RetryMax)

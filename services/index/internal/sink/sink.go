@@ -64,7 +64,9 @@ type Config struct {
 	Version int // schema version whose indices are written
 	// FlushBytes caps one _bulk body; a batch larger than that is sent as several requests.
 	FlushBytes int
-	// Workers is how many _bulk requests of one batch run at once.
+	// Workers is how many _bulk requests run at once, across every batch in hand: with the
+	// consumer's Depth above 1 the next batch is prepared while these are in flight and takes
+	// the first free worker, so the engine always has Workers requests to work on.
 	Workers int
 	// Backoff between attempts at the items that failed retryably.
 	Backoff retry.Backoff
@@ -92,8 +94,8 @@ type refusal struct {
 	verdict verdict
 }
 
-// Sink indexes batches. It is safe for one Handle at a time (the consumer loop is sequential);
-// Handle itself runs up to Workers requests in parallel.
+// Sink indexes batches. Handle is safe for concurrent use (the consumer hands over up to Depth
+// batches at once); all of them together run at most Workers _bulk requests at a time.
 type Sink struct {
 	cfg     Config
 	engine  Engine
@@ -107,6 +109,8 @@ type Sink struct {
 	refused map[string]refusal // indices the engine refused to create lately
 
 	creds credentials // a streak of whole requests refused with 401/403
+
+	workers chan struct{} // one token per _bulk request in flight, across batches
 }
 
 // New returns a sink. m may be nil (no metrics).
@@ -135,7 +139,7 @@ func New(cfg Config, engine Engine, dlq DeadLetters, log *slog.Logger, m *Metric
 	if m == nil { // never nil inside the sink: a caller that does not read them gets a private set
 		m = NewMetrics(prometheus.NewRegistry())
 	}
-	return &Sink{cfg: cfg, engine: engine, dlq: dlq, log: log, metrics: m, now: time.Now, known: map[string]bool{}, refused: map[string]refusal{}}
+	return &Sink{cfg: cfg, engine: engine, dlq: dlq, log: log, metrics: m, now: time.Now, known: map[string]bool{}, refused: map[string]refusal{}, workers: make(chan struct{}, cfg.Workers)}
 }
 
 // pending is one document on its way to the engine.
@@ -364,6 +368,15 @@ func (s *Sink) send(ctx context.Context, items []*pending, maxBytes int) []verdi
 		dst := out[off : off+len(chunk)]
 		off += len(chunk)
 		g.Go(func() error {
+			select {
+			case s.workers <- struct{}{}:
+			case <-ctx.Done():
+				for i := range dst {
+					dst[i] = verdict{Class: bulk.Retry, Type: "connection", Reason: ctx.Err().Error()}
+				}
+				return nil
+			}
+			defer func() { <-s.workers }()
 			s.sendChunk(ctx, chunk, dst)
 			return nil
 		})

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/goleak"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/newsflow/newsflow/pkg/kafkax"
 	"github.com/newsflow/newsflow/pkg/retry"
@@ -641,5 +642,43 @@ func TestIndexRefusalGetsBoundedAttempts(t *testing.T) {
 		f, d, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	if err := s.Handle(context.Background(), batch(2)); err != nil || len(d.msgs) != 2 || f.ensured["articles-2019.08"] != 3 {
 		t.Fatalf("Handle: %v, %d dead letters, %d creation attempts; want 2 dead letters after 3 attempts", err, len(d.msgs), f.ensured["articles-2019.08"])
+	}
+}
+
+// TestConcurrentHandlesShareWorkers: the consumer hands the sink up to Depth batches at once;
+// together they keep at most Workers _bulk requests in flight (the engine sees the load it was
+// sized for), and every document of both is indexed.
+func TestConcurrentHandlesShareWorkers(t *testing.T) {
+	f, d := newFake(), &fakeDLQ{}
+	var mu sync.Mutex
+	inFlight, peak := 0, 0
+	f.whole = func(int, []string) (int, error) {
+		mu.Lock()
+		inFlight++
+		peak = max(peak, inFlight)
+		mu.Unlock()
+		time.Sleep(5 * time.Millisecond)
+		mu.Lock()
+		inFlight--
+		mu.Unlock()
+		return 0, nil
+	}
+	s, _ := newSink(f, d, 1024) // Workers 3; a few documents per request
+	var other []kafka.Message
+	for i := 0; i < 60; i++ {
+		other = append(other, msg(int64(100+i), fmt.Sprintf("e%02d", i)))
+	}
+	var g errgroup.Group
+	for _, b := range [][]kafka.Message{batch(60), other} {
+		g.Go(func() error { return s.Handle(context.Background(), b) })
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.attempts) != 120 {
+		t.Fatalf("%d documents indexed, want 120", len(f.attempts))
+	}
+	if peak > 3 {
+		t.Fatalf("%d _bulk requests in flight at once across two batches, want at most Workers (3)", peak)
 	}
 }
