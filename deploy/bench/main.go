@@ -6,11 +6,19 @@
 //	enrich  enrich extract on one core, articles/s   vs the target of 2,000 articles/s
 //	index   Kafka → search node, docs/s              vs a minimal client posting plain _bulk of the same documents
 //	e2e     all three stages, articles/s             vs index alone; p50/p99 ingest-ack → searchable at half the max rate
+//	scale   enrich → index, two instances of each    vs one instance of each (only with -only scale: make bench-scale)
 //
-// Output: a table, a JSON file (bench/out/results.json) and docs/BENCHMARKS.md.
+// Every step runs -repeat times (3 by default), its baseline and measured runs interleaved
+// (A B A B A B) so that the machine's drift hits both; each figure is reported as the median
+// with its min and max, and each run's ratio is taken against that same run's baseline.
 //
-// One file a stage (enrich.go, ingest.go, index.go, e2e.go), each with its baseline; proc.go starts
-// and measures the services, report.go writes the table and the Markdown report.
+// Output: a table, a JSON file (bench/out/results.json) and docs/BENCHMARKS.md; the scale step
+// writes bench/out/scale.json and docs/BENCHMARKS-scale.md instead, so that running it alone
+// leaves the main report as it was.
+//
+// One file a stage (enrich.go, ingest.go, index.go, e2e.go, scale.go), each with its baseline;
+// proc.go starts and measures the services, stats.go aggregates the runs, report.go writes the
+// table and the Markdown reports.
 package main
 
 import (
@@ -22,6 +30,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -37,11 +46,14 @@ import (
 // opts are the bench's flags.
 type opts struct {
 	bin, brokers, searchURL, outDir, doc string
+	scaleDoc                             string
 	articles, enrichArticles             int
 	ingestArticles, indexArticles        int
+	scaleArticles, scaleGOMAXPROCS       int
 	latencySeconds                       int
 	latencyFraction                      float64
-	only                                 string // comma-separated steps; empty: all
+	runs                                 int    // -repeat: runs of every step
+	only                                 string // comma-separated steps; empty: all but scale
 }
 
 // Result is one figure with its baseline.
@@ -54,14 +66,21 @@ type Result struct {
 	Ratio    float64 `json:"ratio,omitempty"`
 	Goal     string  `json:"goal,omitempty"`
 	Note     string  `json:"note,omitempty"`
+	// Where the figure was repeated: value, baseline_value and ratio above are medians, and
+	// these add median/min/max (and every run's figure) of each. Nil, and absent from the JSON,
+	// for a figure measured once.
+	*Spread
+	*BaselineSpread
+	*RatioSpread
 }
 
 // Usage is the CPU and peak memory of one process during a phase.
 type Usage struct {
-	Process    string  `json:"process"`
-	Phase      string  `json:"phase"`
-	CPUSeconds float64 `json:"cpu_seconds"`
-	PeakRSSMB  float64 `json:"peak_rss_mb"`
+	Process      string  `json:"process"`
+	Phase        string  `json:"phase"`
+	CPUSeconds   float64 `json:"cpu_seconds"`
+	PeakRSSMB    float64 `json:"peak_rss_mb"`
+	*UsageSpread         // where the phase ran more than once: the two figures above are medians
 }
 
 // report is everything one run measured: results.json, the table and docs/BENCHMARKS.md.
@@ -69,6 +88,7 @@ type report struct {
 	Date    string   `json:"date"`
 	Machine string   `json:"machine"`
 	Sizes   string   `json:"sizes"`
+	Repeats int      `json:"repeats"`
 	Results []Result `json:"results"`
 	Usage   []Usage  `json:"usage"`
 }
@@ -102,19 +122,61 @@ func parseFlags(args []string) (opts, error) {
 	fs.IntVar(&o.indexArticles, "index-articles", 40000, "documents for the index run (the corpus repeated with new URLs)")
 	fs.IntVar(&o.ingestArticles, "ingest-articles", 100000, "records for the ingest run (the corpus repeated with new URLs)")
 	fs.IntVar(&o.enrichArticles, "enrich-articles", 19043, "articles for the enrich run (Reuters-21578 has 19,043 with a body)")
+	fs.IntVar(&o.scaleArticles, "scale-articles", 20000, "articles for each run of the scale step (the corpus repeated with new URLs)")
+	fs.IntVar(&o.scaleGOMAXPROCS, "scale-gomaxprocs", 1, "GOMAXPROCS of every enrich and index instance in the scale step, like a pod's CPU limit (0: unset, each uses every core)")
 	fs.Float64Var(&o.latencyFraction, "latency-fraction", 0.5, "rate of the open-loop latency run, as a fraction of the measured end-to-end maximum")
-	fs.IntVar(&o.latencySeconds, "latency-seconds", 30, "length of the open-loop latency run")
-	fs.StringVar(&o.outDir, "out", "bench/out", "where results.json goes")
+	fs.IntVar(&o.latencySeconds, "latency-seconds", 30, "length of each open-loop latency run")
+	fs.IntVar(&o.runs, "repeat", 3, "runs of every step, baseline and measured interleaved; figures are the medians, with min and max")
+	fs.StringVar(&o.outDir, "out", "bench/out", "where results.json (and scale.json) go")
 	fs.StringVar(&o.doc, "doc", "docs/BENCHMARKS.md", "the Markdown report to rewrite")
-	fs.StringVar(&o.only, "only", "", "run only these steps (comma-separated: enrich,ingest,index,e2e); e2e needs index")
-	return o, s.Parse(args)
+	fs.StringVar(&o.scaleDoc, "scale-doc", "docs/BENCHMARKS-scale.md", "the Markdown report of the scale step to rewrite")
+	fs.StringVar(&o.only, "only", "", "run only these steps (comma-separated: enrich,ingest,index,e2e,scale); e2e's baseline needs index; scale runs only when named")
+	if err := s.Parse(args); err != nil {
+		return o, err
+	}
+	if o.runs < 1 {
+		return o, fmt.Errorf("-repeat %d: want at least 1", o.runs)
+	}
+	if _, err := selectSteps(o.only); err != nil {
+		return o, err
+	}
+	return o, nil
+}
+
+// steps are the bench's steps in the order they run; scale is not part of a plain `make bench`
+// (it is `make bench-scale`).
+var steps = []string{"enrich", "ingest", "index", "e2e", "scale"}
+
+// selectSteps returns the steps -only names (all but scale when empty), failing on a name that is
+// not a step, so that a typo does not silently measure nothing.
+func selectSteps(only string) (map[string]bool, error) {
+	sel := map[string]bool{}
+	if strings.TrimSpace(only) == "" {
+		for _, s := range steps[:len(steps)-1] {
+			sel[s] = true
+		}
+		return sel, nil
+	}
+	for _, s := range strings.Split(only, ",") {
+		s = strings.TrimSpace(s)
+		if !slices.Contains(steps, s) {
+			return nil, fmt.Errorf("-only: unknown step %q (steps: %s)", s, strings.Join(steps, ", "))
+		}
+		sel[s] = true
+	}
+	return sel, nil
 }
 
 // run reads the corpus, runs the selected steps in order (enrich, ingest, index, e2e: e2e's
-// baseline is index's figure) and writes the table, results.json and the Markdown report.
+// baseline is index's figure; then scale), each -repeat times, and writes the table,
+// results.json and the Markdown report (scale.json and its own report for the scale step).
 func run(o opts) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute+time.Duration(o.runs)*5*time.Minute)
 	defer cancel()
+	sel, err := selectSteps(o.only)
+	if err != nil {
+		return err
+	}
 	dataDir, ok := testenv.FindDataDir()
 	if !ok {
 		return errors.New("../shared/data not found beside the repository")
@@ -128,55 +190,86 @@ func run(o opts) error {
 	}
 	n := min(o.articles, len(all))
 	arts := all[:n]
-	rep := &report{Date: time.Now().UTC().Format(time.RFC3339), Machine: machine(),
-		Sizes: fmt.Sprintf("%d articles (e2e), %d (index), %d records (ingest), %d (enrich), %d s latency run", n, o.indexArticles, o.ingestArticles, min(o.enrichArticles, len(all)), o.latencySeconds)}
+	date := time.Now().UTC().Format(time.RFC3339)
 	kc := kafkax.Config{Brokers: strings.Split(o.brokers, ","), Partitions: 6, ReplicationFactor: 1, WriteTimeout: 10 * time.Second}
 	sc, err := search.New(search.Config{URLs: []string{o.searchURL}})
 	if err != nil {
 		return err
 	}
-	b := &bench{o: o, kc: kc, sc: sc, rep: rep, tmp: mustTemp()}
+	b := &bench{o: o, kc: kc, sc: sc, main: newCollector(), scaled: newCollector(), tmp: mustTemp()}
 	defer os.RemoveAll(b.tmp)
-	steps := []struct {
-		name string
-		fn   func(context.Context, []article.Article) error
-	}{
-		{"enrich", func(ctx context.Context, _ []article.Article) error {
+	fns := map[string]func(context.Context, []article.Article) error{
+		"enrich": func(ctx context.Context, _ []article.Article) error {
 			return b.enrich(ctx, all[:min(o.enrichArticles, len(all))])
-		}},
-		{"ingest", b.ingest},
-		{"index", b.index},
-		{"e2e", b.e2e},
+		},
+		"ingest": b.ingest,
+		"index":  b.index,
+		"e2e":    b.e2e,
+		"scale":  b.scale,
 	}
 	for _, s := range steps {
-		if o.only != "" && !strings.Contains(","+o.only+",", ","+s.name+",") {
+		if !sel[s] {
 			continue
 		}
-		fmt.Fprintf(os.Stderr, "== %s ==\n", s.name)
-		if err := s.fn(ctx, arts); err != nil {
-			return fmt.Errorf("%s: %w", s.name, err)
+		b.col = b.main
+		if s == "scale" {
+			b.col = b.scaled
 		}
+		fmt.Fprintf(os.Stderr, "== %s (%d runs) ==\n", s, o.runs)
+		began := time.Now()
+		if err := fns[s](ctx, arts); err != nil {
+			return fmt.Errorf("%s: %w", s, err)
+		}
+		fmt.Fprintf(os.Stderr, "== %s: %v ==\n", s, time.Since(began).Round(time.Second))
 	}
-	printTable(os.Stdout, rep)
 	if err := os.MkdirAll(o.outDir, 0o755); err != nil {
 		return err
 	}
-	js, _ := json.MarshalIndent(rep, "", "  ")
-	if err := os.WriteFile(filepath.Join(o.outDir, "results.json"), append(js, '\n'), 0o644); err != nil {
-		return err
+	if len(b.main.order) > 0 {
+		rep := &report{Date: date, Machine: machine(), Repeats: o.runs, Results: b.main.results(), Usage: b.main.usages(),
+			Sizes: fmt.Sprintf("%d articles (e2e), %d (index), %d records (ingest), %d (enrich), %d s latency run; each %d times", n, o.indexArticles, o.ingestArticles, min(o.enrichArticles, len(all)), o.latencySeconds, o.runs)}
+		if err := b.write(rep, "results.json", o.doc, mainDoc); err != nil {
+			return err
+		}
 	}
-	return writeDoc(o.doc, rep)
+	if len(b.scaled.order) > 0 {
+		procs := "unset (every core)"
+		if o.scaleGOMAXPROCS > 0 {
+			procs = strconv.Itoa(o.scaleGOMAXPROCS)
+		}
+		rep := &report{Date: date, Machine: machine(), Repeats: o.runs, Results: b.scaled.results(), Usage: b.scaled.usages(),
+			Sizes: fmt.Sprintf("%d articles a run, topics of %d partitions, GOMAXPROCS %s per instance; each %d times", o.scaleArticles, kc.Partitions, procs, o.runs)}
+		if err := b.write(rep, "scale.json", o.scaleDoc, scaleDoc); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-// bench is one run: its options, clients of the stack, the report it fills, a temporary folder,
-// and the index stage's rate once measured (the end-to-end baseline).
+// write prints rep as a table and writes it as JSON to file in -out and as Markdown to doc.
+func (b *bench) write(rep *report, file, doc string, d docKind) error {
+	printTable(os.Stdout, rep)
+	js, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(b.o.outDir, file), append(js, '\n'), 0o644); err != nil {
+		return err
+	}
+	return writeDoc(doc, rep, d)
+}
+
+// bench is one invocation: its options, clients of the stack, the collectors of the figures
+// (col is the current step's: main, or scaled for the scale step), a temporary folder, and the
+// index stage's rate in each run once measured (the end-to-end baseline of the same run).
 type bench struct {
-	indexRate float64
-	o         opts
-	kc        kafkax.Config
-	sc        *search.Client
-	rep       *report
-	tmp       string
+	indexRates   []float64
+	o            opts
+	kc           kafkax.Config
+	sc           *search.Client
+	main, scaled *collector
+	col          *collector
+	tmp          string
 }
 
 func mustTemp() string {
@@ -209,23 +302,23 @@ func machine() string {
 	return fmt.Sprintf("%s, %d cores%s, %s", model, runtime.NumCPU(), mem, runtime.Version())
 }
 
-// add records r, with its ratio to the baseline, and prints it as it comes.
-func (b *bench) add(r Result) {
-	if r.BaseVal > 0 {
-		r.Ratio = r.Value / r.BaseVal
-	}
-	b.rep.Results = append(b.rep.Results, r)
-	fmt.Fprintf(os.Stderr, "  %s: %.1f %s %s\n", r.Name, r.Value, r.Unit, ratioText(r))
+// add records one run's figure r, with its ratio to that run's baseline, and prints it as it comes.
+func (b *bench) add(run int, r Result) {
+	r = b.col.add(r)
+	fmt.Fprintf(os.Stderr, "  run %d: %s: %s %s %s\n", run+1, r.Name, num(r.Value), r.Unit, ratioText(r))
 }
+
+// usage records one run's usage of a process.
+func (b *bench) usage(u Usage) { b.col.addUsage(u) }
 
 func ratioText(r Result) string {
 	if r.Baseline == "" {
 		return ""
 	}
 	if r.Ratio == 0 {
-		return fmt.Sprintf("(baseline %s: %.1f)", r.Baseline, r.BaseVal)
+		return fmt.Sprintf("(baseline %s: %s)", r.Baseline, num(r.BaseVal))
 	}
-	return fmt.Sprintf("(baseline %s: %.1f, ratio %.2f)", r.Baseline, r.BaseVal, r.Ratio)
+	return fmt.Sprintf("(baseline %s: %s, ratio %.2f)", r.Baseline, num(r.BaseVal), r.Ratio)
 }
 
 // name returns a topic/group/index name unique to this run.

@@ -27,11 +27,17 @@ func freeAddr() string {
 }
 
 // start runs `NAME serve ARGS…` against the stack and waits until it is ready.
-func (b *bench) start(_ context.Context, name string, args ...string) (*svc, error) {
+func (b *bench) start(ctx context.Context, name string, args ...string) (*svc, error) {
+	return b.startAs(ctx, name, name, nil, args...)
+}
+
+// startAs is start for one of several instances of the service name: label names it in the
+// report and names its log; env is added to its environment.
+func (b *bench) startAs(_ context.Context, name, label string, env []string, args ...string) (*svc, error) {
 	admin := freeAddr()
-	p := &pipeline.Proc{Name: name, Bin: filepath.Join(b.o.bin, name), Admin: admin, Log: filepath.Join(b.tmp, name+".log"),
+	p := &pipeline.Proc{Name: label, Bin: filepath.Join(b.o.bin, name), Admin: admin, Log: filepath.Join(b.tmp, strings.ReplaceAll(label, " ", "-")+".log"),
 		Args: append(append([]string{"serve"}, args...), "--admin-addr", admin),
-		Env:  []string{"NEWSFLOW_KAFKA_BROKERS=" + b.o.brokers, "NEWSFLOW_SEARCH_URL=" + b.o.searchURL, "NEWSFLOW_LOG_FORMAT=json"}}
+		Env:  append([]string{"NEWSFLOW_KAFKA_BROKERS=" + b.o.brokers, "NEWSFLOW_SEARCH_URL=" + b.o.searchURL, "NEWSFLOW_LOG_FORMAT=json"}, env...)}
 	if err := p.Start(); err != nil {
 		return nil, err
 	}
