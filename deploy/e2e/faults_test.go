@@ -245,23 +245,7 @@ func TestFaults(t *testing.T) {
 		return n >= len(accepted), fmt.Sprintf("indexed %d of %d", n, len(accepted))
 	})
 	// Exactly once: the index holds exactly the accepted ids, nothing more.
-	n := indexed()
-	var ids []string
-	for id := range accepted {
-		ids = append(ids, id)
-	}
-	found := 0
-	for i := 0; i < len(ids); i += 5000 {
-		c, _, err := pipeline.Search(ctx, r.sc, r.prefix, map[string]any{"size": 0, "track_total_hits": true,
-			"query": map[string]any{"ids": map[string]any{"values": ids[i:min(i+5000, len(ids))]}}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		found += c
-	}
-	if n != len(accepted) || found != len(accepted) {
-		t.Fatalf("index holds %d documents, %d of them accepted ids; want exactly %d", n, found, len(accepted))
-	}
+	n := r.requireExactlyOnce(ctx, accepted)
 	// Nothing good was dead-lettered; exactly the poison is there.
 	dl := readDLQ(t, kc.Brokers, r.dlq)
 	keys := map[string]string{}

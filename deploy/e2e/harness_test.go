@@ -248,3 +248,32 @@ func readDLQ(t testing.TB, brokers []string, topic string) []deadLetter {
 	}
 	return res
 }
+
+// requireExactlyOnce checks that the rig's indices hold exactly the accepted ids and nothing
+// else: an ids query over all of them finds every one, and the document count is no larger (a
+// document's _id is its article id, so a redelivered article cannot add a second one; a count
+// above the accepted ids would be a document nobody accepted). It returns the document count.
+func (r *rig) requireExactlyOnce(ctx context.Context, accepted map[string]bool) int {
+	r.t.Helper()
+	n, err := pipeline.Count(ctx, r.sc, r.prefix)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	ids := make([]string, 0, len(accepted))
+	for id := range accepted {
+		ids = append(ids, id)
+	}
+	found := 0
+	for i := 0; i < len(ids); i += 5000 {
+		c, _, err := pipeline.Search(ctx, r.sc, r.prefix, map[string]any{"size": 0, "track_total_hits": true,
+			"query": map[string]any{"ids": map[string]any{"values": ids[i:min(i+5000, len(ids))]}}})
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		found += c
+	}
+	if n != len(accepted) || found != len(accepted) {
+		r.t.Fatalf("index holds %d documents, %d of them accepted ids; want exactly %d", n, found, len(accepted))
+	}
+	return n
+}

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Shared settings and helpers for deploy/local/{up,down,status}.sh. Sourced, never run.
+# Shared settings and helpers for deploy/local/{up,down,cluster}.sh. Sourced, never run.
 #
 # Everything the local stack writes lives under $NEWSFLOW_LOCAL_DIR (default: .local/ at the
 # repository root, ignored by git): downloaded jars, data, logs and the PID files of every process
@@ -114,4 +114,51 @@ stop_pid() {
     fi
   fi
   rm -f "$f"
+}
+
+# --- installs (up.sh and cluster.sh) ----------------------------------------------------------
+
+ensure_apt() {
+  local missing=()
+  command -v kcat >/dev/null || missing+=(kcat)
+  command -v prometheus >/dev/null || missing+=(prometheus)
+  command -v mvn >/dev/null || missing+=(maven)
+  command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
+  # elasticsearch-certutil writes its certificates as zips.
+  command -v unzip >/dev/null || missing+=(unzip)
+  command -v keytool >/dev/null || missing+=(openjdk-17-jre-headless)
+  command -v openssl >/dev/null || missing+=(openssl)
+  ((${#missing[@]} == 0)) && return 0
+  local sudo=()
+  [[ $(id -u) -ne 0 ]] && sudo=(sudo)
+  log "installing Debian packages: ${missing[*]}"
+  # The prometheus package would start its own system service where systemd runs; we run our own
+  # instance on our own port and data folder, so policy-rc.d keeps the package from starting one.
+  local rc=/usr/sbin/policy-rc.d created=0
+  if [[ ! -e $rc ]]; then
+    printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$rc" >/dev/null && "${sudo[@]}" chmod +x "$rc" && created=1
+  fi
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >"$LOG_DIR/apt.log" 2>&1 ||
+    { ((created)) && "${sudo[@]}" rm -f "$rc"; die "apt-get update failed; see $LOG_DIR/apt.log"; }
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >>"$LOG_DIR/apt.log" 2>&1 ||
+    { ((created)) && "${sudo[@]}" rm -f "$rc"; die "apt-get install ${missing[*]} failed; see $LOG_DIR/apt.log"; }
+  ((created)) && "${sudo[@]}" rm -f "$rc"
+  # Stop a system instance the package may have started anyway, so it does not hold our port.
+  if command -v systemctl >/dev/null && systemctl is-active --quiet prometheus 2>/dev/null; then
+    "${sudo[@]}" systemctl disable --now prometheus >/dev/null 2>&1 || true
+  fi
+}
+
+# ensure_jars NAME: resolve deploy/local/maven/NAME/pom.xml's dependencies into $LIB_DIR/NAME,
+# again only when the pom changed since the last resolution.
+ensure_jars() {
+  local name=$1 pom="$DEPLOY_DIR/maven/$1/pom.xml" dest="$LIB_DIR/$1"
+  local stamp="$dest/.pom.sha256" want
+  want=$(sha256sum "$pom" | cut -d' ' -f1)
+  [[ -f $stamp && $(cat "$stamp") == "$want" ]] && return 0
+  log "resolving $name jars from Maven Central into $dest (first run only)"
+  rm -rf "$dest" && mkdir -p "$dest"
+  mvn -B -q -f "$pom" dependency:copy-dependencies -DoutputDirectory="$dest" >"$LOG_DIR/maven-$name.log" 2>&1 ||
+    die "Maven could not resolve $name; see $LOG_DIR/maven-$name.log"
+  echo "$want" >"$stamp"
 }

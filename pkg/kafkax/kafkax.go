@@ -158,6 +158,15 @@ func (c *Config) NewReader(group, topic string) *kafka.Reader {
 	return c.NewReaderFor(group, topic, DefaultInflightBytes)
 }
 
+// readerAttempts is how many times a reader tries to reach a partition's leader before it hands
+// the error to FetchMessage, which stops the stage. kafka-go's default, 3, gives up after about
+// 0.3 s; but when a broker of a cluster dies, the controllers fence it and move its leaderships
+// only after broker.session.timeout.ms (9 s by default), and until then the metadata names the
+// dead broker as leader. With ReadBackoffMax 1 s, 30 attempts wait about 28 s: a lost broker
+// costs a pause, not a stage (TestBrokerLoss, `make test-cluster`); a broker gone for longer
+// still stops the stage, for its supervisor to restart.
+const readerAttempts = 30
+
 // NewReaderWith is NewReader with the prefetch limits opt (see ReaderOptionsFor).
 func (c *Config) NewReaderWith(group, topic string, opt ReaderOptions) *kafka.Reader {
 	return kafka.NewReader(kafka.ReaderConfig{
@@ -177,6 +186,7 @@ func (c *Config) NewReaderWith(group, topic string, opt ReaderOptions) *kafka.Re
 		JoinGroupBackoff:       time.Second,
 		ReadBackoffMin:         50 * time.Millisecond,
 		ReadBackoffMax:         time.Second,
+		MaxAttempts:            readerAttempts,
 		WatchPartitionChanges:  true,
 		PartitionWatchInterval: 5 * time.Second,
 	})
