@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 	"time"
@@ -69,6 +70,11 @@ type Consumer struct {
 	// metrics: failed_total{reason="commit"}). The batch is not lost, it is redelivered, but a
 	// commit failing batch after batch means the group re-processes everything and must show.
 	OnCommitError func(err error)
+	// OnFetchError, if set, is told about each error FetchMessage reported (for metrics:
+	// failed_total{reason="fetch"}). kafka-go reports a partition leader it cannot reach, or a
+	// group it cannot rejoin, and goes on trying, so the consumer waits (Backoff) and fetches
+	// again instead of stopping the stage; only a closed reader (io.EOF) ends Run.
+	OnFetchError func(err error)
 
 	heldMu sync.Mutex
 	held   int64
@@ -84,7 +90,7 @@ type flight struct {
 
 // Run consumes until ctx is done, then finishes the batches in hand (bounded by DrainTimeout),
 // commits them and returns nil. It returns an error only when the handler gave up permanently or
-// the reader failed for good (after the batches before the failure were finished and committed).
+// the reader was closed (after the batches fetched before were finished and committed).
 func (c *Consumer) Run(ctx context.Context) error {
 	maxBatch, linger, drain, depth := c.MaxBatch, c.Linger, c.DrainTimeout, c.Depth
 	if maxBatch <= 0 {
@@ -155,11 +161,27 @@ func (c *Consumer) Run(ctx context.Context) error {
 
 // gather fetches one batch: it waits for a first message, then takes more until the batch is
 // full (maxBatch messages or maxBytes), linger has passed or ctx ends. It returns the batch, its
-// bytes, and the error that ended the wait for a first message (nil when it got one).
+// bytes, and the error that ended the wait for a first message (nil when it got one): ctx's, or
+// io.EOF from a closed reader. Other fetch errors are reported, waited out and fetched past.
 func (c *Consumer) gather(ctx context.Context, maxBatch int, maxBytes int64, linger time.Duration) ([]kafka.Message, int64, error) {
 	m, err := c.Reader.FetchMessage(ctx)
-	if err != nil {
-		return nil, 0, err
+	for failures := 1; err != nil; failures++ {
+		if ctx.Err() != nil || errors.Is(err, io.EOF) {
+			return nil, 0, err
+		}
+		wait := c.Backoff.Delay(failures)
+		c.Log.Warn("fetching failed; fetching again", "failures", failures, "wait", wait, "error", err)
+		if c.OnFetchError != nil {
+			c.OnFetchError(err)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, 0, ctx.Err()
+		case <-t.C:
+		}
+		m, err = c.Reader.FetchMessage(ctx)
 	}
 	batch := make([]kafka.Message, 1, min(maxBatch, 64))
 	batch[0] = m

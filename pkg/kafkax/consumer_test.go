@@ -355,3 +355,52 @@ func TestConsumerHoldsAtMostMaxBatchBytesAcrossDepth(t *testing.T) {
 		t.Errorf("bytes held: peak %d, last %d; want 400 (two batches of 200) and 0 after the last commit", peak, last)
 	}
 }
+
+// erringReader fails its first fetches with err, then hands out the fakeReader's messages.
+type erringReader struct {
+	*fakeReader
+	fails int
+	err   error
+}
+
+func (r *erringReader) FetchMessage(ctx context.Context) (kafka.Message, error) {
+	r.mu.Lock()
+	if r.fails > 0 {
+		r.fails--
+		r.mu.Unlock()
+		return kafka.Message{}, r.err
+	}
+	r.mu.Unlock()
+	return r.fakeReader.FetchMessage(ctx)
+}
+
+// TestConsumerFetchesPastReaderErrors: kafka-go reports a partition leader it cannot reach (a
+// broker of the cluster died and is not fenced yet) and goes on trying; the consumer reports each
+// error, waits and fetches again, and the messages after it are handled and committed. Only a
+// closed reader (io.EOF) stops it.
+func TestConsumerFetchesPastReaderErrors(t *testing.T) {
+	f := &fakeReader{msgs: msgs(3)}
+	r := &erringReader{fakeReader: f, fails: 3, err: errors.New("failed to dial: connection refused")}
+	ctx, cancel := context.WithCancel(context.Background())
+	reported := 0
+	c := &Consumer{Reader: r, Log: quiet, MaxBatch: 3, Linger: time.Millisecond, Backoff: retry.Backoff{Initial: time.Millisecond, Max: 2 * time.Millisecond},
+		OnFetchError: func(error) { reported++ },
+		Handler: func(_ context.Context, b []kafka.Message) error {
+			if b[len(b)-1].Offset == 2 {
+				cancel()
+			}
+			return nil
+		}}
+	if err := c.Run(ctx); err != nil {
+		t.Fatalf("Run: %v, want the fetch errors waited out", err)
+	}
+	if reported != 3 || fmt.Sprint(f.committed) != "[0 1 2]" {
+		t.Fatalf("fetch errors reported %d, committed %v; want 3 and [0 1 2]", reported, f.committed)
+	}
+
+	closed := &erringReader{fakeReader: &fakeReader{}, fails: 1, err: io.EOF}
+	c = &Consumer{Reader: closed, Log: quiet, Handler: func(context.Context, []kafka.Message) error { return nil }}
+	if err := c.Run(context.Background()); err == nil || !errors.Is(err, io.EOF) {
+		t.Fatalf("Run on a closed reader: %v, want io.EOF", err)
+	}
+}

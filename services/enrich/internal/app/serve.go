@@ -89,6 +89,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		DrainTimeout:  cfg.ShutdownTimeout,
 		// Redelivered, not lost, but a commit failing batch after batch must show.
 		OnCommitError: func(error) { m.Failed.WithLabelValues("commit").Inc() },
+		// A partition leader out of reach (a broker died, not yet fenced): waited out, counted.
+		OnFetchError: func(error) { m.Failed.WithLabelValues("fetch").Inc() },
 	}
 
 	rt.Admin.AddCheck("kafka", cfg.Kafka.Ping)

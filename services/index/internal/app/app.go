@@ -209,6 +209,8 @@ func serve(ctx context.Context, cfg Config, rt *service.Runtime, log *slog.Logge
 		OnRetry:       func(error) { m.Failed.WithLabelValues("batch").Inc() },
 		// Redelivered, not lost, but a commit failing batch after batch must show.
 		OnCommitError: func(error) { m.Failed.WithLabelValues("commit").Inc() },
+		// A partition leader out of reach (a broker died, not yet fenced): waited out, counted.
+		OnFetchError: func(error) { m.Failed.WithLabelValues("fetch").Inc() },
 	}
 
 	rt.Admin.AddCheck("kafka", cfg.Kafka.Ping)
