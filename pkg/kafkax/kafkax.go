@@ -158,13 +158,13 @@ func (c *Config) NewReader(group, topic string) *kafka.Reader {
 	return c.NewReaderFor(group, topic, DefaultInflightBytes)
 }
 
-// readerAttempts is how many times a reader tries to reach a partition's leader before it hands
-// the error to FetchMessage, which stops the stage. kafka-go's default, 3, gives up after about
+// readerAttempts is how many times a reader tries to reach a partition's leader before it reports
+// the error to FetchMessage (and goes on trying). kafka-go's default, 3, reports after about
 // 0.3 s; but when a broker of a cluster dies, the controllers fence it and move its leaderships
 // only after broker.session.timeout.ms (9 s by default), and until then the metadata names the
-// dead broker as leader. With ReadBackoffMax 1 s, 30 attempts wait about 28 s: a lost broker
-// costs a pause, not a stage (TestBrokerLoss, `make test-cluster`); a broker gone for longer
-// still stops the stage, for its supervisor to restart.
+// dead broker as leader. With ReadBackoffMax 1 s, 30 attempts wait about 28 s, so a lost broker
+// costs a pause without an error (TestBrokerLoss, `make test-cluster`); a longer outage is
+// counted and waited out by Consumer (OnFetchError).
 const readerAttempts = 30
 
 // NewReaderWith is NewReader with the prefetch limits opt (see ReaderOptionsFor).
