@@ -283,11 +283,11 @@ func TestRecordLimitAgainstBroker(t *testing.T) {
 	size := func(body string) int {
 		a := article.Article{ID: strings.Repeat("0", 32), Title: "Near the limit", Body: body, Language: "en",
 			PublishedAt: time.Date(2019, 8, 21, 8, 0, 0, 0, time.UTC), IngestedAt: time.Date(2026, 12, 1, 10, 0, 0, 123456789, time.UTC)}
-		n, err := publish.RecordSize(&a)
+		r, err := publish.NewRecord(a)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return n
+		return len(r.Value)
 	}
 	q := publish.MaxRecordBytes - size(withQuotes(0)) - 64 // each quote adds one byte (\")
 	under, over := withQuotes(q), withQuotes(q+200)

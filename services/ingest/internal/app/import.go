@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/newsflow/newsflow/pkg/article"
 	"github.com/newsflow/newsflow/pkg/logging"
 	"github.com/newsflow/newsflow/pkg/metrics"
 	"github.com/newsflow/newsflow/pkg/retry"
@@ -23,18 +22,18 @@ import (
 var errRejected = errors.New("some items were rejected (see the summary)")
 
 // publisherFunc adapts a function to importer.Publisher.
-type publisherFunc func(ctx context.Context, arts []article.Article) error
+type publisherFunc func(ctx context.Context, recs []publish.Record) error
 
 // Publish calls f.
-func (f publisherFunc) Publish(ctx context.Context, arts []article.Article) error {
-	return f(ctx, arts)
+func (f publisherFunc) Publish(ctx context.Context, recs []publish.Record) error {
+	return f(ctx, recs)
 }
 
 // discard is the publisher of a dry run: everything valid counts as accepted, nothing is written.
 type discard struct{}
 
-// Publish accepts and forgets arts.
-func (discard) Publish(context.Context, []article.Article) error { return nil }
+// Publish accepts and forgets recs.
+func (discard) Publish(context.Context, []publish.Record) error { return nil }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
@@ -65,9 +64,9 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		p := &publish.Publisher{W: w, Topic: cfg.Topic, Timeout: cfg.Kafka.PublishTimeout(), M: m.Publish}
 		// An import is unattended: a broker restarting for a few seconds should not abort an
 		// archive load, so a failed batch is retried. Re-sending is harmless (deterministic ids).
-		pub = publisherFunc(func(ctx context.Context, arts []article.Article) error {
+		pub = publisherFunc(func(ctx context.Context, recs []publish.Record) error {
 			return retry.Do(ctx, retry.Backoff{Initial: 500 * time.Millisecond, Max: 10 * time.Second, Attempts: 6}, func(ctx context.Context) error {
-				err := p.Publish(ctx, arts)
+				err := p.Publish(ctx, recs)
 				if errors.Is(err, publish.ErrRecordTooLarge) {
 					return retry.Permanent(err)
 				}

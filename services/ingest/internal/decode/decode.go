@@ -132,7 +132,15 @@ func decodeText(data []byte, meta TextMeta) Item {
 }
 
 func decodeNDJSON(data []byte, maxItems int) ([]Item, error) {
-	var items []Item
+	// One line, one item at most: sized once, as the HTTP API's admission charge already counts
+	// it, instead of growing a slice of large Items (and copying it) ten times over.
+	n := bytes.Count(data, []byte("\n")) + 1
+	if maxItems > 0 {
+		n = min(n, maxItems)
+	} else {
+		n = min(n, 1024)
+	}
+	items := make([]Item, 0, n)
 	line := 0
 	for len(data) > 0 {
 		line++
@@ -268,127 +276,6 @@ func decodeObjectFieldByField(b []byte) (Raw, *FieldError) {
 		}
 	}
 	return r, nil
-}
-
-// fastItem is a well-formed item decoded in one pass (decodeObjectFast).
-type fastItem struct {
-	Title       string          `json:"title"`
-	Body        string          `json:"body"`
-	Source      string          `json:"source"`
-	URL         string          `json:"url"`
-	Language    string          `json:"language"`
-	PublishedAt string          `json:"published_at"`
-	Authors     json.RawMessage `json:"authors"`
-}
-
-// fieldNames are the keys fastItem decodes.
-var fieldNames = []string{"title", "body", "source", "url", "language", "published_at", "authors"}
-
-// decodeObjectFast decodes, in one pass, what nearly every item is: a valid-UTF-8 JSON object
-// whose fields have the right types. It declines (false) everything else, and the field-by-field
-// decoder then finds and names the fault: invalid UTF-8 (which encoding/json would silently
-// replace), a wrong type, not an object, or a key that matches a field only when case is ignored
-// (encoding/json would take "Title" for "title"; the field-by-field decoder does not). Both give
-// the same Raw for every item the fast path accepts; FuzzFastPath checks that.
-func decodeObjectFast(b []byte) (Raw, bool) {
-	t := bytes.Trim(b, " \t\r\n") // JSON's white space only: "\v" around an item is an error
-	if len(t) == 0 || t[0] != '{' || !utf8.Valid(t) {
-		return Raw{}, false
-	}
-	var it fastItem
-	if err := json.Unmarshal(t, &it); err != nil || !exactKeys(t) {
-		return Raw{}, false
-	}
-	r := Raw{Title: it.Title, Body: it.Body, Source: it.Source, URL: it.URL, Language: it.Language, PublishedAt: it.PublishedAt}
-	if a := bytes.TrimSpace(it.Authors); len(a) > 0 && string(a) != "null" {
-		if err := json.Unmarshal(a, &r.Authors); err != nil {
-			var one string
-			if err := json.Unmarshal(a, &one); err != nil {
-				return Raw{}, false
-			}
-			r.Authors = []string{one}
-		}
-	}
-	return r, true
-}
-
-// exactKeys scans the top-level keys of a valid JSON object and reports false when one would
-// match a field only case-insensitively, is written with escapes (so its text cannot be compared
-// here), or names a field twice (where a struct and a map disagree on which value wins when the
-// second is null).
-func exactKeys(obj []byte) bool {
-	i := 1 // after '{'
-	var seen uint8
-	skipWS := func() {
-		for i < len(obj) && (obj[i] == ' ' || obj[i] == '\t' || obj[i] == '\n' || obj[i] == '\r') {
-			i++
-		}
-	}
-	// skipString moves i past the string starting at obj[i] == '"'; it reports whether the
-	// string had an escape.
-	skipString := func() bool {
-		esc := false
-		for i++; i < len(obj); i++ {
-			switch obj[i] {
-			case '\\':
-				esc = true
-				i++
-			case '"':
-				i++
-				return esc
-			}
-		}
-		return esc
-	}
-	for {
-		skipWS()
-		if i >= len(obj) || obj[i] == '}' {
-			return true
-		}
-		if obj[i] == ',' {
-			i++
-			continue
-		}
-		start := i
-		if skipString() {
-			return false
-		}
-		key := obj[start+1 : i-1]
-		for n, f := range fieldNames {
-			if len(key) != len(f) || !bytes.EqualFold(key, []byte(f)) {
-				continue
-			}
-			if string(key) != f || seen&(1<<n) != 0 {
-				return false
-			}
-			seen |= 1 << n
-		}
-		skipWS()
-		i++ // ':'
-		skipWS()
-		// Skip the value: a string, or anything up to the next ',' or '}' at this depth.
-		depth := 0
-		for i < len(obj) {
-			c := obj[i]
-			switch {
-			case c == '"':
-				skipString()
-				continue
-			case c == '{' || c == '[':
-				depth++
-			case c == '}' || c == ']':
-				if depth == 0 {
-					return true
-				}
-				depth--
-			case c == ',' && depth == 0:
-				goto next
-			}
-			i++
-		}
-		return true
-	next:
-	}
 }
 
 func jsonKind(v json.RawMessage) string {

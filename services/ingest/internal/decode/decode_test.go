@@ -169,10 +169,58 @@ func TestFastPathAgreesWithFieldByField(t *testing.T) {
 	}
 }
 
+// TestFastPathTakesWhatClientsSend: the hand-written fast path takes the shapes real clients
+// send (escapes of every kind, UTF-16 pairs as Python's json.dumps writes them, numbers, booleans
+// and nesting in fields ingest ignores, an empty authors list) and agrees with the field-by-field
+// decoder on them; it refuses what is not JSON, as the field-by-field decoder does, and declines
+// what it leaves to it (a lone surrogate, invalid UTF-8 in an ignored field, deep nesting).
+func TestFastPathTakesWhatClientsSend(t *testing.T) {
+	deep := strings.Repeat(`[`, 100) + strings.Repeat(`]`, 100)
+	for _, in := range []string{
+		`{"title":"Caf\u00e9 \ud83d\ude00 \/ \b\f\n\r\t \\ \"","body":"b\u0000c"}`,
+		`{"id":"x","score":-0.5e+10,"n":0,"big":123456789012345678901234567890,"ok":true,"no":false,"x":null,"title":"t","body":"b"}`,
+		`{"title":"t","body":"b","authors":[],"tags":["a",{"b":[1,2,[]]},{}]}`,
+		`{"title":"t","authors":[ "A" , "B\n" ]}`,
+		"{\"title\":\"  \u2028 ü\"}",
+		`{}`,
+		`{"a":` + strings.Repeat(`[`, 40) + strings.Repeat(`]`, 40) + `,"title":"t"}`,
+	} {
+		fast, ok := decodeObjectFast([]byte(in))
+		if !ok {
+			t.Fatalf("fast path declined a good item: %s", in)
+		}
+		slow, ferr := decodeObjectFieldByField([]byte(in))
+		if ferr != nil || !reflect.DeepEqual(fast, slow) {
+			t.Fatalf("%s: fast %+v, field by field %+v (%v)", in, fast, slow, ferr)
+		}
+	}
+	for _, in := range []string{`{"title":"t",}`, `{"x":01,"title":"t"}`, `{"x":-,"title":"t"}`, `{"x":1.,"title":"t"}`,
+		`{"x":1e,"title":"t"}`, `{"x":.5}`, `{"x":+1}`, `{"x":tru}`, `{"x":nul}`, `{"x":[1,]}`, `{"x":{"a"}}`, `{"x":{"a":1,}}`,
+		"{\"title\":\"a\x01b\"}", `{"title":"\x"}`, `{"title":"\u12g4"}`, `{"title":"t"}x`, `{"title":"t"}{}`, `{"title" "t"}`,
+		`{title:"t"}`, `{"title":'t'}`, `{"title":"t"`, `{"title":"t`, "{\"title\":\"t\"}\v", `{,}`, `{"a":1 "b":2}`} {
+		if _, ok := decodeObjectFast([]byte(in)); ok {
+			t.Errorf("fast path accepted %q, which is not JSON", in)
+		}
+		if _, ferr := decodeObjectFieldByField([]byte(in)); ferr == nil || ferr.Code != CodeMalformed {
+			t.Errorf("field by field took %q: %v", in, ferr)
+		}
+	}
+	for _, in := range []string{`{"title":"\ud83d"}`, `{"title":"\ude00\ud83d"}`, `{"title":"\ud83d\u0041"}`,
+		"{\"x\":\"\xff\",\"title\":\"t\"}", `{"x":` + deep + `,"title":"t"}`, `{"ti\u0074le":"t"}`, `{"authors":["a",null]}`} {
+		if _, ok := decodeObjectFast([]byte(in)); ok {
+			t.Errorf("fast path accepted %q, which it should leave to the field-by-field decoder", in)
+		}
+		if _, ferr := decodeObjectFieldByField([]byte(in)); ferr != nil {
+			t.Errorf("field by field refused %q: %v", in, ferr)
+		}
+	}
+}
+
 // FuzzFastPath: whenever the one-pass decoder accepts an item, the field-by-field decoder accepts
 // it too and agrees on every field.
 func FuzzFastPath(f *testing.F) {
-	for _, s := range []string{`{"title":"T","body":"B","authors":["a"]}`, `{"authors":"x"}`, `{"title":null}`, `{"a":{"b":"}"},"title":"t"}`} {
+	for _, s := range []string{`{"title":"T","body":"B","authors":["a"]}`, `{"authors":"x"}`, `{"title":null}`, `{"a":{"b":"}"},"title":"t"}`,
+		`{"title":"\u00e9\ud83d\ude00\n\"","x":[-1.5e3,true,false,null,{}],"authors":[]}`, `{"body":"a\\b\/","Body":1}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -185,4 +233,19 @@ func FuzzFastPath(f *testing.F) {
 			t.Fatalf("%q: fast %+v, field by field %+v (%v)", b, fast, slow, ferr)
 		}
 	})
+}
+
+// TestPlain8 tries every byte value at every position of an otherwise plain word: the word test
+// must flag exactly the bytes scanString has to look at one by one.
+func TestPlain8(t *testing.T) {
+	for pos := range 8 {
+		for c := range 256 {
+			w := []byte("abcdefgh")
+			w[pos] = byte(c)
+			special := c < 0x20 || c == '"' || c == '\\' || c >= 0x80
+			if got := plain8(w); got == special {
+				t.Fatalf("plain8(%q) = %v", w, got)
+			}
+		}
+	}
 }

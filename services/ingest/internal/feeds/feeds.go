@@ -22,11 +22,11 @@ import (
 	"github.com/mmcdole/gofeed"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/newsflow/newsflow/pkg/article"
 	"github.com/newsflow/newsflow/pkg/config"
 	"github.com/newsflow/newsflow/services/ingest/internal/decode"
 	"github.com/newsflow/newsflow/services/ingest/internal/intake"
 	"github.com/newsflow/newsflow/services/ingest/internal/normalize"
+	"github.com/newsflow/newsflow/services/ingest/internal/publish"
 )
 
 // Feed is one polled URL and the source name its articles carry.
@@ -41,7 +41,7 @@ func (f Feed) redacted() string { return config.RedactURL(f.URL) }
 
 // Publisher writes a batch durably or not at all.
 type Publisher interface {
-	Publish(ctx context.Context, arts []article.Article) error
+	Publish(ctx context.Context, recs []publish.Record) error
 }
 
 // StateStore remembers feed state; *Store is the real one.
@@ -239,11 +239,11 @@ func (p *Poller) Poll(ctx context.Context, f Feed) (n int, err error) {
 	}
 	// A publish under way finishes even when shutdown begins (the publisher's own deadline
 	// bounds it), so that what Kafka acknowledged is also recorded as seen.
-	if err := p.Pub.Publish(context.WithoutCancel(ctx), b.Articles); err != nil {
+	if err := p.Pub.Publish(context.WithoutCancel(ctx), b.Records); err != nil {
 		return 0, err
 	}
 	p.intakeMetrics().Published(intake.ChannelFeed, &b)
-	for range b.Articles {
+	for range b.Records {
 		p.countItem("new")
 	}
 	// Rejected items are remembered too: they will not become valid by being fetched again.
@@ -253,9 +253,9 @@ func (p *Poller) Poll(ctx context.Context, f Feed) (n int, err error) {
 		st.ETag, st.LastModified = "", ""
 	}
 	if err := p.Store.Put(f.URL, st); err != nil {
-		return len(b.Articles), err
+		return len(b.Records), err
 	}
-	return len(b.Articles), nil
+	return len(b.Records), nil
 }
 
 // nextSeen is the seen keys to keep after a poll, oldest first: every key of an item the feed

@@ -21,6 +21,7 @@ import (
 	"github.com/newsflow/newsflow/pkg/metrics"
 	"github.com/newsflow/newsflow/services/ingest/internal/intake"
 	"github.com/newsflow/newsflow/services/ingest/internal/normalize"
+	"github.com/newsflow/newsflow/services/ingest/internal/publish"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -31,13 +32,15 @@ type fakePub struct {
 	err  error
 }
 
-func (f *fakePub) Publish(_ context.Context, arts []article.Article) error {
+func (f *fakePub) Publish(_ context.Context, recs []publish.Record) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.err != nil {
 		return f.err
 	}
-	f.arts = append(f.arts, arts...)
+	for _, r := range recs {
+		f.arts = append(f.arts, r.Article)
+	}
 	return nil
 }
 

@@ -20,20 +20,22 @@ import (
 	"github.com/newsflow/newsflow/services/ingest/internal/publish"
 )
 
-// encodingPub encodes as the real publisher does (publish.Encode, with its record limit) and
-// keeps what it would have written.
+// encodingPub checks records as the real publisher does (publish.Messages, with its record
+// limit) and keeps what it would have written.
 type encodingPub struct {
 	mu   sync.Mutex
 	arts []article.Article
 }
 
-func (p *encodingPub) Publish(_ context.Context, arts []article.Article) error {
-	if _, err := publish.Encode(arts); err != nil {
+func (p *encodingPub) Publish(_ context.Context, recs []publish.Record) error {
+	if _, err := publish.Messages(recs); err != nil {
 		return err
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.arts = append(p.arts, arts...)
+	for _, r := range recs {
+		p.arts = append(p.arts, r.Article)
+	}
 	return nil
 }
 

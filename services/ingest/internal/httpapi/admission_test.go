@@ -15,10 +15,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/newsflow/newsflow/pkg/article"
 	"github.com/newsflow/newsflow/pkg/metrics"
 	"github.com/newsflow/newsflow/pkg/testenv"
 	"github.com/newsflow/newsflow/services/ingest/internal/intake"
+	"github.com/newsflow/newsflow/services/ingest/internal/publish"
 )
 
 // blockingPub holds every Publish until release is closed, like a slow acknowledged write.
@@ -27,7 +27,7 @@ type blockingPub struct {
 	release chan struct{}
 }
 
-func (b *blockingPub) Publish(ctx context.Context, _ []article.Article) error {
+func (b *blockingPub) Publish(ctx context.Context, _ []publish.Record) error {
 	b.entered <- struct{}{}
 	select {
 	case <-b.release:
@@ -166,6 +166,26 @@ func TestReadBodyChargesCapacity(t *testing.T) {
 	var mbe *http.MaxBytesError
 	if _, err := readBody(context.Background(), strings.NewReader(strings.Repeat("x", 2000)), -1, 1000, c); err == nil || !asMaxBytes(err, &mbe) {
 		t.Fatalf("over the limit: %v", err)
+	}
+	c.done()
+}
+
+// TestReadBodyStopsAtContentLength: a body that arrives as announced ends in a buffer of its
+// own size (+1 byte to see EOF), not the next power of two, and is charged as much; one that
+// turns out longer than announced is still read whole.
+func TestReadBodyStopsAtContentLength(t *testing.T) {
+	a := NewAdmission(AdmissionConfig{MaxInFlight: 1, MaxBufferedBytes: 64 << 20, FreeBytes: 1}, nil)
+	const n = 1_100_000
+	c, _ := a.enter(context.Background())
+	data, err := readBody(context.Background(), strings.NewReader(strings.Repeat("x", n)), n, 8<<20, c)
+	if err != nil || len(data) != n || cap(data) != n+1 || c.used != n+1 {
+		t.Fatalf("read %d bytes into a buffer of %d, charged %d (%v); want %d, %d, %d", len(data), cap(data), c.used, err, n, n+1, n+1)
+	}
+	c.done()
+	c, _ = a.enter(context.Background())
+	data, err = readBody(context.Background(), strings.NewReader(strings.Repeat("x", 3*n)), n, 8<<20, c)
+	if err != nil || len(data) != 3*n {
+		t.Fatalf("a body longer than announced: read %d bytes, %v", len(data), err)
 	}
 	c.done()
 }

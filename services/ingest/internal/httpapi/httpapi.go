@@ -21,7 +21,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/newsflow/newsflow/pkg/article"
 	"github.com/newsflow/newsflow/pkg/articleio"
 	"github.com/newsflow/newsflow/services/ingest/internal/decode"
 	"github.com/newsflow/newsflow/services/ingest/internal/intake"
@@ -36,7 +35,7 @@ var OpenAPI []byte
 
 // Publisher writes a batch of articles durably or not at all (see publish.Publisher).
 type Publisher interface {
-	Publish(ctx context.Context, arts []article.Article) error
+	Publish(ctx context.Context, recs []publish.Record) error
 }
 
 // Limits bound one request.
@@ -229,14 +228,14 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request, c *charge) int {
 	}
 
 	// One WriteMessages call for the whole request: 202 only when it returned nil.
-	if err := h.Pub.Publish(r.Context(), b.Articles); err != nil {
+	if err := h.Pub.Publish(r.Context(), b.Records); err != nil {
 		if errors.Is(err, publish.ErrRecordTooLarge) {
 			// intake measured every record against the same limit: this is a bug, not the
 			// client's fault, and retrying will not help.
 			h.Log.Error("an accepted article's record is too large for Kafka", "error", err)
 			return h.fail(w, http.StatusInternalServerError, "internal error: "+err.Error(), nil)
 		}
-		h.Log.Warn("publishing failed; answering 503", "articles", len(b.Articles), "error", err)
+		h.Log.Warn("publishing failed; answering 503", "articles", len(b.Records), "error", err)
 		w.Header().Set("Retry-After", retryAfter(h.RetryAfter))
 		return h.fail(w, http.StatusServiceUnavailable, "Kafka is unavailable; nothing of this request was accepted, send it again later", nil)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/newsflow/newsflow/pkg/metrics"
 	"github.com/newsflow/newsflow/services/ingest/internal/intake"
 	"github.com/newsflow/newsflow/services/ingest/internal/normalize"
+	"github.com/newsflow/newsflow/services/ingest/internal/publish"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -33,10 +34,10 @@ type fakePub struct {
 	err   error
 }
 
-func (f *fakePub) Publish(_ context.Context, arts []article.Article) error {
+func (f *fakePub) Publish(_ context.Context, recs []publish.Record) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.calls = append(f.calls, arts)
+	f.calls = append(f.calls, articles(recs))
 	return f.err
 }
 

@@ -16,15 +16,25 @@ import (
 	"github.com/newsflow/newsflow/services/ingest/internal/publish"
 )
 
-// encodingPub encodes as the real publisher does (publish.Encode, with its record limit).
+// encodingPub checks records as the real publisher does (publish.Messages, with its record
+// limit).
 type encodingPub struct{ arts []article.Article }
 
-func (p *encodingPub) Publish(_ context.Context, arts []article.Article) error {
-	if _, err := publish.Encode(arts); err != nil {
+func (p *encodingPub) Publish(_ context.Context, recs []publish.Record) error {
+	if _, err := publish.Messages(recs); err != nil {
 		return err
 	}
-	p.arts = append(p.arts, arts...)
+	p.arts = append(p.arts, articles(recs)...)
 	return nil
+}
+
+// articles are the articles of recs, for fakes that keep what they were given.
+func articles(recs []publish.Record) []article.Article {
+	out := make([]article.Article, len(recs))
+	for i := range recs {
+		out[i] = recs[i].Article
+	}
+	return out
 }
 
 // TestOversizedRecordIsPerItem: a request within --max-request-bytes and --max-items, one of

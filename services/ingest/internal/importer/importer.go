@@ -18,16 +18,16 @@ import (
 	"strings"
 	"time"
 
-	"github.com/newsflow/newsflow/pkg/article"
 	"github.com/newsflow/newsflow/pkg/articleio"
 	"github.com/newsflow/newsflow/services/ingest/internal/decode"
 	"github.com/newsflow/newsflow/services/ingest/internal/intake"
 	"github.com/newsflow/newsflow/services/ingest/internal/normalize"
+	"github.com/newsflow/newsflow/services/ingest/internal/publish"
 )
 
 // Publisher writes a batch durably or not at all.
 type Publisher interface {
-	Publish(ctx context.Context, arts []article.Article) error
+	Publish(ctx context.Context, recs []publish.Record) error
 }
 
 // Options tune an import.
@@ -100,7 +100,7 @@ type run struct {
 	opt     Options
 	st      Stats
 	seen    map[string]copyAt // article id -> its latest copy so far
-	pending []article.Article
+	pending []publish.Record
 	// again counts the pending articles whose id an earlier flush already wrote: a later copy
 	// written over it, not a new article.
 	again int
@@ -281,7 +281,7 @@ func (r *run) items(path string, items []decode.Item) error {
 	for _, res := range b.Results {
 		lineOf[res.Index] = res.Line
 	}
-	arts := b.Articles
+	recs := b.Records
 	for _, res := range b.Results {
 		switch res.Status {
 		case intake.StatusRejected:
@@ -289,10 +289,10 @@ func (r *run) items(path string, items []decode.Item) error {
 		case intake.StatusDuplicate:
 			r.supersede(copyAt{file: path, line: res.Line}, copyAt{file: path, line: lineOf[res.SupersededBy]})
 		case intake.StatusAccepted:
-			a := arts[0]
-			arts = arts[1:]
+			a := recs[0]
+			recs = recs[1:]
 			at := copyAt{file: path, line: res.Line, pending: len(r.pending)}
-			prev, ok := r.seen[a.ID]
+			prev, ok := r.seen[a.Article.ID]
 			switch {
 			case !ok:
 				r.pending = append(r.pending, a)
@@ -305,7 +305,7 @@ func (r *run) items(path string, items []decode.Item) error {
 				r.again++
 				r.supersede(prev, at)
 			}
-			r.seen[a.ID] = at
+			r.seen[a.Article.ID] = at
 		}
 	}
 	if len(r.pending) >= r.opt.BatchSize {
@@ -333,9 +333,9 @@ func (r *run) flush() error {
 	r.st.Accepted += len(r.pending) - r.again
 	r.opt.Metrics.Accepted.WithLabelValues(intake.ChannelFile).Add(float64(len(r.pending)))
 	for _, a := range r.pending {
-		at := r.seen[a.ID]
+		at := r.seen[a.Article.ID]
 		at.pending = -1
-		r.seen[a.ID] = at
+		r.seen[a.Article.ID] = at
 	}
 	r.pending, r.again = r.pending[:0], 0
 	r.progress()

@@ -12,6 +12,7 @@ import (
 	"github.com/newsflow/newsflow/pkg/article"
 	"github.com/newsflow/newsflow/services/ingest/internal/decode"
 	"github.com/newsflow/newsflow/services/ingest/internal/normalize"
+	"github.com/newsflow/newsflow/services/ingest/internal/publish"
 )
 
 type fakePub struct {
@@ -19,11 +20,15 @@ type fakePub struct {
 	err   error
 }
 
-func (f *fakePub) Publish(_ context.Context, arts []article.Article) error {
+func (f *fakePub) Publish(_ context.Context, recs []publish.Record) error {
 	if f.err != nil {
 		return f.err
 	}
-	f.calls = append(f.calls, append([]article.Article(nil), arts...))
+	arts := make([]article.Article, len(recs))
+	for i := range recs {
+		arts[i] = recs[i].Article
+	}
+	f.calls = append(f.calls, arts)
 	return nil
 }
 

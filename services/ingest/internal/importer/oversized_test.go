@@ -12,14 +12,17 @@ import (
 	"github.com/newsflow/newsflow/services/ingest/internal/publish"
 )
 
-// encodingPub encodes as the real publisher does (publish.Encode, with its record limit).
+// encodingPub checks records as the real publisher does (publish.Messages, with its record
+// limit).
 type encodingPub struct{ arts []article.Article }
 
-func (p *encodingPub) Publish(_ context.Context, arts []article.Article) error {
-	if _, err := publish.Encode(arts); err != nil {
+func (p *encodingPub) Publish(_ context.Context, recs []publish.Record) error {
+	if _, err := publish.Messages(recs); err != nil {
 		return err
 	}
-	p.arts = append(p.arts, arts...)
+	for _, r := range recs {
+		p.arts = append(p.arts, r.Article)
+	}
 	return nil
 }
 

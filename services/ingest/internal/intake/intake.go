@@ -46,10 +46,11 @@ type Result struct {
 	Error        *decode.FieldError `json:"error,omitempty"`
 }
 
-// Batch is the articles to publish and a result for every item of the input, in input order.
+// Batch is the records to publish and a result for every item of the input, in input order.
+// Each record carries the value its size was judged by, so that it is encoded once.
 type Batch struct {
-	Articles []article.Article
-	Results  []Result
+	Records []publish.Record
+	Results []Result
 }
 
 // Counts tallies results.
@@ -77,7 +78,7 @@ func Prepare(items []decode.Item, now time.Time, lim normalize.Limits) Batch {
 	last := make(map[string]int, len(items)) // id -> position of its last valid copy
 	for i := range items {
 		if items[i].Err == nil && norm[i].err == nil {
-			last[norm[i].a.ID] = i
+			last[norm[i].rec.Article.ID] = i
 		}
 	}
 	b := Batch{Results: make([]Result, 0, len(items))}
@@ -89,13 +90,13 @@ func Prepare(items []decode.Item, now time.Time, lim normalize.Limits) Batch {
 			r.Status, r.Error = StatusRejected, it.Err
 		case n.err != nil:
 			r.Status, r.Error = StatusRejected, n.err
-		case last[n.a.ID] != i:
-			later := items[last[n.a.ID]]
-			r.Status, r.ID, r.SupersededBy = StatusDuplicate, n.a.ID, later.Index
+		case last[n.rec.Article.ID] != i:
+			later := items[last[n.rec.Article.ID]]
+			r.Status, r.ID, r.SupersededBy = StatusDuplicate, n.rec.Article.ID, later.Index
 			r.Notes = []string{fmt.Sprintf(NoteSuperseded, later.Index)}
 		default:
-			r.Status, r.ID, r.Notes = StatusAccepted, n.a.ID, n.notes
-			b.Articles = append(b.Articles, n.a)
+			r.Status, r.ID, r.Notes = StatusAccepted, n.rec.Article.ID, n.notes
+			b.Records = append(b.Records, n.rec)
 		}
 		b.Results = append(b.Results, r)
 	}
@@ -106,7 +107,7 @@ func Prepare(items []decode.Item, now time.Time, lim normalize.Limits) Batch {
 const NoteSuperseded = "superseded by item %d, a later copy of the same article (same id): that one is written instead"
 
 type normalized struct {
-	a     article.Article
+	rec   publish.Record
 	notes []string
 	err   *decode.FieldError
 }
@@ -117,9 +118,10 @@ func normalizeAll(items []decode.Item, now time.Time, lim normalize.Limits) []no
 	out := make([]normalized, len(items))
 	one := func(i int) {
 		if items[i].Err == nil {
-			out[i].a, out[i].notes, out[i].err = normalize.Article(items[i].Raw, now, lim)
+			var a article.Article
+			a, out[i].notes, out[i].err = normalize.Article(items[i].Raw, now, lim)
 			if out[i].err == nil {
-				out[i].err = checkRecordSize(&out[i].a)
+				out[i].rec, out[i].err = record(a)
 			}
 		}
 	}
@@ -142,21 +144,22 @@ func normalizeAll(items []decode.Item, now time.Time, lim normalize.Limits) []no
 	return out
 }
 
-// checkRecordSize rejects an article whose record Kafka could not take. The field limits
-// (title, body, authors, url) do not settle it on their own: they add up, and JSON escaping of
-// quotes, backslashes and control characters can make a record larger than its text. So the
-// record is measured as it will be written, once per item, after normalisation.
-func checkRecordSize(a *article.Article) *decode.FieldError {
-	n, err := publish.RecordSize(a)
+// record encodes an article's record and rejects it when Kafka could not take it. The field
+// limits (title, body, authors, url) do not settle it on their own: they add up, and JSON
+// escaping of quotes, backslashes and control characters can make a record larger than its
+// text. So the record is measured as it will be written, once per item, after normalisation, and
+// those bytes are what the publisher writes.
+func record(a article.Article) (publish.Record, *decode.FieldError) {
+	rec, err := publish.NewRecord(a)
 	if err != nil {
-		return &decode.FieldError{Code: decode.CodeInvalid, Reason: err.Error()}
+		return publish.Record{}, &decode.FieldError{Code: decode.CodeInvalid, Reason: err.Error()}
 	}
-	if n > publish.MaxRecordBytes {
-		return &decode.FieldError{Code: decode.CodeTooLarge, Reason: fmt.Sprintf(
+	if n := len(rec.Value); n > publish.MaxRecordBytes {
+		return publish.Record{}, &decode.FieldError{Code: decode.CodeTooLarge, Reason: fmt.Sprintf(
 			"the article's Kafka record would be %d bytes (title, body, authors, url and the rest, JSON-encoded), over the limit of %d; shorten the body",
 			n, publish.MaxRecordBytes)}
 	}
-	return nil
+	return rec, nil
 }
 
 // Metrics counts items by channel and outcome. Its methods need a non-nil *Metrics: a component
@@ -215,7 +218,7 @@ func (m *Metrics) Judged(channel string, b *Batch) {
 
 // Published counts a batch's articles once Kafka acknowledged them.
 func (m *Metrics) Published(channel string, b *Batch) {
-	m.Accepted.WithLabelValues(channel).Add(float64(len(b.Articles)))
+	m.Accepted.WithLabelValues(channel).Add(float64(len(b.Records)))
 }
 
 // Reject counts items rejected before they could be split (a whole request refused).

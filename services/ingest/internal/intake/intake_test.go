@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/newsflow/newsflow/pkg/article"
 	"github.com/newsflow/newsflow/services/ingest/internal/decode"
 	"github.com/newsflow/newsflow/services/ingest/internal/normalize"
 	"github.com/newsflow/newsflow/services/ingest/internal/publish"
@@ -32,15 +33,15 @@ func TestPrepare(t *testing.T) {
 	acc, dup, rej := b.Counts()
 	// Titles repeat every 150 items: items 0..49 are superseded by 150..199, except the pairs
 	// (7, 157) and (9, 159), which are rejected on both sides.
-	if rej != 8 || acc+dup+rej != 200 || acc != 144 || len(b.Articles) != acc || dup != 48 {
+	if rej != 8 || acc+dup+rej != 200 || acc != 144 || len(b.Records) != acc || dup != 48 {
 		t.Fatalf("accepted %d duplicates %d rejected %d", acc, dup, rej)
 	}
 	ids := map[string]bool{}
-	for _, a := range b.Articles {
-		if ids[a.ID] {
-			t.Fatalf("article %s published twice", a.ID)
+	for _, r := range b.Records {
+		if ids[r.Article.ID] {
+			t.Fatalf("article %s published twice", r.Article.ID)
 		}
-		ids[a.ID] = true
+		ids[r.Article.ID] = true
 	}
 	for i, r := range b.Results {
 		if r.Index != i || r.Line != i+1 {
@@ -70,8 +71,8 @@ func TestPrepareKeepsLaterCopy(t *testing.T) {
 	if acc, dup, rej := b.Counts(); acc != 2 || dup != 1 || rej != 1 {
 		t.Fatalf("accepted %d duplicates %d rejected %d", acc, dup, rej)
 	}
-	if len(b.Articles) != 2 || b.Articles[1].Body != "Corrected version." {
-		t.Fatalf("published %+v, want the corrected version last", b.Articles)
+	if len(b.Records) != 2 || b.Records[1].Article.Body != "Corrected version." || !strings.Contains(string(b.Records[1].Value), `"body":"Corrected version."`) {
+		t.Fatalf("published %+v, want the corrected version last", b.Records)
 	}
 	if r := b.Results[0]; r.Status != StatusDuplicate || r.SupersededBy != 2 {
 		t.Fatalf("item 0: %+v", r)
@@ -91,14 +92,19 @@ func TestPrepareRejectsOversizedRecord(t *testing.T) {
 		{Index: 2, Line: 3, Raw: decode.Raw{Title: "Markup", Body: markup, Language: "en"}},
 	}
 	b := Prepare(items, time.Now(), lim)
-	if acc, _, rej := b.Counts(); acc != 2 || rej != 1 || len(b.Articles) != 2 {
+	if acc, _, rej := b.Counts(); acc != 2 || rej != 1 || len(b.Records) != 2 {
 		t.Fatalf("accepted %d rejected %d: %+v", acc, rej, b.Results)
 	}
 	r := b.Results[1]
 	if r.Status != StatusRejected || r.Error.Code != decode.CodeTooLarge || !strings.Contains(r.Error.Reason, "Kafka record") {
 		t.Fatalf("oversized item: %+v %+v", r, r.Error)
 	}
-	if _, err := publish.Encode(b.Articles); err != nil {
+	if _, err := publish.Messages(b.Records); err != nil {
 		t.Fatalf("what Prepare accepts must encode within the limit: %v", err)
+	}
+	for _, rec := range b.Records {
+		if v, err := article.Marshal(&rec.Article); err != nil || string(v) != string(rec.Value) {
+			t.Fatalf("record of %s is not its article's encoding: %v", rec.Article.ID, err)
+		}
 	}
 }
