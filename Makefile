@@ -45,6 +45,7 @@ test:
 	@# The hand-written HTML check and record encoder are held to what they replaced.
 	$(GO) test -run='^$$' -fuzz=FuzzLooksLikeHTML -fuzztime=10s ./services/ingest/internal/normalize
 	$(GO) test -run='^$$' -fuzz=FuzzAppendJSON -fuzztime=10s ./pkg/article
+	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=10s ./services/index/internal/document
 
 ## test-cluster: a 3-broker Kafka cluster (deploy/local/cluster.sh) loses a broker mid-stream:
 ##     nothing lost or duplicated (not part of `make test`); it starts and stops the cluster itself

@@ -344,10 +344,13 @@ type verdict struct {
 // minChunkBytes is the smallest _bulk body send splits a batch into for parallelism.
 const minChunkBytes = 256 << 10
 
-// send writes items in chunks of at most maxBytes, Workers at a time, and returns one verdict per
-// item in order. A batch smaller than Workers × maxBytes is split into Workers chunks (of at least
-// minChunkBytes) so that the engine works on it in parallel: sent whole, a 2,000-document batch
-// was one request at a time, and the index stage ran at half the speed of a plain _bulk client.
+// send writes items in chunks of at most maxBytes, Workers at a time (across batches), and returns
+// one verdict per item in order. A batch smaller than maxBytes per idle worker is split between
+// the idle workers (chunks of at least minChunkBytes) so that the engine works on it in
+// parallel: sent whole, one batch at a time, the index stage ran at half the speed of a plain
+// _bulk client. When other batches keep workers busy (the consumer's Depth), the batch goes in
+// as few requests as maxBytes allows: every request costs the engine a translog sync per index
+// it touches, so smaller requests than needed only cost throughput.
 func (s *Sink) send(ctx context.Context, items []*pending, maxBytes int) []verdict {
 	ops := make([]bulk.Op, len(items))
 	total := 0
@@ -355,9 +358,10 @@ func (s *Sink) send(ctx context.Context, items []*pending, maxBytes int) []verdi
 		ops[i] = p.op
 		total += p.op.Size()
 	}
+	parts := max(s.cfg.Workers-len(s.workers), 1) // workers idle now; a hint, not a reservation
 	// 1/8 slack: documents do not divide evenly, and an exact share left a third request of one
 	// or two documents per batch, which waited for a free worker.
-	if per := (total+s.cfg.Workers-1)/s.cfg.Workers + total/(8*s.cfg.Workers); per < maxBytes {
+	if per := (total+parts-1)/parts + total/(8*parts); per < maxBytes {
 		maxBytes = max(per, minChunkBytes)
 	}
 	out := make([]verdict, len(items))

@@ -682,3 +682,60 @@ func TestConcurrentHandlesShareWorkers(t *testing.T) {
 		t.Fatalf("%d _bulk requests in flight at once across two batches, want at most Workers (3)", peak)
 	}
 }
+
+// TestBatchSplitsOnlyBetweenIdleWorkers: a batch is split between the workers that are idle, so
+// that the engine works on it in parallel; while another batch keeps a worker busy it goes in as
+// one request (fewer, larger requests cost the engine fewer translog syncs).
+func TestBatchSplitsOnlyBetweenIdleWorkers(t *testing.T) {
+	f, d := newFake(), &fakeDLQ{}
+	inEngine, release := make(chan struct{}), make(chan struct{})
+	f.whole = func(_ int, ids []string) (int, error) {
+		if ids[0] == "blocker" {
+			close(inEngine)
+			<-release
+		}
+		return 0, nil
+	}
+	s := sink.New(sink.Config{Names: schema.Names{Prefix: "articles"}, Version: 1, Workers: 2,
+		Backoff: retry.Backoff{Initial: time.Millisecond, Max: 5 * time.Millisecond}, Topic: "in"},
+		f, d, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	big := func(prefix string) []kafka.Message { // 60 documents of ~20 KB: 1.2 MB, under FlushBytes
+		var out []kafka.Message
+		for i := 0; i < 60; i++ {
+			id := fmt.Sprintf("%s%02d", prefix, i)
+			v := fmt.Sprintf(`{"id":%q,"title":"t","body":%q,"published_at":"2019-08-21T08:00:00Z","ingested_at":"2019-08-21T08:00:01Z"}`, id, strings.Repeat("word ", 4000))
+			out = append(out, kafka.Message{Topic: "in", Partition: 1, Offset: int64(i), Key: []byte(id), Value: []byte(v)})
+		}
+		return out
+	}
+	requestsOf := func(prefix string) int {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		n := 0
+		for _, ids := range f.requests {
+			if strings.HasPrefix(ids[0], prefix) {
+				n++
+			}
+		}
+		return n
+	}
+	blocked := make(chan error, 1)
+	go func() { blocked <- s.Handle(context.Background(), []kafka.Message{msg(0, "blocker")}) }()
+	<-inEngine
+	if err := s.Handle(context.Background(), big("busy")); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	if err := <-blocked; err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Handle(context.Background(), big("idle")); err != nil {
+		t.Fatal(err)
+	}
+	if got := requestsOf("busy"); got != 1 {
+		t.Errorf("a batch sent while the other worker was busy went in %d requests, want 1", got)
+	}
+	if got := requestsOf("idle"); got != 2 {
+		t.Errorf("a batch sent with both workers idle went in %d requests, want 2 (one per worker)", got)
+	}
+}
