@@ -32,11 +32,12 @@ type Fetcher interface {
 // With Depth 1 (the default) batches are processed one after another and committed whole. With
 // Depth n, up to n batches are in the handler at once: the next batch is fetched and handed over
 // while earlier ones are still being written, so the downstream system (the search engine, the
-// next topic) never waits for a commit or a fetch. Commits stay in fetch order whatever the order
-// in which handlers finish: a batch is committed only after it and every batch fetched before it
-// succeeded. The reader hands out each partition's messages in offset order, so a commit always
-// covers exactly the contiguous offsets whose results are durable (the highest contiguous offset
-// per partition) — the same guarantee as Depth 1, with the engine kept busy.
+// next topic) is not left idle while one batch is fetched, prepared or committed. Commits stay in
+// fetch order whatever the order in which handlers finish: a batch is committed only after it and
+// every batch fetched before it succeeded. The reader hands out each partition's messages in
+// offset order, so a commit never goes beyond the contiguous offsets whose results are durable
+// (the same guarantee as Depth 1). A late commit after a rebalance can move a partition's
+// committed offset back (kafka-go's commits are last-write-wins): that is redelivery, never loss.
 type Consumer struct {
 	Reader  Fetcher
 	Handler BatchHandler
@@ -51,8 +52,8 @@ type Consumer struct {
 	// on which lands last (the index writes with external versions, so the newer one wins).
 	Depth int
 	// MaxBatchBytes bounds memory: everything fetched and not yet committed (keys and values)
-	// stays within it. Each of the Depth batches stops gathering at MaxBatchBytes/Depth, so this
-	// is the stage's in-flight byte budget (with the reader's prefetch sized to it,
+	// stays within it, plus at most one message per batch. Each of the Depth batches stops
+	// gathering once it reaches MaxBatchBytes/Depth, so this is the stage's in-flight byte budget (with the reader's prefetch sized to it,
 	// Config.NewReaderFor). The first message of a batch is always taken, so one record larger
 	// than the cap still flows. 0: no cap.
 	MaxBatchBytes int64
@@ -73,7 +74,8 @@ type Consumer struct {
 	// OnFetchError, if set, is told about each error FetchMessage reported (for metrics:
 	// failed_total{reason="fetch"}). kafka-go reports a partition leader it cannot reach, or a
 	// group it cannot rejoin, and goes on trying, so the consumer waits (Backoff) and fetches
-	// again instead of stopping the stage; only a closed reader (io.EOF) ends Run.
+	// again instead of stopping the stage; only a closed reader (io.EOF) and a refusal of the
+	// stage's credentials or rights (fatalFetch) end Run.
 	OnFetchError func(err error)
 
 	heldMu sync.Mutex
@@ -89,8 +91,9 @@ type flight struct {
 }
 
 // Run consumes until ctx is done, then finishes the batches in hand (bounded by DrainTimeout),
-// commits them and returns nil. It returns an error only when the handler gave up permanently or
-// the reader was closed (after the batches fetched before were finished and committed).
+// commits them and returns nil. It returns an error only when the handler gave up permanently
+// (after the batches fetched before it were finished and committed) or the reader was closed
+// (after the batches in hand finished, bounded by DrainTimeout).
 func (c *Consumer) Run(ctx context.Context) error {
 	maxBatch, linger, drain, depth := c.MaxBatch, c.Linger, c.DrainTimeout, c.Depth
 	if maxBatch <= 0 {
@@ -127,13 +130,11 @@ func (c *Consumer) Run(ctx context.Context) error {
 	}()
 
 	var fetchErr error
-	for fetchErr == nil {
+	for fetchErr == nil && fetching.Err() == nil {
 		select {
 		case slots <- struct{}{}:
 		case <-fetching.Done():
-		}
-		if fetching.Err() != nil {
-			break
+			continue
 		}
 		var batch []kafka.Message
 		var n int64
@@ -146,8 +147,18 @@ func (c *Consumer) Run(ctx context.Context) error {
 		go func() {
 			defer close(f.done)
 			f.err = c.handle(work, f.batch)
+			if f.err != nil && work.Err() == nil {
+				// Failed for good: fetch nothing more. The batches before it may still
+				// finish and commit; the committer stops everything when it reaches this one.
+				stopFetching()
+			}
 		}()
 		queue <- f // never blocks: at most depth flights exist, each holding a slot
+	}
+	if fetchErr != nil && ctx.Err() == nil && fetching.Err() == nil {
+		// The reader was closed under the consumer: the batches in hand get the drain
+		// deadline, as on shutdown (their commits will most likely fail: redelivered).
+		time.AfterFunc(drain, cancelWork)
 	}
 	close(queue)
 	if err := <-committed; err != nil {
@@ -166,7 +177,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 func (c *Consumer) gather(ctx context.Context, maxBatch int, maxBytes int64, linger time.Duration) ([]kafka.Message, int64, error) {
 	m, err := c.Reader.FetchMessage(ctx)
 	for failures := 1; err != nil; failures++ {
-		if ctx.Err() != nil || errors.Is(err, io.EOF) {
+		if ctx.Err() != nil || errors.Is(err, io.EOF) || fatalFetch(err) {
 			return nil, 0, err
 		}
 		wait := c.Backoff.Delay(failures)
@@ -192,13 +203,32 @@ func (c *Consumer) gather(ctx context.Context, maxBatch int, maxBytes int64, lin
 	for len(batch) < maxBatch && (maxBytes <= 0 || n < maxBytes) {
 		m, err := c.Reader.FetchMessage(lctx)
 		if err != nil {
-			break // linger over, shutdown, or a reader error the next fetch will report
+			if lctx.Err() == nil { // a reader error: reported once, so report it here
+				c.Log.Warn("fetching failed; handling the batch gathered so far", "messages", len(batch), "error", err)
+				if c.OnFetchError != nil {
+					c.OnFetchError(err)
+				}
+			}
+			break // linger over, shutdown, or a reader error
 		}
 		batch = append(batch, m)
 		n += messageBytes(m)
 		c.addHeld(messageBytes(m))
 	}
 	return batch, n, nil
+}
+
+// fatalFetch tells the fetch errors no wait heals: the broker refuses the stage's credentials or
+// their rights to the topic or group. The stage stops with the error (its supervisor shows it)
+// rather than retry quietly.
+func fatalFetch(err error) bool {
+	for _, e := range []kafka.Error{kafka.TopicAuthorizationFailed, kafka.GroupAuthorizationFailed,
+		kafka.ClusterAuthorizationFailed, kafka.SASLAuthenticationFailed} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // handle runs the handler on batch until it succeeds, fails for good or ctx ends.

@@ -404,3 +404,114 @@ func TestConsumerFetchesPastReaderErrors(t *testing.T) {
 		t.Fatalf("Run on a closed reader: %v, want io.EOF", err)
 	}
 }
+
+// TestConsumerPermanentFailureStopsBatchesStillRetrying: a batch failing for good stops the
+// others in hand, even one retrying forever (the engine away), and releases every byte held.
+func TestConsumerPermanentFailureStopsBatchesStillRetrying(t *testing.T) {
+	f := &fakeReader{msgs: msgs(4)}
+	for i := range f.msgs {
+		f.msgs[i].Value = make([]byte, 10)
+	}
+	var last int64 = -1
+	laterStarted := make(chan struct{})
+	var once sync.Once
+	c := &Consumer{Reader: f, Log: quiet, MaxBatch: 2, Linger: time.Millisecond, Depth: 2,
+		Backoff: retry.Backoff{Initial: time.Millisecond, Max: 2 * time.Millisecond},
+		OnHeld:  func(n int64) { last = n },
+		Handler: func(ctx context.Context, b []kafka.Message) error {
+			if b[0].Offset == 0 {
+				<-laterStarted
+				return retry.Permanent(errors.New("mapping conflict"))
+			}
+			once.Do(func() { close(laterStarted) })
+			return errors.New("search node down")
+		}}
+	done := make(chan error, 1)
+	go func() { done <- c.Run(context.Background()) }()
+	select {
+	case err := <-done:
+		if err == nil || len(f.committed) != 0 || last != 0 {
+			t.Fatalf("Run %v, committed %v, bytes held at the end %d; want the failure, nothing committed, 0", err, f.committed, last)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run still running 5 s after a permanent failure, the later batch retrying")
+	}
+}
+
+// TestConsumerFetchErrorKinds: an error reported while a batch gathers is counted too (kafka-go
+// reports each once); a refusal of the credentials or rights stops Run at once; a reader closed
+// under a running consumer ends it after the drain deadline even with a batch still retrying.
+func TestConsumerFetchErrorKinds(t *testing.T) {
+	t.Run("during linger", func(t *testing.T) {
+		f := &fakeReader{msgs: msgs(1)}
+		r := &lingerErrReader{fakeReader: f}
+		ctx, cancel := context.WithCancel(context.Background())
+		reported := 0
+		c := &Consumer{Reader: r, Log: quiet, MaxBatch: 10, Linger: 50 * time.Millisecond,
+			OnFetchError: func(error) { reported++ },
+			Handler:      func(context.Context, []kafka.Message) error { cancel(); return nil }}
+		if err := c.Run(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if reported != 1 || fmt.Sprint(f.committed) != "[0]" {
+			t.Fatalf("reported %d, committed %v; want 1 and [0]", reported, f.committed)
+		}
+	})
+	t.Run("authorization", func(t *testing.T) {
+		r := &erringReader{fakeReader: &fakeReader{}, fails: 1, err: fmt.Errorf("fetching: %w", kafka.TopicAuthorizationFailed)}
+		c := &Consumer{Reader: r, Log: quiet, Handler: func(context.Context, []kafka.Message) error { return nil }}
+		if err := c.Run(context.Background()); !errors.Is(err, kafka.TopicAuthorizationFailed) {
+			t.Fatalf("Run: %v, want the authorization failure", err)
+		}
+	})
+	t.Run("closed reader", func(t *testing.T) {
+		r := &closingReader{} // one message, then closed
+		c := &Consumer{Reader: r, Log: quiet, Depth: 2, DrainTimeout: 20 * time.Millisecond, Linger: time.Millisecond,
+			Backoff: retry.Backoff{Initial: time.Millisecond, Max: 2 * time.Millisecond},
+			Handler: func(context.Context, []kafka.Message) error { return errors.New("search node down") }}
+		done := make(chan error, 1)
+		go func() { done <- c.Run(context.Background()) }()
+		select {
+		case err := <-done:
+			if !errors.Is(err, io.EOF) {
+				t.Fatalf("Run: %v, want io.EOF", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("Run still running 5 s after its reader was closed")
+		}
+	})
+}
+
+// closingReader hands out one message, then reports that it was closed.
+type closingReader struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (r *closingReader) FetchMessage(ctx context.Context) (kafka.Message, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.n++
+	if r.n == 1 {
+		return kafka.Message{Offset: 0}, nil
+	}
+	return kafka.Message{}, io.EOF
+}
+
+func (r *closingReader) CommitMessages(context.Context, ...kafka.Message) error {
+	return io.ErrClosedPipe
+}
+
+// lingerErrReader fails the fetch after the first message once, while a batch gathers.
+type lingerErrReader struct {
+	*fakeReader
+	n int
+}
+
+func (r *lingerErrReader) FetchMessage(ctx context.Context) (kafka.Message, error) {
+	r.n++
+	if r.n == 2 {
+		return kafka.Message{}, errors.New("failed to dial: connection refused")
+	}
+	return r.fakeReader.FetchMessage(ctx)
+}

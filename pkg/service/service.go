@@ -145,7 +145,7 @@ func (rt *Runtime) WaitForTopics(ctx context.Context, k kafkax.Config, timeout t
 
 // Actor is one long-running part of a service: a Kafka consumer, an HTTP server, a feed poller,
 // a lag monitor. Run must return when its context ends, after finishing what it holds (a consumer
-// the batch in hand and its commit, a server its in-flight requests), bounded by the service's
+// the batches in hand and their commits, a server its in-flight requests), bounded by the service's
 // --shutdown-timeout.
 type Actor struct {
 	Name string

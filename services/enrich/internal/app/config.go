@@ -31,7 +31,7 @@ func (c *serveConfig) registerFlags(s *config.Set) {
 	s.String(&c.Output, "output-topic", "NEWSFLOW_ENRICH_OUTPUT_TOPIC", kafkax.TopicEnriched, "topic enriched articles are produced to")
 	s.String(&c.DLQ, "dlq-topic", "NEWSFLOW_ENRICH_DLQ_TOPIC", kafkax.TopicDLQ, "dead-letter topic for records that can never be enriched")
 	s.String(&c.Group, "group", "NEWSFLOW_ENRICH_GROUP", "newsflow-enrich", "Kafka consumer group")
-	s.Int(&c.Workers, "workers", "NEWSFLOW_ENRICH_WORKERS", runtime.GOMAXPROCS(0), "articles enriched in parallel")
+	s.Int(&c.Workers, "workers", "NEWSFLOW_ENRICH_WORKERS", runtime.GOMAXPROCS(0), "articles of one batch enriched in parallel (up to --pipeline-depth batches are in hand at once)")
 	s.Int(&c.MaxBatch, "max-batch", "NEWSFLOW_ENRICH_MAX_BATCH", 256, "messages per batch (produced and committed together)")
 	s.Int(&c.Depth, "pipeline-depth", "NEWSFLOW_ENRICH_PIPELINE_DEPTH", 2, "batches in hand at once: the next batch is enriched while the one before it is being produced (1: one after another); commits stay in order")
 	s.Int64(&c.MaxInflightBytes, "max-inflight-bytes", "NEWSFLOW_ENRICH_MAX_INFLIGHT_BYTES", kafkax.DefaultInflightBytes,

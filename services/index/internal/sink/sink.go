@@ -66,7 +66,7 @@ type Config struct {
 	FlushBytes int
 	// Workers is how many _bulk requests run at once, across every batch in hand: with the
 	// consumer's Depth above 1 the next batch is prepared while these are in flight and takes
-	// the first free worker, so the engine always has Workers requests to work on.
+	// the first free worker, so the engine is not left waiting for a fetch or a prepare.
 	Workers int
 	// Backoff between attempts at the items that failed retryably.
 	Backoff retry.Backoff
@@ -364,7 +364,12 @@ func (s *Sink) send(ctx context.Context, items []*pending, maxBytes int) []verdi
 	if per := (total+parts-1)/parts + total/(8*parts); per < maxBytes {
 		maxBytes = max(per, minChunkBytes)
 	}
+	// Unsent until a request answers: the zero verdict is bulk.OK, and a document no request
+	// carried must never count as indexed.
 	out := make([]verdict, len(items))
+	for i := range out {
+		out[i] = verdict{Class: bulk.Retry, Type: "connection", Reason: "not sent"}
+	}
 	var g errgroup.Group
 	g.SetLimit(s.cfg.Workers)
 	off := 0

@@ -739,3 +739,46 @@ func TestBatchSplitsOnlyBetweenIdleWorkers(t *testing.T) {
 		t.Errorf("a batch sent with both workers idle went in %d requests, want 2 (one per worker)", got)
 	}
 }
+
+// TestShutdownWhileWaitingForAWorker: a batch whose context ends while every worker is busy
+// with another batch's requests is not done: its documents were never sent, so Handle must
+// fail (and nothing be committed) rather than count them indexed.
+func TestShutdownWhileWaitingForAWorker(t *testing.T) {
+	f, d := newFake(), &fakeDLQ{}
+	hold := make(chan struct{})
+	f.whole = func(int, []string) (int, error) {
+		<-hold
+		return 0, nil
+	}
+	s, _ := newSink(f, d, 100) // Workers 3; one document per request
+	first := make(chan error, 1)
+	go func() {
+		var b []kafka.Message
+		for i := 0; i < 3; i++ {
+			b = append(b, msg(int64(i), fmt.Sprintf("big%02d", i)))
+		}
+		first <- s.Handle(context.Background(), b)
+	}()
+	testenvEventually(t, func() bool { f.mu.Lock(); defer f.mu.Unlock(); return len(f.requests) == 3 })
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	err := s.Handle(ctx, []kafka.Message{msg(100, "x00"), msg(101, "x01")})
+	close(hold)
+	if ferr := <-first; ferr != nil {
+		t.Fatal(ferr)
+	}
+	if err == nil {
+		t.Fatal("Handle returned nil with its documents never sent")
+	}
+}
+
+// testenvEventually polls cond every millisecond for up to 5 s.
+func testenvEventually(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatal("condition not met within 5 s")
+}
