@@ -357,3 +357,30 @@ func TestDeadLetterReasonsStartAtZero(t *testing.T) {
 		t.Errorf("%d dead_lettered_total series before any dead letter, want %d (%v)", n, len(deadLetterReasons), deadLetterReasons)
 	}
 }
+
+// TestConcurrentBatchesEnrichEachArticleOnce: under a consumer with Depth 3 the stage handles
+// several small batches at once while produces and dead-letter writes fail now and then; every
+// article is still enriched once, each record and dead letter acknowledged once, and every
+// offset committed.
+func TestConcurrentBatchesEnrichEachArticleOnce(t *testing.T) {
+	out := &fakeWriter{failures: 3}
+	dlq := &fakeWriter{failures: 1}
+	f := newFixture(t, out, dlq)
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &fakeReader{msgs: f.batch}
+	c := &kafkax.Consumer{Reader: r, Handler: f.stage.Handle, Log: quiet, MaxBatch: 2, Linger: 5 * time.Millisecond, Depth: 3,
+		Backoff: retry.Backoff{Initial: time.Millisecond, Max: 2 * time.Millisecond}, DrainTimeout: time.Second}
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	for deadline := time.Now().Add(5 * time.Second); r.commits() < len(f.batch) && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := r.commits(); got != len(f.batch) {
+		t.Fatalf("%d of %d offsets committed", got, len(f.batch))
+	}
+	f.checkOnce(t)
+}
