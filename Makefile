@@ -42,10 +42,11 @@ test:
 	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=10s ./services/ingest/internal/decode
 	$(GO) test -run='^$$' -fuzz=FuzzFastPath -fuzztime=10s ./services/ingest/internal/decode
 	$(GO) test -run='^$$' -fuzz=FuzzRead -fuzztime=10s ./pkg/articleio
-	@# The hand-written HTML check and record encoder are held to what they replaced.
+	@# The hand-written HTML check and record and document encoders are held to what they replaced.
 	$(GO) test -run='^$$' -fuzz=FuzzLooksLikeHTML -fuzztime=10s ./services/ingest/internal/normalize
 	$(GO) test -run='^$$' -fuzz=FuzzAppendJSON -fuzztime=10s ./pkg/article
 	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=10s ./services/index/internal/document
+	$(GO) test -run='^$$' -fuzz=FuzzAppendJSON -fuzztime=10s ./services/index/internal/document
 
 ## test-cluster: a 3-broker Kafka cluster (deploy/local/cluster.sh) loses a broker mid-stream:
 ##     nothing lost or duplicated (not part of `make test`); it starts and stops the cluster itself

@@ -34,52 +34,53 @@ func Encode(w io.Writer, v any) error {
 // added here too (TestAppendJSONCoversEveryField fails until it is).
 func AppendJSON(dst []byte, a *Article) ([]byte, error) {
 	dst = append(dst, `{"id":`...)
-	dst = appendString(dst, a.ID)
+	dst = AppendString(dst, a.ID)
 	if a.Source != "" {
 		dst = append(dst, `,"source":`...)
-		dst = appendString(dst, a.Source)
+		dst = AppendString(dst, a.Source)
 	}
 	if a.URL != "" {
 		dst = append(dst, `,"url":`...)
-		dst = appendString(dst, a.URL)
+		dst = AppendString(dst, a.URL)
 	}
 	dst = append(dst, `,"title":`...)
-	dst = appendString(dst, a.Title)
+	dst = AppendString(dst, a.Title)
 	dst = append(dst, `,"body":`...)
-	dst = appendString(dst, a.Body)
+	dst = AppendString(dst, a.Body)
 	if len(a.Authors) > 0 {
 		dst = append(dst, `,"authors":[`...)
 		for i, au := range a.Authors {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendString(dst, au)
+			dst = AppendString(dst, au)
 		}
 		dst = append(dst, ']')
 	}
 	if a.Language != "" {
 		dst = append(dst, `,"language":`...)
-		dst = appendString(dst, a.Language)
+		dst = AppendString(dst, a.Language)
 	}
 	var err error
 	if !a.PublishedAt.IsZero() {
 		dst = append(dst, `,"published_at":`...)
-		if dst, err = appendTime(dst, a.PublishedAt); err != nil {
+		if dst, err = AppendTime(dst, a.PublishedAt); err != nil {
 			return nil, fmt.Errorf("encoding published_at: %w", err)
 		}
 	}
 	if !a.IngestedAt.IsZero() {
 		dst = append(dst, `,"ingested_at":`...)
-		if dst, err = appendTime(dst, a.IngestedAt); err != nil {
+		if dst, err = AppendTime(dst, a.IngestedAt); err != nil {
 			return nil, fmt.Errorf("encoding ingested_at: %w", err)
 		}
 	}
 	return append(dst, '}'), nil
 }
 
-// appendTime writes t as encoding/json does (Time.MarshalJSON: RFC 3339 with nanoseconds, an
-// error for a year outside 0–9999); AppendText is the same text without the allocation.
-func appendTime(dst []byte, t time.Time) ([]byte, error) {
+// AppendTime writes t as encoding/json does (Time.MarshalJSON: RFC 3339 with nanoseconds, an
+// error for a year outside 0–9999); AppendText is the same text without the allocation. It is
+// exported for the other hand-written encoders of news records (the index stage's document).
+func AppendTime(dst []byte, t time.Time) ([]byte, error) {
 	dst = append(dst, '"')
 	dst, err := t.AppendText(dst)
 	if err != nil {
@@ -90,10 +91,11 @@ func appendTime(dst []byte, t time.Time) ([]byte, error) {
 
 const hexDigits = "0123456789abcdef"
 
-// appendString quotes s as encoding/json does with HTML escaping off: '"' and '\\' and control
+// AppendString quotes s as encoding/json does with HTML escaping off: '"' and '\\' and control
 // characters escaped (\b \f \n \r \t short, the rest as \u00XX), invalid UTF-8 as \ufffd, and
-// U+2028 and U+2029 as \u2028 and \u2029.
-func appendString(dst []byte, s string) []byte {
+// U+2028 and U+2029 as \u2028 and \u2029. It is exported so that the other hand-written encoders
+// (the index stage's document) share this one, fuzzed against encoding/json here.
+func AppendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {

@@ -66,7 +66,7 @@ func FuzzAppendJSON(f *testing.F) {
 }
 
 // TestPlain8 tries every byte value at every position of an otherwise plain word: the word test
-// must flag exactly the bytes appendString escapes or decodes as UTF-8.
+// must flag exactly the bytes AppendString escapes or decodes as UTF-8.
 func TestPlain8(t *testing.T) {
 	for pos := range 8 {
 		for c := range 256 {

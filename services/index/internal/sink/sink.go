@@ -17,7 +17,6 @@ package sink
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -198,7 +197,8 @@ func (s *Sink) prepare(msgs []kafka.Message) ([]*pending, []kafka.Message) {
 			continue
 		}
 		doc := document.From(e, now)
-		src, err := json.Marshal(doc)
+		// AppendJSON, not json.Marshal: the reflection cost a quarter of the stage's CPU.
+		src, err := doc.AppendJSON(nil)
 		if err != nil { // only for values JSON cannot hold; the message can never be indexed
 			dead = append(dead, kafkax.DeadLetter(m, Stage, "encoding document: "+err.Error()))
 			s.countDead("invalid")
