@@ -137,21 +137,29 @@ func (p *fastParser) object() (Raw, bool) {
 		if !ok {
 			return r, false
 		}
-		p.ws()
-		if p.i >= len(p.buf) {
-			return r, false
-		}
-		switch p.buf[p.i] {
-		case ',':
-			p.i++
-			p.ws()
-		case '}':
-			p.i++
-			return r, true
-		default:
-			return r, false
+		if more, ok := p.next('}'); !more {
+			return r, ok
 		}
 	}
+}
+
+// next reads what follows a member or an element, after white space: a ',' (more follows: more
+// and ok) or close (the end: ok only). Anything else is not JSON (neither).
+func (p *fastParser) next(close byte) (more, ok bool) {
+	p.ws()
+	if p.i >= len(p.buf) {
+		return false, false
+	}
+	switch p.buf[p.i] {
+	case ',':
+		p.i++
+		p.ws()
+		return true, true
+	case close:
+		p.i++
+		return false, true
+	}
+	return false, false
 }
 
 // stringOrNull reads a string field; null leaves it empty, as encoding/json does.
@@ -194,19 +202,11 @@ func (p *fastParser) authors() ([]string, bool) {
 			return nil, false
 		}
 		out = append(out, s)
-		p.ws()
-		if p.i >= len(p.buf) {
-			return nil, false
-		}
-		switch p.buf[p.i] {
-		case ',':
-			p.i++
-			p.ws()
-		case ']':
-			p.i++
+		if more, ok := p.next(']'); !more {
+			if !ok {
+				return nil, false
+			}
 			return out, true
-		default:
-			return nil, false
 		}
 	}
 }
@@ -413,19 +413,8 @@ func (p *fastParser) skipValue(depth int) bool {
 			if !p.skipValue(depth + 1) {
 				return false
 			}
-			p.ws()
-			if p.i >= len(p.buf) {
-				return false
-			}
-			switch p.buf[p.i] {
-			case ',':
-				p.i++
-				p.ws()
-			case '}':
-				p.i++
-				return true
-			default:
-				return false
+			if more, ok := p.next('}'); !more {
+				return ok
 			}
 		}
 	case c == '[':
@@ -439,19 +428,8 @@ func (p *fastParser) skipValue(depth int) bool {
 			if !p.skipValue(depth + 1) {
 				return false
 			}
-			p.ws()
-			if p.i >= len(p.buf) {
-				return false
-			}
-			switch p.buf[p.i] {
-			case ',':
-				p.i++
-				p.ws()
-			case ']':
-				p.i++
-				return true
-			default:
-				return false
+			if more, ok := p.next(']'); !more {
+				return ok
 			}
 		}
 	case c == 't':
