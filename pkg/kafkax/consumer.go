@@ -155,16 +155,18 @@ func (c *Consumer) Run(ctx context.Context) error {
 		}()
 		queue <- f // never blocks: at most depth flights exist, each holding a slot
 	}
-	if fetchErr != nil && ctx.Err() == nil && fetching.Err() == nil {
-		// The reader was closed under the consumer: the batches in hand get the drain
-		// deadline, as on shutdown (their commits will most likely fail: redelivered).
+	// The reader was closed (or refused the stage) under a running consumer: the batches in
+	// hand get the drain deadline, as on shutdown (their commits will most likely fail:
+	// redelivered).
+	readerFailed := fetchErr != nil && ctx.Err() == nil && fetching.Err() == nil
+	if readerFailed {
 		time.AfterFunc(drain, cancelWork)
 	}
 	close(queue)
 	if err := <-committed; err != nil {
 		return err
 	}
-	if fetchErr != nil && ctx.Err() == nil && fetching.Err() == nil {
+	if readerFailed {
 		return fmt.Errorf("fetching: %w", fetchErr)
 	}
 	return nil
@@ -181,10 +183,7 @@ func (c *Consumer) gather(ctx context.Context, maxBatch int, maxBytes int64, lin
 			return nil, 0, err
 		}
 		wait := c.Backoff.Delay(failures)
-		c.Log.Warn("fetching failed; fetching again", "failures", failures, "wait", wait, "error", err)
-		if c.OnFetchError != nil {
-			c.OnFetchError(err)
-		}
+		c.fetchFailed(err, "fetching failed; fetching again", "failures", failures, "wait", wait)
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -204,18 +203,24 @@ func (c *Consumer) gather(ctx context.Context, maxBatch int, maxBytes int64, lin
 		m, err := c.Reader.FetchMessage(lctx)
 		if err != nil {
 			if lctx.Err() == nil { // a reader error: reported once, so report it here
-				c.Log.Warn("fetching failed; handling the batch gathered so far", "messages", len(batch), "error", err)
-				if c.OnFetchError != nil {
-					c.OnFetchError(err)
-				}
+				c.fetchFailed(err, "fetching failed; handling the batch gathered so far", "messages", len(batch))
 			}
 			break // linger over, shutdown, or a reader error
 		}
+		b := messageBytes(m)
 		batch = append(batch, m)
-		n += messageBytes(m)
-		c.addHeld(messageBytes(m))
+		n += b
+		c.addHeld(b)
 	}
 	return batch, n, nil
+}
+
+// fetchFailed logs a fetch error the consumer goes on past (msg and attrs say how) and counts it.
+func (c *Consumer) fetchFailed(err error, msg string, attrs ...any) {
+	c.Log.Warn(msg, append(attrs, "error", err)...)
+	if c.OnFetchError != nil {
+		c.OnFetchError(err)
+	}
 }
 
 // fatalFetch tells the fetch errors no wait heals: the broker refuses the stage's credentials or
