@@ -400,11 +400,18 @@ func (s *sentCtx) stage2Features(dst []uint64, i int) []uint64 {
 	return dst
 }
 
-// baseFeatures appends the features of token i shared by both stages.
+// baseFeatures appends the features of token i shared by both stages: those of the word
+// itself, then those of its context.
 func (s *sentCtx) baseFeatures(dst []uint64, i int) []uint64 {
-	a := &s.as[i]
+	return s.contextFeatures(wordFeatures(dst, &s.as[i], s.caps), i)
+}
+
+// wordFeatures appends the features that depend only on the word (and on whether its sentence
+// is in capitals): the same for every occurrence of a word, so that decodeSentence can score
+// them once per word (see wordCache).
+func wordFeatures(dst []uint64, a *attrs, capsSent bool) []uint64 {
 	caps := uint64(0)
-	if s.caps {
+	if capsSent {
 		caps = 1
 	}
 	dst = append(dst,
@@ -412,17 +419,6 @@ func (s *sentCtx) baseFeatures(dst []uint64, i int) []uint64 {
 		mix(tWord, a.word),
 		mix(tLower, a.lower),
 		mix(tShort, a.short),
-		mix(tLowM1, s.lowerAt(i-1)),
-		mix(tLowP1, s.lowerAt(i+1)),
-		mix(tLowM2, s.lowerAt(i-2)),
-		mix(tLowP2, s.lowerAt(i+2)),
-		mix(tShortM1, s.shortAt(i-1)),
-		mix(tShortP1, s.shortAt(i+1)),
-		mix(mix(mix(tShort3, s.shortAt(i-1)), a.short), s.shortAt(i+1)),
-		mix(mix(tBiM1, s.lowerAt(i-1)), a.lower),
-		mix(mix(tBiP1, a.lower), s.lowerAt(i+1)),
-		mix(mix(tCtxL2, s.lowerAt(i-2)), s.lowerAt(i-1)),
-		mix(mix(tCtxR2, s.lowerAt(i+1)), s.lowerAt(i+2)),
 		mix(mix(tCapsSent, caps), a.short),
 		mix(mix(tFlags, uint64(a.flags)), caps),
 	)
@@ -434,6 +430,32 @@ func (s *sentCtx) baseFeatures(dst []uint64, i int) []uint64 {
 			dst = append(dst, mix(tSuf1+uint64(k), a.suf[k]))
 		}
 	}
+	if a.orgKey {
+		dst = append(dst, mix(tOrgKeyP1, 2))
+	}
+	return dst
+}
+
+// contextFeatures appends the features of token i that depend on its neighbours or position.
+func (s *sentCtx) contextFeatures(dst []uint64, i int) []uint64 {
+	a := &s.as[i]
+	caps := uint64(0)
+	if s.caps {
+		caps = 1
+	}
+	dst = append(dst,
+		mix(tLowM1, s.lowerAt(i-1)),
+		mix(tLowP1, s.lowerAt(i+1)),
+		mix(tLowM2, s.lowerAt(i-2)),
+		mix(tLowP2, s.lowerAt(i+2)),
+		mix(tShortM1, s.shortAt(i-1)),
+		mix(tShortP1, s.shortAt(i+1)),
+		mix(mix(mix(tShort3, s.shortAt(i-1)), a.short), s.shortAt(i+1)),
+		mix(mix(tBiM1, s.lowerAt(i-1)), a.lower),
+		mix(mix(tBiP1, a.lower), s.lowerAt(i+1)),
+		mix(mix(tCtxL2, s.lowerAt(i-2)), s.lowerAt(i-1)),
+		mix(mix(tCtxR2, s.lowerAt(i+1)), s.lowerAt(i+2)),
+	)
 	if i == 0 {
 		dst = append(dst, mix(tStart, a.short))
 	}
@@ -445,9 +467,6 @@ func (s *sentCtx) baseFeatures(dst []uint64, i int) []uint64 {
 	}
 	if s.orgKeyAt(i + 2) {
 		dst = append(dst, mix(tOrgKeyP2, 1))
-	}
-	if a.orgKey {
-		dst = append(dst, mix(tOrgKeyP1, 2))
 	}
 	if a.lowKnown && a.flags&fInitCap != 0 {
 		start := uint64(0)

@@ -79,6 +79,49 @@ type docBuf struct {
 	dyn    []uint64
 	part2  [][nTags]float32 // per token of the document: stage-2 weights of the base features
 	starts []int
+	words  wordCache
+}
+
+// wordCache holds the weights of the word features (wordFeatures) of the words a buffer has
+// tagged, kept across the documents that reuse the buffer: in news text most tokens are words
+// seen before ("the", "said", names repeated), and those features are a third of a token's
+// lookups. Bounded: it starts afresh when full.
+type wordCache struct {
+	idx   map[uint64]int32
+	vals  []wordScores
+	feats []uint64
+}
+
+// wordScores are the stage-1 and stage-2 weights of one word's word features.
+type wordScores struct{ s1, s2 [nTags]float32 }
+
+// maxCachedWords bounds a buffer's wordCache (136 bytes a word).
+const maxCachedWords = 1 << 14
+
+// scores returns the weights of a's word features in a sentence that is (or is not) in capitals.
+// Adding them first and the context features after is the order baseFeatures gives training, so
+// the sums are the same, bit for bit, as without the cache.
+func (c *wordCache) scores(w *weights, a *attrs, caps bool) *wordScores {
+	k := a.word
+	if caps {
+		k = mix(k, 1)
+	}
+	if c.idx == nil {
+		c.idx = make(map[uint64]int32, 1024)
+	}
+	if i, ok := c.idx[k]; ok {
+		return &c.vals[i]
+	}
+	if len(c.vals) >= maxCachedWords {
+		clear(c.idx)
+		c.vals = c.vals[:0]
+	}
+	c.vals = append(c.vals, wordScores{})
+	v := &c.vals[len(c.vals)-1]
+	c.feats = wordFeatures(c.feats[:0], a, caps)
+	w.scoreBoth(c.feats, &v.s1, &v.s2)
+	c.idx[k] = int32(len(c.vals) - 1)
+	return v
 }
 
 func (r *Recognizer) getBuf() *docBuf {
@@ -150,11 +193,13 @@ func (r *Recognizer) decodeSentence(b *docBuf, ctx sentCtx, part2 [][nTags]float
 			b.feats = ctx.stage2Features(b.feats[:0], i)
 			r.w.score2(b.feats, &scores)
 		case r.twoStage:
-			part2[i] = [nTags]float32{}
-			b.feats = ctx.baseFeatures(b.feats[:0], i)
+			ws := b.words.scores(r.w, &as[i], caps)
+			scores, part2[i] = ws.s1, ws.s2
+			b.feats = ctx.contextFeatures(b.feats[:0], i)
 			r.w.scoreBoth(b.feats, &scores, &part2[i])
 		default:
-			b.feats = ctx.baseFeatures(b.feats[:0], i)
+			scores = b.words.scores(r.w, &as[i], caps).s1
+			b.feats = ctx.contextFeatures(b.feats[:0], i)
 			r.w.score(b.feats, &scores)
 		}
 		var hp uint8
