@@ -25,7 +25,8 @@ usage:
   enrich serve   [flags]                 consume articles.raw, produce articles.enriched (Kafka)
   enrich extract [flags] [FILE ...]      enrich files or stdin without Kafka; one JSON line out per article
   enrich eval timeml DIR                 date extraction quality on TimeML files (TempEval-3)
-  enrich eval conll FILE                 entity quality on a CoNLL-2003 file (conlleval-style P/R/F1)
+  enrich eval conll [flags] FILE         entity quality on a CoNLL-2003 file (conlleval-style P/R/F1),
+                                         through CoNLL's tokens and through text as extract sees it
 
 Run "enrich COMMAND --help" for the flags of a command. Every flag can also be set by the
 NEWSFLOW_* environment variable shown in its help.

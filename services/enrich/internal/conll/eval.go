@@ -101,6 +101,7 @@ type Scores struct {
 	TokensCorrect  int
 	Sentences      int
 	MismatchedSent int // sentences whose gold and predicted lengths differ (scored as far as both go)
+	Strays         int // text path: mentions that fall on no token span (counted as wrong predictions)
 }
 
 // Add accumulates one sentence: gold and predicted IOB tags of the same tokens.
@@ -172,6 +173,9 @@ func (s Scores) Fprint(w io.Writer) error {
 		s.Tokens, s.Overall.Gold, s.Overall.Pred, s.Overall.Correct)
 	fmt.Fprintf(&b, "accuracy: %6.2f%%; precision: %6.2f%%; recall: %6.2f%%; FB1: %6.2f\n",
 		100*s.Accuracy(), 100*s.Overall.Precision(), 100*s.Overall.Recall(), 100*s.Overall.F1())
+	if s.Strays > 0 {
+		fmt.Fprintf(&b, "%d found phrases fall on no token span (counted as wrong).\n", s.Strays)
+	}
 	types := make([]string, 0, len(s.Types))
 	for t := range s.Types {
 		types = append(types, t)

@@ -12,7 +12,8 @@ import (
 // 0.005. The shipped model is trained on train+valid, so this guards against a broken, stale or
 // badly loaded model file rather than measuring generalisation: a model trained on train.txt
 // alone scores 0.9136 on valid.txt (go run ./cmd/nertrain prints it; TestTrainSmall covers
-// training itself).
+// training itself). What users get, the text path through the enricher, is guarded by
+// TestConllValidTextPath in internal/app.
 const validF1 = 0.9855
 
 func TestConllValid(t *testing.T) {

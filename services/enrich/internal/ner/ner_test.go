@@ -26,6 +26,12 @@ func TestTokenize(t *testing.T) {
 		{"para one\n\npara two", "para|one||para|two"},
 		{"", ""},
 		{"bad \xff\xfe bytes", "bad|bytes"},
+		// Clitics written apart, as in CoNLL text joined by spaces: one token, as when attached.
+		{"Magna 's unit , I 'm sure they ’ve", "Magna|'s|unit|,|I|'m|sure|they|'ve"},
+		{"a 'sorry' note , ' s", "a|'|sorry|'|note|,|'|s"},
+		{"1,000 shares at 5,616.21 ; 1, 2", "1,000|shares|at|5,616.21|;|1|,|2"},
+		{"fell C$ 0.45 to US$1.15 , not ABCD$ 2", "fell|C$|0.45|to|US$|1.15|,|not|ABCD|$|2"},
+		{"ST. LOUIS 1996-08-30 Inc. of St. Petersburg, Fla., and Kansas City, Mo.-based Co", "ST.|LOUIS|1996-08-30|Inc.|of|St.|Petersburg|,|Fla.|,|and|Kansas|City|,|Mo.|-|based|Co"},
 	}
 	for _, tt := range tests {
 		var sents []string

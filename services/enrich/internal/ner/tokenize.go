@@ -25,6 +25,12 @@ var abbreviations = map[string]bool{
 	"Adm": true, "Rev": true, "Hon": true, "vs": true, "No": true, "Jan": true, "Feb": true,
 	"Mar": true, "Apr": true, "Jun": true, "Jul": true, "Aug": true, "Sep": true, "Sept": true,
 	"Oct": true, "Nov": true, "Dec": true, "Mt": true, "Ft": true, "Ave": true, "etc": true,
+	// US states as datelines and addresses write them ("St. Petersburg, Fla.", "Mo.-based").
+	"Ala": true, "Ariz": true, "Ark": true, "Calif": true, "Colo": true, "Conn": true, "Del": true,
+	"Fla": true, "Ga": true, "Ill": true, "Ind": true, "Kan": true, "Ky": true, "La": true, "Md": true,
+	"Mass": true, "Mich": true, "Minn": true, "Miss": true, "Mo": true, "Mont": true, "Neb": true,
+	"Nev": true, "Okla": true, "Ore": true, "Pa": true, "Tenn": true, "Tex": true, "Va": true,
+	"Vt": true, "Wash": true, "Wis": true, "Wyo": true,
 }
 
 // nameParticles stay attached to the name that follows the hyphen ("al-Watan", "bin-Laden").
@@ -36,6 +42,32 @@ var nameParticles = map[string]bool{
 func isWordRune(r rune) bool {
 	return r < utf8.RuneSelf && (('a' <= r && r <= 'z') || ('A' <= r && r <= 'Z') || ('0' <= r && r <= '9')) ||
 		r >= utf8.RuneSelf && r != utf8.RuneError && (unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r))
+}
+
+func isDigit(b byte) bool { return '0' <= b && b <= '9' }
+
+// clitics are the contractions CoNLL-2003 (and the Penn Treebank) write as tokens of their own.
+var clitics = map[string]bool{"s": true, "S": true, "m": true, "M": true, "d": true, "D": true,
+	"ve": true, "VE": true, "ll": true, "LL": true, "re": true, "RE": true}
+
+// cliticLen returns the byte length of a clitic written apart from its word ("'s", "’ve") that
+// starts with the rune of size bytes at s[i], or 0 when there is none there.
+func cliticLen(s string, i, size int) int {
+	if r, _ := utf8.DecodeRuneInString(s[i:]); r != '\'' && r != '’' {
+		return 0
+	}
+	j := i + size
+	k := j
+	for k < len(s) && k-j < 2 && ('a' <= s[k] && s[k] <= 'z' || 'A' <= s[k] && s[k] <= 'Z') {
+		k++
+	}
+	if !clitics[s[j:k]] {
+		return 0
+	}
+	if r, _ := utf8.DecodeRuneInString(s[k:]); k < len(s) && isWordRune(r) {
+		return 0
+	}
+	return k - i
 }
 
 func isJoiner(r rune) bool {
@@ -88,17 +120,35 @@ func tokenize(s string, out [][]token) [][]token {
 						continue
 					}
 				}
+				// A thousands separator keeps a number whole ("1,000", "5,616.21"), as in the
+				// training data.
+				if r2 == ',' && j+1 < len(s) && isDigit(s[j-1]) && isDigit(s[j+1]) {
+					j++
+					continue
+				}
 				break
 			}
-			// Keep the period of abbreviations and initials ("U.S.", "Mr.", "J.").
+			// A currency written with its country's letters is one token ("C$", "US$", "HK$"),
+			// as in the training data, where it is a name (MISC).
+			if j < len(s) && s[j] == '$' && j-i <= 3 && isUpperASCII(s[i:j]) {
+				j++
+			}
+			// Keep the period of abbreviations and initials ("U.S.", "Mr.", "J."), in capitals
+			// too ("ST. LOUIS" in a dateline is one place, not two sentences).
 			if j < len(s) && s[j] == '.' {
 				w := s[i:j]
-				if strings.IndexByte(w, '.') >= 0 || abbreviations[w] || (len(w) == 1 && w[0] >= 'A' && w[0] <= 'Z') {
+				if strings.IndexByte(w, '.') >= 0 || abbreviations[w] || (len(w) == 1 && w[0] >= 'A' && w[0] <= 'Z') ||
+					len(w) > 1 && isUpperASCII(w) && abbreviations[w[:1]+strings.ToLower(w[1:])] {
 					j++
 				}
 			}
 			cur = appendWord(cur, s, i, j)
 			i = j
+		} else if n := cliticLen(s, i, size); n > 0 {
+			// A clitic written apart ("Magna 's", "I 'm", as in CoNLL's own text) is one token,
+			// as when it is attached: "'" then "s" are not what the model was trained on.
+			cur = append(cur, token{start: i, end: i + n, text: "'" + s[i+size:i+n]})
+			i += n
 		} else {
 			j := i + size
 			if r == '.' {
