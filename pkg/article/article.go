@@ -53,9 +53,11 @@ type Entity struct {
 }
 
 // DateMention is one date expression, normalised TIMEX3-style and as a day range.
-// Value is e.g. "2019-08-20", "2019-08", "2014", "201X" or "2019-W34"; GTE and LTE are the first
-// and last calendar day (YYYY-MM-DD) the value covers; Relative says it was resolved against
-// published_at.
+// Value is e.g. "2019-08-20", "2019-08", "2014", "201" (the 2010s) or "2019-W34"; GTE and LTE
+// are the first and last calendar day (YYYY-MM-DD) the value covers; Relative says it was
+// resolved against published_at. A reference to the present, past or future ("now",
+// "recently", "the future") has Value PRESENT_REF, PAST_REF or FUTURE_REF, granularity "ref"
+// and no GTE or LTE: it names no days a chart should count.
 type DateMention struct {
 	Text        string `json:"text"`
 	Field       string `json:"field"`

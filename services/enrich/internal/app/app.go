@@ -17,7 +17,7 @@ import (
 
 // Version is written into every enriched article as enrichment_version; bump it when the model
 // or the date rules change so that documents can be told apart and re-enriched.
-const Version = "newsflow-enrich/1"
+const Version = "newsflow-enrich/2"
 
 const usage = `enrich: find the people, organisations, places, nationalities and dates each article mentions.
 

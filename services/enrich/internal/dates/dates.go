@@ -1,7 +1,9 @@
 // Package dates finds the date expressions in news text and normalises them
-// TIMEX3-style ("2019-08-20", "2019-W34", "201X") with the range of days they
-// cover, resolving relative ones ("yesterday", "on Monday", "last year") against
-// the article's publication time.
+// TIMEX3-style ("2019-08-20", "2019-W34", "201" for the 2010s) with the range of
+// days they cover, resolving relative ones ("yesterday", "on Monday", "last
+// year") against the article's publication time. References to the present,
+// past or future ("now", "recently", "the future") get TimeML's PRESENT_REF,
+// PAST_REF or FUTURE_REF and no range.
 //
 // It is a hand-written scanner, not a set of regular expressions: the text is
 // tokenised once and a small grammar is matched around trigger words (month and

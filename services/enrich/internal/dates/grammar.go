@@ -310,6 +310,8 @@ func (p *parser) at(i int) int {
 			if e := p.ago(i); e > i {
 				return e
 			}
+		case cRef:
+			return p.ref(i)
 		case cNone, cOther, cAgo, cOf, cPod:
 			if t.cap && p.text[t.s:t.e] == "Q" {
 				return p.phrase(i)
@@ -358,7 +360,7 @@ func (p *parser) count(i int) (n, next int) {
 	return 0, i
 }
 
-// ago: "two years ago", "66 years ago today", "a week ago".
+// ago: "two years ago", "66 years ago today", "a week ago", "a year from now".
 func (p *parser) ago(i int) int {
 	n, j := p.count(i)
 	if j == i || n <= 0 || n > 5000 || p.class(j) != cUnit {
@@ -369,11 +371,16 @@ func (p *parser) ago(i int) int {
 		p.emitAnaphor(i, j+2, quarterVal(p.lastQ.y-1, p.lastQ.n, true))
 		return j + 2
 	}
-	if p.class(j+1) != cAgo {
+	e := j + 2
+	switch {
+	case p.class(j+1) == cAgo:
+	case p.isWord(j+1, "from") && p.isWord(j+2, "now"):
+		// "two years from now": the same count forward
+		n, e = -n, j+3
+	default:
 		return i
 	}
 	u := int(p.toks[j].val)
-	e := j + 2
 	var v val
 	switch u {
 	case uDay:
@@ -392,7 +399,7 @@ func (p *parser) ago(i int) int {
 	default:
 		return i
 	}
-	if u >= uMonth && p.class(e) == cRelDay && p.toks[e].val == 0 && p.isWord(e, "today") {
+	if n > 0 && u >= uMonth && p.class(e) == cRelDay && p.toks[e].val == 0 && p.isWord(e, "today") {
 		// "66 years ago today": the same calendar day then
 		switch u {
 		case uMonth:
@@ -564,7 +571,25 @@ func (p *parser) phrase(i int) int {
 	start := i
 	if the && mod == 0 && deic == 0 {
 		start = i + 1
+		// "the future", "the near future"; not "the future of the party"
+		k := j
+		if p.isWord(k, "near") || p.isWord(k, "distant") {
+			k++
+		}
+		if p.class(k) == cRef && p.toks[k].val == rFuture && !fiscal && p.class(k+1) != cOf {
+			p.emit(i, k+1, refVal(rFuture))
+			return k + 1
+		}
 	}
+	if e := p.head(i, start, j, mod, deic, fiscal, the); e > i {
+		return e
+	}
+	return p.deicticRef(i, j, mod, deic, fiscal, the)
+}
+
+// head parses what follows phrase's determiner, modifier and deictic word:
+// see phrase.
+func (p *parser) head(i, start, j, mod, deic int, fiscal, the bool) int {
 	switch p.kind(j) {
 	case kWord:
 		switch p.toks[j].class {
@@ -617,6 +642,112 @@ func (p *parser) phrase(i int) int {
 		}
 	}
 	return i
+}
+
+// deicticRef: "in the past", "current" (TimeML's PRESENT_REF in "its current
+// chairman"), "the then current price" (PAST_REF), when no period follows them.
+func (p *parser) deicticRef(i, j, mod, deic int, fiscal, the bool) int {
+	if mod != 0 || fiscal {
+		return i
+	}
+	switch deic {
+	case dPast:
+		// "in the past", "the past, present and future"; not "the past four
+		// years", "the past few days", "the past tumultuous year" (durations)
+		if !the || j != i+2 || p.quantityNext(j) {
+			return i
+		}
+		p.emit(i, j, refVal(rPast))
+		return j
+	case dCurrent:
+		// "current" qualifies the word after it; "the current" on its own is
+		// the noun, and "current account", "current assets" are accounting terms
+		c := j - 1
+		if k := p.kind(j); k != kNum && k != kWord || p.toks[j].nl {
+			return i
+		}
+		for _, w := range [...]string{"account", "accounts", "assets", "liabilities"} {
+			if p.isWord(j, w) {
+				return i
+			}
+		}
+		if p.isWord(c-1, "then") {
+			p.emit(c-1, j, refVal(rPast))
+		} else {
+			p.emit(c, j, refVal(rPresent))
+		}
+		return j
+	}
+	return i
+}
+
+// quantityNext reports a count or a period word at j or just after it: "the
+// past" then starts a duration, not a reference to the past.
+func (p *parser) quantityNext(j int) bool {
+	if p.kind(j) == kNum {
+		return true
+	}
+	switch p.class(j) {
+	case cNumWord, cOrdWord, cMonth, cWeekday, cSeason, cPod, cHoliday, cDeictic, cMod:
+		return true
+	}
+	for k := j; k < j+3; k++ {
+		if p.class(k) == cUnit || p.kind(k) == kNum {
+			return true
+		}
+		if p.kind(k) != kWord {
+			break
+		}
+	}
+	for _, w := range [...]string{"few", "several", "couple", "many", "dozen"} {
+		if p.isWord(j, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// ref: "now", "currently", "recently", "more recently", "in recent years".
+// "recent" alone and "future" alone are left out: TimeML tags them in too few of
+// their uses ("recent sales", "future earnings").
+func (p *parser) ref(i int) int {
+	r := int(p.toks[i].val)
+	switch {
+	case r == rFuture:
+		return i
+	case p.isWord(i, "recent"):
+		if p.class(i+1) != cUnit || p.toks[i+1].flags&fPlural == 0 {
+			return i
+		}
+		p.emit(i, i+2, refVal(rPast))
+		return i + 2
+	case r == rPresent && p.acronym(i):
+		return i // NOW, the National Organization for Women
+	}
+	s := i
+	if r == rPast && p.isWord(i-1, "more") {
+		s = i - 1
+	}
+	p.emit(s, i+1, refVal(r))
+	return i + 1
+}
+
+// acronym reports an all-capitals word in mixed-case text: "NOW" in "NOW
+// president" is a name, while "WTI NOW 17.00 DLRS" is a headline.
+func (p *parser) acronym(i int) bool {
+	caps := func(k int) bool {
+		if p.kind(k) != kWord {
+			return false
+		}
+		w := p.text[p.toks[k].s:p.toks[k].e]
+		for n := 0; n < len(w); n++ {
+			if w[n] >= 'a' {
+				return false
+			}
+		}
+		return len(w) > 1 || k == i
+	}
+	return caps(i) && !caps(i-1) && !caps(i+1)
 }
 
 // month: "August 21, 2019", "Aug. 21", "August 2019", "March of last year",
@@ -1135,8 +1266,14 @@ func (p *parser) bareYear(j int) bool {
 		// "1990-2000" is a range of years, "post-1959" a year, "2-2014" neither
 		return p.year(j-2) > 0 || p.isWord(j-2, "post") || p.isWord(j-2, "pre") || p.isWord(j-2, "end")
 	}
+	if p.clockTime(j) {
+		return false // "after 1530 EST", "by 1000 local time"
+	}
 	if p.prevCtx(j) {
 		return true
+	}
+	if p.nameYear(j) {
+		return false // "2001 Distributors Inc", "Grantor Trust 1986-A"
 	}
 	// "the 1986/87 crop", "the 2014-15 season"
 	if (p.isPunct(j+1, '/') || p.isDash(j+1)) && p.adj(j+1) && p.adj(j+2) && p.kind(j+2) == kNum &&
@@ -1177,6 +1314,87 @@ func (p *parser) bareYear(j int) bool {
 		return false
 	}
 	return true
+}
+
+// clockTime reports a four-digit number that is a 24-hour clock time: a valid
+// HHMM followed by a time zone ("1530 EST", "1300 GMT") or by "[London|local]
+// time". A zone abbreviation must be capitalised, so "2019 est." (estimated)
+// stays a year.
+func (p *parser) clockTime(j int) bool {
+	n := int(p.toks[j].num)
+	if n/100 > 23 || n%100 > 59 {
+		return false
+	}
+	k := j + 1
+	// the first end of a range: "from 1700 to 2100 local time"
+	if (p.isWord(k, "to") || p.isWord(k, "and") || p.isWord(k, "or") || p.isDash(k)) && p.kind(k+1) == kNum &&
+		p.toks[k+1].nd == 4 && p.clockZone(k+1) {
+		return true
+	}
+	return p.clockZone(j)
+}
+
+// clockZone is clockTime without the range: the number at j and what follows it.
+func (p *parser) clockZone(j int) bool {
+	n := int(p.toks[j].num)
+	if n/100 > 23 || n%100 > 59 {
+		return false
+	}
+	k := j + 1
+	if p.kind(k) != kWord || !p.toks[k].cap {
+		return p.isWord(k, "local") && p.isWord(k+1, "time")
+	}
+	for _, w := range [...]string{"gmt", "utc", "est", "edt", "cst", "cdt", "mst", "mdt", "pst", "pdt", "bst", "cet", "cest"} {
+		if p.isWord(k, w) {
+			return true
+		}
+	}
+	// "1000 London time"; but "the 2012 Olympic time trial"
+	return p.isWord(k+1, "time") && p.flags(j-1)&fDet == 0
+}
+
+// nameYear reports a year that is part of a name rather than a date, with no
+// temporal word before it (prevCtx is checked first): one inside a capitalised
+// run that ends in a company's legal form ("acquired 2001 Distributors Inc",
+// "Spectrum 2000 Inc", "Volvo 1986 Lease Finance Corp"), or one that a series
+// letter follows ("Grantor Trust 1986-A"). A determiner before it keeps it a
+// date: "the 1986 Chevron Corp offer" is about 1986.
+func (p *parser) nameYear(j int) bool {
+	if p.flags(j-1)&fDet != 0 || p.isWord(j-1, "s") && p.isApos(j-2) {
+		return false
+	}
+	prevName := p.kind(j-1) == kWord && p.toks[j-1].cap && p.class(j-1) == cNone && !p.adj(j)
+	// "Trust 1986-A": a series or tranche letter
+	if prevName && p.isDash(j+1) && p.adj(j+1) && p.adj(j+2) && p.kind(j+2) == kWord && p.toks[j+2].cap &&
+		p.toks[j+2].e-p.toks[j+2].s == 1 && !(p.adj(j+3) && p.kind(j+3) == kWord) {
+		return true
+	}
+	// a capitalised run after the year that ends in a legal form; a legal form
+	// right after the year ("for 1985 Group net") needs a name before the year
+	for n, k := 0, j+1; n < 5; n, k = n+1, k+1 {
+		if p.isPunct(k, '&') {
+			continue
+		}
+		if p.kind(k) != kWord || !p.toks[k].cap || p.class(k) != cNone && p.class(k) != cOther || p.toks[k].nl {
+			return false
+		}
+		if legalForm(p.text[p.toks[k].s:p.toks[k].e]) {
+			return n > 0 || prevName
+		}
+	}
+	return false
+}
+
+// legalForm reports a word that ends a company's name: "Inc", "Corp", "Ltd",
+// "Plc", "AG", "Trust", "Holdings"...
+func legalForm(w string) bool {
+	switch w {
+	case "Inc", "INC", "Corp", "CORP", "Co", "CO", "Cos", "Ltd", "LTD", "Plc", "PLC", "plc", "LLC", "Llc",
+		"LP", "AG", "SA", "NV", "GmbH", "Bhd", "Pty", "Corporation", "Incorporated", "Limited",
+		"Company", "Trust", "Fund", "Partners", "Holdings", "Group", "Bancorp", "Associates":
+		return true
+	}
+	return false
 }
 
 // countNoun reports a word that a number counts: a plural ("soldiers") or one

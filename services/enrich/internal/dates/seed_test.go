@@ -21,13 +21,16 @@ func readSeed(t testing.TB) string {
 }
 
 // TestSeed checks the seed article, published Wednesday 2019-08-21: exactly
-// these ten mentions and nothing else ("now", "years of", "Adrian Darya 1" and
-// "one percentage point" are not dates).
+// these twelve mentions and nothing else ("years of", "Adrian Darya 1", "one
+// percentage point" and "sooner" are not dates). Both "now"s are the adverb of
+// time ("Morek is now effectively surrounded", "but now Trump is demanding"),
+// which TimeML tags PRESENT_REF.
 func TestSeed(t *testing.T) {
 	text := readSeed(t)
 	want := []struct{ text, value, gran string }{
 		{"yesterday", "2019-08-20", "day"},          // SOHR reported yesterday
 		{"2014", "2014", "year"},                    // occupied ... since 2014
+		{"now", "PRESENT_REF", "ref"},               // Morek is now effectively surrounded
 		{"Monday", "2019-08-19", "day"},             // On Monday, a Turkish convoy crossed
 		{"yesterday", "2019-08-20", "day"},          // Shamkhani said yesterday
 		{"Monday", "2019-08-19", "day"},             // interview ... on Monday
@@ -35,6 +38,7 @@ func TestSeed(t *testing.T) {
 		{"1979", "1979", "year"},                    // in 1979
 		{"2008", "2008", "year"},                    // the crash that began in 2008
 		{"2008", "2008", "year"},                    // the 2008 crash
+		{"now", "PRESENT_REF", "ref"},               // but now Trump is demanding
 		{"1917", "1917", "year"},                    // in Russia in 1917
 	}
 	got := New().Extract("body", text, time.Date(2019, 8, 21, 8, 0, 0, 0, time.UTC))

@@ -16,10 +16,18 @@ const (
 	gYear
 	gDecade
 	gCentury
+	gRef // PRESENT_REF, PAST_REF, FUTURE_REF: no calendar period, so no day range
 )
 
 var granName = [...]string{gDay: "day", gWeek: "week", gWeekend: "week", gMonth: "month",
-	gQuarter: "quarter", gSeason: "season", gYear: "year", gDecade: "decade", gCentury: "century"}
+	gQuarter: "quarter", gSeason: "season", gYear: "year", gDecade: "decade", gCentury: "century",
+	gRef: "ref"}
+
+// refValue is the TIMEX3 value of a reference to the present, past or future.
+var refValue = [...]string{rPresent: "PRESENT_REF", rPast: "PAST_REF", rFuture: "FUTURE_REF"}
+
+// refVal is "now" (rPresent), "recently" (rPast) or "the future" (rFuture).
+func refVal(r int) val { return val{gran: gRef, n: r, rel: true} }
 
 var seasonCode = [...]string{sSpring: "SP", sSummer: "SU", sFall: "FA", sWinter: "WI"}
 
@@ -141,7 +149,13 @@ func (v val) bounds() (lo, hi time.Time) {
 
 // format writes the TIMEX3 value and the day range. It reports false for dates
 // outside years 1-9999, which TIMEX3 and the search index cannot hold.
+//
+// A reference (gRef) has a value but no range: "now" or "the past" is not a
+// period a date-range query or a chart should count, so gte and lte stay empty.
 func (v val) format(buf []byte) (value, gte, lte string, ok bool) {
+	if v.gran == gRef {
+		return refValue[v.n], "", "", true
+	}
 	lo, hi := v.bounds()
 	if lo.Year() < 1 || hi.Year() > 9999 || lo.Year() > 9999 {
 		return "", "", "", false
@@ -179,8 +193,9 @@ func (v val) format(buf []byte) (value, gte, lte string, ok bool) {
 	case gYear:
 		buf = append4(buf, v.t.Year())
 	case gDecade:
+		// TIMEX3 writes a decade as its first three digits: "199" is the 1990s
 		buf = append4(buf, v.t.Year())
-		buf[len(buf)-1] = 'X'
+		buf = buf[:len(buf)-1]
 	case gCentury:
 		buf = append2(buf, v.y)
 	default:

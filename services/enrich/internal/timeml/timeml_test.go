@@ -59,12 +59,12 @@ func TestSameValue(t *testing.T) {
 	}
 }
 
-// The extractor reached value F1 0.781 and relaxed F1 0.908 on TBAQ-cleaned
+// The extractor reached value F1 0.813 and relaxed F1 0.933 on TBAQ-cleaned
 // (1,535 gold DATE/TIME); the floors are that minus a small margin, so a
 // grammar change that costs accuracy fails here. Lower them only with a reason.
 const (
-	valueF1Floor   = 0.77
-	relaxedF1Floor = 0.90
+	valueF1Floor   = 0.80
+	relaxedF1Floor = 0.92
 )
 
 func TestTempEval3(t *testing.T) {

@@ -197,7 +197,7 @@ func (s Settings) textAnalyzer() string {
 //     entity type, for terms aggregations
 //   - date_mentions: date_range array (format yyyy-MM-dd), each mention's first and last day,
 //     so a range query finds articles that talk about a period
-//   - date_values: keyword array of the mentions' TIMEX3 values ("2019-08-20", "2019-W34", "201X")
+//   - date_values: keyword array of the mentions' TIMEX3 values ("2019-08-20", "2019-W34", "201" for a decade, "PRESENT_REF" for "now")
 //
 // Dynamic mapping is "strict": a field the template does not know is rejected (and dead-lettered
 // with the reason) rather than silently guessed, so code and template cannot drift apart unseen.
