@@ -76,48 +76,75 @@ type docBuf struct {
 	part2  [][nTags]float32 // per token of the document: stage-2 weights of the base features
 	starts []int
 	words  wordCache
+	ids    [][]int32 // per sentence: each token's wordCache entry
 }
 
-// wordCache holds the weights of the word features (wordFeatures) of the words a buffer has
-// tagged, kept across the documents that reuse the buffer: in news text most tokens are words
-// seen before ("the", "said", names repeated), and those features are a third of a token's
-// lookups. Bounded: it starts afresh when full.
+// wordCache holds, for the words a buffer has tagged, what does not depend on where they
+// stand: their lexicon entries (cluster path, common lower-case word) and the weights of their
+// word features (wordFeatures) in ordinary and in capitals sentences. It is kept across the
+// documents that reuse the buffer: in news text most tokens are words seen before ("the",
+// "said", names repeated), and one lookup in this small map replaces several in the big tables
+// (a third of a token's weight lookups, and the cluster and lexicon maps). Bounded: it starts
+// afresh, between documents, when full.
 type wordCache struct {
 	idx   map[uint64]int32
-	vals  []wordScores
+	vals  []wordEntry
 	feats []uint64
+}
+
+// wordEntry is one word's cached lexicon entries and word-feature weights.
+type wordEntry struct {
+	clus   uint32
+	low    bool
+	scored [2]bool // s[caps] is computed
+	s      [2]wordScores
 }
 
 // wordScores are the stage-1 and stage-2 weights of one word's word features.
 type wordScores struct{ s1, s2 [nTags]float32 }
 
-// maxCachedWords bounds a buffer's wordCache (136 bytes a word).
+// maxCachedWords bounds a buffer's wordCache between documents (some 290 bytes a word).
 const maxCachedWords = 1 << 14
 
-// scores returns the weights of a's word features in a sentence that is (or is not) in capitals.
-// Adding them first and the context features after is the order baseFeatures gives training, so
-// the sums are the same, bit for bit, as without the cache.
-func (c *wordCache) scores(w *weights, a *attrs, caps bool) *wordScores {
-	k := a.word
-	if caps {
-		k = mix(k, 1)
-	}
+// startDoc empties a full cache; entries stay valid for the whole document after it.
+func (c *wordCache) startDoc() {
 	if c.idx == nil {
 		c.idx = make(map[uint64]int32, 1024)
-	}
-	if i, ok := c.idx[k]; ok {
-		return &c.vals[i]
 	}
 	if len(c.vals) >= maxCachedWords {
 		clear(c.idx)
 		c.vals = c.vals[:0]
 	}
-	c.vals = append(c.vals, wordScores{})
-	v := &c.vals[len(c.vals)-1]
-	c.feats = wordFeatures(c.feats[:0], a, caps)
-	w.scoreBoth(c.feats, &v.s1, &v.s2)
-	c.idx[k] = int32(len(c.vals) - 1)
-	return v
+}
+
+// entry returns the index of a's entry (a.word and a.lower set), looking the word up in the
+// lexicon on first sight.
+func (c *wordCache) entry(g *gazetteer, low map[uint64]bool, a *attrs) int32 {
+	if i, ok := c.idx[a.word]; ok {
+		return i
+	}
+	c.vals = append(c.vals, wordEntry{clus: g.clusters.path(a), low: low[a.lower]})
+	i := int32(len(c.vals) - 1)
+	c.idx[a.word] = i
+	return i
+}
+
+// scores returns the weights of the word features of entry i (whose word a is) in a sentence
+// that is (or is not) in capitals. Adding them first and the context features after is the
+// order baseFeatures gives training, so the sums are the same, bit for bit, as without the
+// cache.
+func (c *wordCache) scores(w *weights, i int32, a *attrs, caps bool) *wordScores {
+	k := 0
+	if caps {
+		k = 1
+	}
+	e := &c.vals[i]
+	if !e.scored[k] {
+		c.feats = wordFeatures(c.feats[:0], a, caps)
+		w.scoreBoth(c.feats, &e.s[k].s1, &e.s[k].s2)
+		e.scored[k] = true
+	}
+	return &e.s[k]
 }
 
 func (r *Recognizer) getBuf() *docBuf {
@@ -128,14 +155,15 @@ func (r *Recognizer) getBuf() *docBuf {
 }
 
 func (r *Recognizer) putBuf(b *docBuf) {
-	if cap(b.feats) > 1<<16 || len(b.sents) > 4096 || cap(b.part2) > 1<<16 {
+	if cap(b.feats) > 1<<16 || len(b.sents) > 4096 || cap(b.part2) > 1<<16 || len(b.words.vals) > 4*maxCachedWords {
 		return // do not keep the buffers of a pathological document alive
 	}
 	r.bufs.Put(b)
 }
 
-// prepare computes the attributes of every token of a sentence.
-func prepare(g *gazetteer, low map[uint64]bool, words []string, as []attrs) ([]attrs, bool) {
+// prepare computes the attributes of every token of a sentence. With a word cache (tagging),
+// the lexicon entries come from it and ids receives each token's entry; training passes none.
+func prepare(g *gazetteer, low map[uint64]bool, words []string, as []attrs, c *wordCache, ids []int32) ([]attrs, []int32, bool) {
 	as = as[:0]
 	for _, w := range words {
 		as = append(as, attrs{})
@@ -143,11 +171,18 @@ func prepare(g *gazetteer, low map[uint64]bool, words []string, as []attrs) ([]a
 		computeAttrs(a, w)
 	}
 	g.mark(as)
+	ids = ids[:0]
 	for i := range as {
-		as[i].lowKnown = low[as[i].lower]
-		as[i].clus = g.clusters.path(&as[i])
+		if c == nil {
+			as[i].lowKnown = low[as[i].lower]
+			as[i].clus = g.clusters.path(&as[i])
+			continue
+		}
+		id := c.entry(g, low, &as[i])
+		ids = append(ids, id)
+		as[i].lowKnown, as[i].clus = c.vals[id].low, c.vals[id].clus
 	}
-	return as, capsSentence(as)
+	return as, ids, capsSentence(as)
 }
 
 // sentenceOrder lists sentence indexes in tagging order: ordinary sentences first, then
@@ -178,7 +213,7 @@ func typeBit(typ int) uint8 {
 // decodeSentence tags one prepared sentence greedily, left to right, updating the document
 // history. In the first stage of a two-stage model, it also leaves the second stage's weights of
 // the base features in part2, so that the second stage need not look them up again.
-func (r *Recognizer) decodeSentence(b *docBuf, ctx sentCtx, part2 [][nTags]float32, out []int) {
+func (r *Recognizer) decodeSentence(b *docBuf, ctx sentCtx, ids []int32, part2 [][nTags]float32, out []int) {
 	as, caps := ctx.as, ctx.caps
 	var scores [nTags]float32
 	p1, p2 := 0, 0
@@ -190,12 +225,12 @@ func (r *Recognizer) decodeSentence(b *docBuf, ctx sentCtx, part2 [][nTags]float
 			b.feats = ctx.stage2Features(b.feats[:0], i)
 			r.w.score2(b.feats, &scores)
 		case r.twoStage:
-			ws := b.words.scores(r.w, &as[i], caps)
+			ws := b.words.scores(r.w, ids[i], &as[i], caps)
 			scores, part2[i] = ws.s1, ws.s2
 			b.feats = ctx.contextFeatures(b.feats[:0], i)
 			r.w.scoreBoth(b.feats, &scores, &part2[i])
 		default:
-			scores = b.words.scores(r.w, &as[i], caps).s1
+			scores = b.words.scores(r.w, ids[i], &as[i], caps).s1
 			b.feats = ctx.contextFeatures(b.feats[:0], i)
 			r.w.score(b.feats, &scores)
 		}
@@ -247,10 +282,14 @@ func (r *Recognizer) tagDoc(doc [][]string, b *docBuf) {
 	for len(b.sents) < len(doc) {
 		b.sents = append(b.sents, nil)
 	}
+	for len(b.ids) < len(doc) {
+		b.ids = append(b.ids, nil)
+	}
 	b.caps = b.caps[:0]
+	b.words.startDoc()
 	for i, words := range doc {
 		var caps bool
-		b.sents[i], caps = prepare(r.gaz, r.lowKnown, words, b.sents[i])
+		b.sents[i], b.ids[i], caps = prepare(r.gaz, r.lowKnown, words, b.sents[i], &b.words, b.ids[i])
 		b.caps = append(b.caps, caps)
 	}
 	b.order = sentenceOrder(b.caps, b.order)
@@ -284,7 +323,7 @@ func (r *Recognizer) tagDoc(doc [][]string, b *docBuf) {
 			b.tags[si] = make([]int, n)
 		}
 		b.tags[si] = b.tags[si][:n]
-		r.decodeSentence(b, sentCtx{as: b.sents[si], caps: b.caps[si]}, part(si), b.tags[si])
+		r.decodeSentence(b, sentCtx{as: b.sents[si], caps: b.caps[si]}, b.ids[si], part(si), b.tags[si])
 	}
 	for _, t := range b.tags[:len(doc)] {
 		for i := range t {
@@ -303,7 +342,7 @@ func (r *Recognizer) tagDoc(doc [][]string, b *docBuf) {
 	docEvidence(b.sents[:len(doc)], b.s1[:len(doc)], &b.doc)
 	clear(b.hist)
 	for _, si := range b.order {
-		r.decodeSentence(b, sentCtx{as: b.sents[si], caps: b.caps[si], stage2: true}, part(si), b.tags[si])
+		r.decodeSentence(b, sentCtx{as: b.sents[si], caps: b.caps[si], stage2: true}, b.ids[si], part(si), b.tags[si])
 	}
 	for _, t := range b.tags[:len(doc)] {
 		for i := range t {

@@ -324,7 +324,7 @@ func trainStage(docs []TrainDoc, gold [][][]int, low map[uint64]bool, s1 [][][]i
 		caps := make([]bool, len(doc.Words))
 		all := make([][]attrs, len(doc.Words))
 		for s, words := range doc.Words {
-			all[s], caps[s] = prepare(folds[d%2], low, words, nil)
+			all[s], _, caps[s] = prepare(folds[d%2], low, words, nil, nil, nil)
 		}
 		if s1 != nil {
 			docEvidence(all, s1[d], &scratch)
