@@ -12,23 +12,23 @@ func TestAsTextCarriesTagsToTheTextTokens(t *testing.T) {
 	doc := TrainDoc{
 		Words: [][]string{
 			{"SYRIA", "TALKS"},
-			{"DAMASCUS", "1996-08-30"},
+			{"Rebels", "meet", "in", "Idlib"},
 			{"The", "anti-Assad", "rebels", "met", "Ali", "Shamkhani", "."},
 		},
 		Tags: [][]string{
 			{"B-LOC", "O"},
-			{"B-LOC", "O"},
+			{"O", "O", "O", "B-LOC"},
 			{"O", "B-MISC", "O", "O", "B-PER", "I-PER", "O"},
 		},
 	}
 	got := AsText(doc)
 	want := TrainDoc{
 		Words: [][]string{
-			{"DAMASCUS", "1996-08-30", "The", "anti", "-", "Assad", "rebels", "met", "Ali", "Shamkhani", "."},
+			{"Rebels", "meet", "in", "Idlib", "The", "anti", "-", "Assad", "rebels", "met", "Ali", "Shamkhani", "."},
 			{"SYRIA", "TALKS"},
 		},
 		Tags: [][]string{
-			{"B-LOC", "O", "O", "B-MISC", "I-MISC", "I-MISC", "O", "O", "B-PER", "I-PER", "O"},
+			{"O", "O", "O", "B-LOC", "O", "B-MISC", "I-MISC", "I-MISC", "O", "O", "B-PER", "I-PER", "O"},
 			{"B-LOC", "O"},
 		},
 	}
