@@ -72,8 +72,8 @@ func TestKibanaSavedObjects(t *testing.T) {
 	for _, o := range objs {
 		counts[o.Type]++
 	}
-	if counts["search"] < 1 || counts["dashboard"] != 1 {
-		t.Errorf("want a saved search and one dashboard, got %v", counts)
+	if counts["search"] < 1 || counts["dashboard"] != 1 || counts["map"] < 1 {
+		t.Errorf("want a saved search, one dashboard and a map, got %v", counts)
 	}
 	// The dashboard shows articles over time and the top people, organisations, places, sources
 	// and mentioned dates: check by the fields its visualizations aggregate on.
@@ -107,7 +107,7 @@ func TestKibanaSavedObjects(t *testing.T) {
 			shown[f.Field] = true
 		}
 	}
-	for _, f := range []string{"published_at", "entities.person", "entities.org", "entities.loc", "source", "date_values"} {
+	for _, f := range []string{"published_at", "entities.person", "entities.org", "entities.loc", "source", "date_values", "places.location"} {
 		if !shown[f] {
 			t.Errorf("the dashboard has no visualization of %s", f)
 		}
@@ -146,6 +146,10 @@ func TestKibanaFieldsExistInTemplate(t *testing.T) {
 			case strings.HasSuffix(r.Where, "timeFieldName") || strings.HasSuffix(r.Where, "date_histogram aggregation"):
 				if typ != "date" {
 					t.Errorf("%s: %s is %s, want date", r.Where, r.Field, typ)
+				}
+			case strings.HasSuffix(r.Where, " geoField"):
+				if typ != "geo_point" && typ != "geo_shape" {
+					t.Errorf("%s: %s is %s, want geo_point", r.Where, r.Field, typ)
 				}
 			case strings.HasSuffix(r.Where, "terms aggregation") || strings.HasSuffix(r.Where, " sort"):
 				if typ != "keyword" && typ != "date" {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strings"
 )
 
 // MappingFields flattens the mapping of an index template body (PUT _index_template/<name>, as
@@ -76,7 +77,8 @@ type FieldRef struct {
 var kqlField = regexp.MustCompile(`([A-Za-z_][A-Za-z0-9_.]*)\s*:`)
 
 // Fields returns the index fields a saved object refers to: a data view's time field, a saved
-// search's columns, sort and query, a visualization's aggregation fields and query. Kibana
+// search's columns, sort and query, a visualization's aggregation fields and query, a map's
+// layers' geo, tooltip and sort fields. Kibana
 // stores the nested documents (visState, searchSourceJSON, panelsJSON) as JSON strings; they
 // are decoded here, and a malformed one is an error.
 func (o SavedObject) Fields() ([]FieldRef, error) {
@@ -87,6 +89,7 @@ func (o SavedObject) Fields() ([]FieldRef, error) {
 		Sort          [][]string `json:"sort"`
 		VisState      string     `json:"visState"`
 		PanelsJSON    string     `json:"panelsJSON"`
+		LayerListJSON string     `json:"layerListJSON"`
 		Meta          *struct {
 			SearchSourceJSON string `json:"searchSourceJSON"`
 		} `json:"kibanaSavedObjectMeta"`
@@ -124,6 +127,37 @@ func (o SavedObject) Fields() ([]FieldRef, error) {
 		for _, ag := range vs.Aggs {
 			if f, ok := ag.Params["field"].(string); ok {
 				out = append(out, FieldRef{f, fmt.Sprintf("%s %s aggregation", where, ag.Type)})
+			}
+		}
+	}
+	if a.LayerListJSON != "" { // a map: each Elasticsearch layer's geo field, tooltip and sort fields
+		var layers []struct {
+			ID     string `json:"id"`
+			Source struct {
+				Type              string   `json:"type"`
+				GeoField          string   `json:"geoField"`
+				TooltipProperties []string `json:"tooltipProperties"`
+				SortField         string   `json:"sortField"`
+				IndexPatternRef   string   `json:"indexPatternRefName"`
+			} `json:"sourceDescriptor"`
+		}
+		if err := json.Unmarshal([]byte(a.LayerListJSON), &layers); err != nil {
+			return nil, fmt.Errorf("%s: layerListJSON: %w", where, err)
+		}
+		for _, l := range layers {
+			if !strings.HasPrefix(l.Source.Type, "ES_") {
+				continue // a base map or a file layer: no index fields
+			}
+			lw := where + " layer " + l.ID
+			if l.Source.GeoField == "" || l.Source.IndexPatternRef == "" {
+				return nil, fmt.Errorf("%s: an %s layer needs geoField and indexPatternRefName", lw, l.Source.Type)
+			}
+			out = append(out, FieldRef{l.Source.GeoField, lw + " geoField"})
+			for _, f := range l.Source.TooltipProperties {
+				out = append(out, FieldRef{f, lw + " tooltip"})
+			}
+			if l.Source.SortField != "" {
+				out = append(out, FieldRef{l.Source.SortField, lw + " sort"})
 			}
 		}
 	}

@@ -185,6 +185,21 @@ func pipelineEndToEnd(t *testing.T, eng testenv.Engine) {
 	if err != nil || n != 1 {
 		t.Errorf("date-range search for 2019-08-20 found %d (%v)", n, err)
 	}
+	// …and a geo_distance query around Damascus finds it by its places (issue 17): Damascus,
+	// and Syria placed at its capital.
+	n, _, err = pipeline.Search(ctx, r.sc, alias, map[string]any{"size": 0, "track_total_hits": true, "query": map[string]any{"bool": map[string]any{"filter": []any{
+		map[string]any{"ids": map[string]any{"values": []string{seedID}}},
+		map[string]any{"geo_distance": map[string]any{"distance": "100km", "places.location": map[string]any{"lat": 33.5138, "lon": 36.2765}}}}}}})
+	if err != nil || n != 1 {
+		t.Errorf("geo_distance search 100 km around Damascus found %d (%v); seed places %v", n, err, src["places"])
+	}
+	// …and not around Buenos Aires, where none of its places is.
+	n, _, err = pipeline.Search(ctx, r.sc, alias, map[string]any{"size": 0, "track_total_hits": true, "query": map[string]any{"bool": map[string]any{"filter": []any{
+		map[string]any{"ids": map[string]any{"values": []string{seedID}}},
+		map[string]any{"geo_distance": map[string]any{"distance": "100km", "places.location": map[string]any{"lat": -34.6, "lon": -58.4}}}}}}})
+	if err != nil || n != 0 {
+		t.Errorf("geo_distance search around Buenos Aires found %d (%v), want 0", n, err)
+	}
 	// Feed items carry the feed's source name.
 	n, _, err = pipeline.Search(ctx, r.sc, alias, map[string]any{"size": 0, "track_total_hits": true, "query": map[string]any{"term": map[string]any{"source": "wire"}}})
 	if err != nil || n != len(feedIDs) {

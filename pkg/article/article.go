@@ -70,6 +70,21 @@ type DateMention struct {
 	Relative    bool   `json:"relative"`
 }
 
+// Place is a LOC entity resolved to a place of the gazetteer (GeoNames): its name there, what
+// kind of place it is (city, region, country, continent), its ISO 3166-1 alpha-2 country code
+// (empty for a continent) and a point. A country's point is its capital's and a region's the
+// population-weighted mean of its cities', so a map shows them where most of them live rather
+// than at a centroid that may lie in a desert. Entity is the entity's name as the article
+// gives it ("Hama" for the city GeoNames calls "Ḩamāh").
+type Place struct {
+	Entity  string  `json:"entity"`
+	Name    string  `json:"name"`
+	Kind    string  `json:"kind"`
+	Country string  `json:"country,omitempty"`
+	Lat     float64 `json:"lat"`
+	Lon     float64 `json:"lon"`
+}
+
 // Enriched is the value of a message on articles.enriched and what `enrich extract` prints.
 type Enriched struct {
 	Article
@@ -77,6 +92,9 @@ type Enriched struct {
 	EnrichmentVersion string        `json:"enrichment_version"`
 	Entities          []Entity      `json:"entities"`
 	Dates             []DateMention `json:"dates"`
+	// Places are where the LOC entities are: one per entity the gazetteer knows, in the
+	// entities' order; absent in records enriched before places existed.
+	Places []Place `json:"places,omitempty"`
 	// EnrichmentNote says what enrich cut to fit the record into Kafka (mentions first, then
 	// entities, then dates); empty when nothing was cut.
 	EnrichmentNote string `json:"enrichment_note,omitempty"`

@@ -450,5 +450,31 @@ func showSearch(ctx context.Context, out io.Writer, sc *search.Client, alias str
 	for _, h := range hits {
 		fmt.Fprintf(out, "  %s  %v  %v\n", h.ID[:8], h.Source["published_at"], h.Source["title"])
 	}
+	// Places: the articles with a place within 100 km of Damascus (the seed's Syria, placed at
+	// its capital, and Damascus itself), and where the first one's places are.
+	q3 := map[string]any{"size": 3, "track_total_hits": true, "_source": []string{"title", "places"},
+		"query": map[string]any{"geo_distance": map[string]any{"distance": "100km",
+			"places.location": map[string]any{"lat": 33.5138, "lon": 36.2765}}}}
+	total, hits, err = pipeline.Search(ctx, sc, alias, q3)
+	if err != nil {
+		return fmt.Errorf("demo geo search: %w", err)
+	}
+	fmt.Fprintf(out, "== search: a place within 100 km of Damascus (geo_distance on places.location) → %d ==\n", total)
+	for i, h := range hits {
+		fmt.Fprintf(out, "  %s  %v\n", h.ID[:8], h.Source["title"])
+		if i > 0 {
+			continue
+		}
+		places, _ := h.Source["places"].([]any)
+		var parts []string
+		for _, p := range places[:min(len(places), 10)] {
+			m, _ := p.(map[string]any)
+			loc, _ := m["location"].(map[string]any)
+			parts = append(parts, fmt.Sprintf("%v (%v) %v,%v", m["name"], m["country"], loc["lat"], loc["lon"]))
+		}
+		if len(parts) > 0 {
+			fmt.Fprintf(out, "    places: %s\n", strings.Join(parts, "; "))
+		}
+	}
 	return nil
 }

@@ -1,5 +1,5 @@
 // Package enrich turns a raw article into an enriched one: the entities and date mentions of its
-// title and body. It is pure: no I/O, safe for concurrent use, and it always returns a valid
+// title and body, and the places of its LOC entities. It is pure: no I/O, safe for concurrent use, and it always returns a valid
 // enriched article, whatever the input (invalid UTF-8, huge or empty bodies, no publication date).
 package enrich
 
@@ -21,15 +21,22 @@ type DateExtractor interface {
 	Extract(field, text string, published time.Time) []article.DateMention
 }
 
+// PlaceResolver finds where an article's LOC entities are (internal/geo).
+type PlaceResolver interface {
+	Resolve(ents []article.Entity) []article.Place
+}
+
 // DefaultMaxFieldBytes caps the text analysed per field: entities and dates are looked for in the
 // first 256 KiB of a body. News articles are far shorter; the cap bounds the work a pathological
 // record can cause. The stored body itself is never cut.
 const DefaultMaxFieldBytes = 256 << 10
 
-// Enricher combines the two extractors.
+// Enricher combines the two extractors and the place resolver.
 type Enricher struct {
 	Entities EntityExtractor
 	Dates    DateExtractor
+	// Places resolves the LOC entities to places; nil leaves places out.
+	Places PlaceResolver
 	// Version names the models and rules, so documents can be re-enriched when they change.
 	Version string
 	// MaxFieldBytes caps the text analysed per field (DefaultMaxFieldBytes when 0).
@@ -67,6 +74,9 @@ func (e *Enricher) Enrich(a article.Article) article.Enriched {
 		if ents := e.Entities.Extract(title, body); ents != nil {
 			out.Entities = ents
 		}
+	}
+	if e.Places != nil {
+		out.Places = e.Places.Resolve(out.Entities)
 	}
 	if e.Dates != nil {
 		out.Dates = append(out.Dates, e.Dates.Extract(article.FieldTitle, title, ref)...)

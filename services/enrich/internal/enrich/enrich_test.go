@@ -80,3 +80,43 @@ func TestCap(t *testing.T) {
 		}
 	}
 }
+
+// placeRecorder is a hand-written fake of PlaceResolver: one place per LOC entity it is given.
+type placeRecorder struct{ got [][]article.Entity }
+
+func (p *placeRecorder) Resolve(ents []article.Entity) []article.Place {
+	p.got = append(p.got, ents)
+	var out []article.Place
+	for _, e := range ents {
+		if e.Type == article.TypeLoc {
+			out = append(out, article.Place{Entity: e.Name, Name: e.Name, Kind: "city", Country: "SY", Lat: 35, Lon: 36})
+		}
+	}
+	return out
+}
+
+type locs []article.Entity
+
+func (l locs) Extract(title, body string) []article.Entity { return l }
+
+// TestEnrichResolvesPlaces: the resolver sees the article's entities, and its places are the
+// enriched article's; without a resolver there are none (and no "places" in the JSON).
+func TestEnrichResolvesPlaces(t *testing.T) {
+	ents := locs{{Name: "Hama", Type: article.TypeLoc}, {Name: "Assad", Type: article.TypePerson}}
+	pr := &placeRecorder{}
+	got := (&Enricher{Entities: ents, Places: pr}).Enrich(article.Article{Title: "T", Body: "Hama"})
+	if len(pr.got) != 1 || len(pr.got[0]) != 2 {
+		t.Fatalf("resolver was given %v, want the article's two entities", pr.got)
+	}
+	if len(got.Places) != 1 || got.Places[0].Entity != "Hama" || got.Places[0].Country != "SY" {
+		t.Fatalf("places %+v", got.Places)
+	}
+	b, err := article.Marshal(got)
+	if err != nil || !strings.Contains(string(b), `"places":[{"entity":"Hama","name":"Hama","kind":"city","country":"SY","lat":35,"lon":36}]`) {
+		t.Fatalf("JSON %s (%v)", b, err)
+	}
+	none := (&Enricher{Entities: ents}).Enrich(article.Article{Title: "T", Body: "Hama"})
+	if b, _ := article.Marshal(none); none.Places != nil || strings.Contains(string(b), `"places"`) {
+		t.Fatalf("without a resolver: %s", b)
+	}
+}

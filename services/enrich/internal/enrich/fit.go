@@ -17,7 +17,7 @@ var mentionCaps = []int{64, 16, 4, 1}
 // ingest accepted fits in a record, but its enrichment (every mention of every entity, every
 // date) can push it over, and dead-lettering it would lose an article that is fine. So Fit
 // trims, cheapest loss first: mentions beyond the first few per entity, then repeated date
-// mentions, then entities from the end of the list, then date mentions from the end. What it cut is said in enrichment_note,
+// mentions, then entities from the end of the list (with their places), then date mentions from the end. What it cut is said in enrichment_note,
 // which the index stores. An error means even the bare article does not fit (a dead letter).
 func Fit(e article.Enriched, limit int) (value []byte, note string, err error) {
 	v, err := article.Marshal(e)
@@ -31,6 +31,7 @@ func Fit(e article.Enriched, limit int) (value []byte, note string, err error) {
 	// Work on copies: e's slices may be shared with the caller.
 	e.Entities = append([]article.Entity(nil), e.Entities...)
 	e.Dates = append([]article.DateMention(nil), e.Dates...)
+	places := e.Places
 	var cuts []string
 	try := func() bool {
 		e.EnrichmentNote = "trimmed to fit a Kafka record (" + fmt.Sprint(size) + " bytes enriched): " + strings.Join(cuts, "; ")
@@ -81,6 +82,7 @@ func Fit(e article.Enriched, limit int) (value []byte, note string, err error) {
 	base := len(cuts)
 	for n, all := len(e.Entities)/2, len(e.Entities); n >= 0 && all > 0; n /= 2 {
 		e.Entities = e.Entities[:n]
+		e.Places = placesOf(e.Entities, places) // a place goes with its entity
 		cuts = append(cuts[:base], fmt.Sprintf("kept the first %d of %d entities", n, all))
 		if try() {
 			return v, e.EnrichmentNote, nil
@@ -104,6 +106,26 @@ func Fit(e article.Enriched, limit int) (value []byte, note string, err error) {
 		return nil, "", fmt.Errorf("encoding enriched article: %w", err)
 	}
 	return nil, "", fmt.Errorf("%w: the article alone is %d bytes encoded, more than a record may carry (%d)", ErrTooLarge, len(v), limit)
+}
+
+// placesOf returns the places of ps whose LOC entity is among ents, in a new slice.
+func placesOf(ents []article.Entity, ps []article.Place) []article.Place {
+	if len(ps) == 0 {
+		return nil
+	}
+	loc := map[string]bool{}
+	for _, en := range ents {
+		if en.Type == article.TypeLoc {
+			loc[en.Name] = true
+		}
+	}
+	var out []article.Place
+	for _, p := range ps {
+		if loc[p.Entity] {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // ErrTooLarge marks an article too big for one record even with its enrichment trimmed away.

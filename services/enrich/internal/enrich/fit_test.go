@@ -73,3 +73,37 @@ func TestFitKeepsMarkupOneByte(t *testing.T) {
 		t.Fatalf("round trip: %v, body equal %v", err, back.Body == body)
 	}
 }
+
+// TestFitCutsPlacesWithTheirEntities: when entities are cut, their places go with them, and the
+// places of the entities kept stay.
+func TestFitCutsPlacesWithTheirEntities(t *testing.T) {
+	const limit = 1_000_000
+	e := article.Enriched{Article: article.Article{ID: "p", Title: "T", Body: strings.Repeat("x", 600_000)}}
+	for i := 0; i < 4000; i++ {
+		name := fmt.Sprintf("Place %d %s", i, strings.Repeat("y", 60))
+		e.Entities = append(e.Entities, article.Entity{Name: name, Type: article.TypeLoc})
+		e.Places = append(e.Places, article.Place{Entity: name, Name: name, Kind: "city", Country: "SY", Lat: 35, Lon: 36})
+	}
+	v, note, err := Fit(e, limit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got article.Enriched
+	if err := json.Unmarshal(v, &got); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(note, "entities") || len(got.Entities) == 0 || len(got.Entities) == 4000 {
+		t.Fatalf("note %q, %d entities: want some entities cut", note, len(got.Entities))
+	}
+	if len(got.Places) != len(got.Entities) {
+		t.Fatalf("%d places for %d entities", len(got.Places), len(got.Entities))
+	}
+	for i, p := range got.Places {
+		if p.Entity != got.Entities[i].Name {
+			t.Fatalf("place %d is of %q, entity %d is %q", i, p.Entity, i, got.Entities[i].Name)
+		}
+	}
+	if len(e.Places) != 4000 {
+		t.Fatal("Fit changed the caller's places")
+	}
+}

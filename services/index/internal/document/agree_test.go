@@ -31,6 +31,9 @@ var agreementSeeds = []string{
 	`{"id":"a","authors":"not a list","published_at":"2020-01-01T00:00:00Z"}`,
 	`{"id":"a","published_at":"2020-01-01T00:00:00Z"} trailing`,
 	`  {"id":"ws","published_at":"2020-01-01T00:00:00Z"}  `,
+	`{"id":"geo","published_at":"2019-08-21T00:00:00Z","places":[{"entity":"Hama","name":"Ḩamāh","kind":"city","country":"SY","lat":35.1318,"lon":36.7578},{"entity":"X","lat":1e-7,"lon":-180},{"lat":35,"lon":3.6e1,"extra":true},null]}`,
+	`{"id":"geo-bad","published_at":"2019-08-21T00:00:00Z","places":[{"name":"x","lat":"35","lon":36}]}`,
+	`{"id":"geo-obj","published_at":"2019-08-21T00:00:00Z","places":{"name":"x"}}`,
 }
 
 // TestDecodeAgreesWithEncodingJSON: on every seed the decoder accepts what encoding/json accepts

@@ -33,8 +33,25 @@ type Document struct {
 	EnrichmentVersion string      `json:"enrichment_version,omitempty"`
 	EnrichmentNote    string      `json:"enrichment_note,omitempty"`
 	Entities          Entities    `json:"entities"`
+	Places            []Place     `json:"places,omitempty"`
 	DateMentions      []DateRange `json:"date_mentions,omitempty"`
 	DateValues        []string    `json:"date_values,omitempty"`
+}
+
+// Place is where one of the article's LOC entities is (article.Place): its gazetteer name,
+// country code and kind as keywords, for terms aggregations and filters, and its point as a
+// geo_point, for maps and geo_distance queries.
+type Place struct {
+	Name     string   `json:"name,omitempty"`
+	Country  string   `json:"country,omitempty"`
+	Kind     string   `json:"kind,omitempty"`
+	Location GeoPoint `json:"location"`
+}
+
+// GeoPoint is a geo_point in its object form, which Elasticsearch and OpenSearch both take.
+type GeoPoint struct {
+	Lat float64 `json:"lat"`
+	Lon float64 `json:"lon"`
 }
 
 // Entities holds the distinct entity names per type, as keyword arrays for terms aggregations.
@@ -111,7 +128,8 @@ func Decode(value []byte) (article.Enriched, error) {
 
 // From maps an enriched article to its document; now becomes indexed_at. Entity names are
 // de-duplicated per type in first-seen order; an unknown type counts as MISC so that nothing the
-// enrichment found is lost. Date mentions without a day range keep their value only.
+// enrichment found is lost. Places are de-duplicated too, and those without a valid point left
+// out. Date mentions without a day range keep their value only.
 func From(e article.Enriched, now time.Time) Document {
 	d := Document{
 		ID:                e.ID,
@@ -150,6 +168,20 @@ func From(e article.Enriched, now time.Time) Document {
 		seen[key] = true
 		*dst = append(*dst, name)
 	}
+	// One place per distinct place ("US" and "United States" are one), and none with a point
+	// the engine would refuse: a malformed geo_point fails the whole document.
+	seenPlace := map[Place]bool{}
+	for _, p := range e.Places {
+		if !validPoint(p.Lat, p.Lon) {
+			continue
+		}
+		dp := Place{Name: strings.TrimSpace(p.Name), Country: p.Country, Kind: p.Kind,
+			Location: GeoPoint{Lat: p.Lat, Lon: p.Lon}}
+		if !seenPlace[dp] {
+			seenPlace[dp] = true
+			d.Places = append(d.Places, dp)
+		}
+	}
 	seenVal := map[string]bool{}
 	for _, dm := range e.Dates {
 		if dm.GTE != "" || dm.LTE != "" {
@@ -181,6 +213,11 @@ func Version(e article.Enriched) int64 {
 		return 0
 	}
 	return max(e.IngestedAt.UnixMicro(), 0)
+}
+
+// validPoint is a latitude and longitude a geo_point takes (NaN compares false: out).
+func validPoint(lat, lon float64) bool {
+	return lat >= -90 && lat <= 90 && lon >= -180 && lon <= 180
 }
 
 func timePtr(t time.Time) *time.Time {

@@ -3,6 +3,7 @@ package document_test
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -57,7 +58,21 @@ func TestFrom(t *testing.T) {
 			{Value: "2019-W34", GTE: "2019-08-19", LTE: "2019-08-25"},
 		},
 	}
+	e.Places = []article.Place{
+		{Entity: "US", Name: "United States", Kind: "country", Country: "US", Lat: 38.8951, Lon: -77.0364},
+		{Entity: "Hama", Name: "Ḩamāh", Kind: "city", Country: "SY", Lat: 35.1318, Lon: 36.7578},
+		{Entity: "United States", Name: "United States", Kind: "country", Country: "US", Lat: 38.8951, Lon: -77.0364},
+		{Entity: "Nowhere", Name: "Nowhere", Kind: "city", Lat: 91, Lon: 0},
+		{Entity: "Nowhere", Name: "Nowhere", Kind: "city", Lat: 0, Lon: math.NaN()},
+	}
 	d := document.From(e, now)
+	wantPlaces := []document.Place{
+		{Name: "United States", Country: "US", Kind: "country", Location: document.GeoPoint{Lat: 38.8951, Lon: -77.0364}},
+		{Name: "Ḩamāh", Country: "SY", Kind: "city", Location: document.GeoPoint{Lat: 35.1318, Lon: 36.7578}},
+	}
+	if !reflect.DeepEqual(d.Places, wantPlaces) {
+		t.Errorf("places %+v, want %+v (one per place, none without a valid point)", d.Places, wantPlaces)
+	}
 	want := document.Entities{Person: []string{"Ali Shamkhani"}, Org: []string{"UN", "Iran"}, Loc: []string{"Iran"}, Misc: []string{"Syrian", "Olympics"}}
 	if !reflect.DeepEqual(d.Entities, want) {
 		t.Errorf("entities %+v, want %+v", d.Entities, want)
@@ -88,9 +103,23 @@ func TestFrom(t *testing.T) {
 			t.Errorf("document field %q is not in the mapping", f)
 		}
 	}
-	for f := range fields["entities"].(map[string]any) {
-		if _, ok := props["entities"].(map[string]any)["properties"].(map[string]any)[f]; !ok {
-			t.Errorf("entities.%s is not in the mapping", f)
+	for _, obj := range []string{"entities", "places"} {
+		var members map[string]any
+		switch v := fields[obj].(type) {
+		case map[string]any:
+			members = v
+		case []any:
+			members = v[0].(map[string]any)
+		}
+		if len(members) == 0 {
+			t.Errorf("%s: nothing to check in %s", obj, b)
+		}
+		mapped, _ := props[obj].(map[string]any)
+		mprops, _ := mapped["properties"].(map[string]any)
+		for f := range members {
+			if _, ok := mprops[f]; !ok {
+				t.Errorf("%s.%s is not in the mapping", obj, f)
+			}
 		}
 	}
 }

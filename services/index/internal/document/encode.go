@@ -2,7 +2,9 @@ package document
 
 import (
 	"fmt"
+	"math"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/newsflow/newsflow/pkg/article"
@@ -60,6 +62,33 @@ func (d *Document) AppendJSON(dst []byte) ([]byte, error) {
 	dst = dropLeadingComma(dst, n)
 	dst = append(dst, '}')
 
+	if len(d.Places) > 0 {
+		dst = append(dst, `,"places":[`...)
+		for i, p := range d.Places {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, '{')
+			n := len(dst)
+			dst = appendOptional(dst, `,"name":`, p.Name)
+			dst = appendOptional(dst, `,"country":`, p.Country)
+			dst = appendOptional(dst, `,"kind":`, p.Kind)
+			dst = dropLeadingComma(dst, n)
+			if len(dst) > n {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, `"location":{"lat":`...)
+			if dst, err = appendFloat(dst, p.Location.Lat); err != nil {
+				return nil, err
+			}
+			dst = append(dst, `,"lon":`...)
+			if dst, err = appendFloat(dst, p.Location.Lon); err != nil {
+				return nil, err
+			}
+			dst = append(dst, "}}"...)
+		}
+		dst = append(dst, ']')
+	}
 	if len(d.DateMentions) > 0 {
 		dst = append(dst, `,"date_mentions":[`...)
 		for i, r := range d.DateMentions {
@@ -113,6 +142,25 @@ func appendTime(dst []byte, key string, t time.Time) ([]byte, error) {
 	return dst, nil
 }
 
+// appendFloat writes f as encoding/json writes a float64: the shortest decimal that reads back
+// as f, in exponent form only below 1e-6 or from 1e21 on, with a one-digit negative exponent
+// written "e-7", not "e-07". NaN and the infinities are errors, as in json.Marshal.
+func appendFloat(dst []byte, f float64) ([]byte, error) {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return nil, fmt.Errorf("encoding place location: unsupported value %v", f)
+	}
+	format := byte('f')
+	if a := math.Abs(f); a != 0 && (a < 1e-6 || a >= 1e21) {
+		format = 'e'
+	}
+	dst = strconv.AppendFloat(dst, f, format, -1, 64)
+	if n := len(dst); format == 'e' && n >= 4 && dst[n-4] == 'e' && dst[n-3] == '-' && dst[n-2] == '0' {
+		dst[n-2] = dst[n-1]
+		dst = dst[:n-1]
+	}
+	return dst, nil
+}
+
 // dropLeadingComma removes the comma at dst[at], if there is one, from the first member written
 // into an object opened just before at.
 func dropLeadingComma(dst []byte, at int) []byte {
@@ -137,6 +185,9 @@ func (d *Document) sizeHint() int {
 	}
 	for _, r := range d.DateMentions {
 		n += len(`{"gte":"","lte":""},`) + len(r.GTE) + len(r.LTE)
+	}
+	for _, p := range d.Places {
+		n += len(`{"name":"","country":"","kind":"","location":{"lat":,"lon":}},`) + 2*24 + len(p.Name) + len(p.Country) + len(p.Kind)
 	}
 	return n
 }

@@ -2,6 +2,7 @@ package document
 
 import (
 	"encoding/json"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -54,6 +55,9 @@ func fill(t *testing.T, v reflect.Value, name string, n *int) {
 		tm := time.Date(1987, 3, 2, 10, 0, *n, 5000, time.UTC)
 		v.Set(reflect.ValueOf(&tm))
 		return
+	case float64:
+		v.SetFloat(-35.1318 + float64(*n)/7) // not a short decimal
+		return
 	}
 	switch v.Kind() {
 	case reflect.Struct:
@@ -103,6 +107,24 @@ func TestAppendJSONCoversEveryField(t *testing.T) {
 	for _, r := range []DateRange{{}, {GTE: "1987-03-02"}, {LTE: "1987-03-02"}} {
 		c := d
 		c.DateMentions = []DateRange{r, r}
+		sameDocument(t, &c)
+	}
+	// Places with members left out, and points in every form a float64 takes in JSON.
+	for _, p := range []Place{
+		{}, {Name: "Ḩamāh"}, {Country: "SY"}, {Kind: "city"}, {Name: "Hama", Kind: "region"},
+		{Location: GeoPoint{Lat: 35.1318, Lon: 36.7578}}, {Location: GeoPoint{Lat: -90, Lon: 180}},
+		{Location: GeoPoint{Lat: 1e-7, Lon: -1.5e-9}}, {Location: GeoPoint{Lat: 1e21, Lon: 5e-324}},
+		{Location: GeoPoint{Lat: math.Copysign(0, -1), Lon: 123456789012345678}},
+	} {
+		c := d
+		c.Places = []Place{p, p}
+		sameDocument(t, &c)
+	}
+	for _, bad := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+		c := d
+		c.Places = []Place{{Name: "x", Location: GeoPoint{Lat: 1, Lon: bad}}}
+		sameDocument(t, &c) // json.Marshal fails: AppendJSON must too
+		c.Places = []Place{{Location: GeoPoint{Lat: bad}}}
 		sameDocument(t, &c)
 	}
 
@@ -179,6 +201,15 @@ func FuzzAppendJSON(f *testing.F) {
 		}
 		if mask&(1<<14) != 0 {
 			d.EnrichedAt = &tm
+		}
+		// Places nil, empty or two (mask has no bits left: the zone picks), at points from the
+		// bits of the times: any float64, NaN and the infinities included.
+		if pick := (zone%3 + 3) % 3; pick > 0 {
+			d.Places = []Place{}
+			for i := range 2 * (pick - 1) {
+				d.Places = append(d.Places, Place{Name: []string{name, title}[i], Country: gte, Kind: lte,
+					Location: GeoPoint{Lat: math.Float64frombits(uint64(sec) + uint64(i)), Lon: float64(nsec) / 1e7}})
+			}
 		}
 		if ranges := list(7, gte, lte); ranges != nil {
 			d.DateMentions = []DateRange{}

@@ -1,7 +1,7 @@
 // Package schema is the search index's contract, without I/O: the names of the monthly and yearly
 // indices, the window of publication times that may create one, the read alias and the index template, and the template's mapping. Everything here must work on
 // Elasticsearch 8 and OpenSearch 2 alike, so it uses only features both share (composable index
-// templates, keyword/text/date/date_range fields, a built-in analyzer chosen by Settings).
+// templates, keyword/text/date/date_range/geo_point fields, a built-in analyzer chosen by Settings).
 package schema
 
 import (
@@ -21,7 +21,11 @@ import (
 // Version 2: the strict mapping gained enrichment_note (enrich trims records too large for Kafka
 // and says so there), documents carry external versions, and years before Names.MonthlyFrom get
 // one index per year.
-const Version = 2
+//
+// Version 3: places (the LOC entities geocoded: places.location geo_point, places.name,
+// places.country, places.kind keywords). A version-2 index's strict mapping refuses a document
+// with places, so they go to -v3 indices.
+const Version = 3
 
 // Entity field names under "entities", one keyword array per entity type, so that a terms
 // aggregation on e.g. entities.person charts the people most mentioned.
@@ -30,6 +34,14 @@ const (
 	EntityOrg    = "org"
 	EntityLoc    = "loc"
 	EntityMisc   = "misc"
+)
+
+// Place field names under "places", one object per place an article's LOC entities name.
+const (
+	PlaceName     = "name"
+	PlaceCountry  = "country"
+	PlaceKind     = "kind"
+	PlaceLocation = "location" // geo_point
 )
 
 // Names derives every name the index stage uses from one prefix, so tests and parallel
@@ -198,6 +210,9 @@ func (s Settings) textAnalyzer() string {
 //   - date_mentions: date_range array (format yyyy-MM-dd), each mention's first and last day,
 //     so a range query finds articles that talk about a period
 //   - date_values: keyword array of the mentions' TIMEX3 values ("2019-08-20", "2019-W34", "201" for a decade, "PRESENT_REF" for "now")
+//   - places: object array, one per distinct place of the LOC entities: location geo_point
+//     (maps, geo_distance), name, country (ISO 3166-1 alpha-2) and kind (city, region, country,
+//     continent) keywords
 //
 // Dynamic mapping is "strict": a field the template does not know is rejected (and dead-lettered
 // with the reason) rather than silently guessed, so code and template cannot drift apart unseen.
@@ -240,6 +255,12 @@ func (n Names) Template(version int, s Settings) map[string]any {
 						EntityOrg:    map[string]any{"type": "keyword", "ignore_above": 256},
 						EntityLoc:    map[string]any{"type": "keyword", "ignore_above": 256},
 						EntityMisc:   map[string]any{"type": "keyword", "ignore_above": 256},
+					}},
+					"places": map[string]any{"properties": map[string]any{
+						PlaceName:     map[string]any{"type": "keyword", "ignore_above": 256},
+						PlaceCountry:  kw,
+						PlaceKind:     kw,
+						PlaceLocation: map[string]any{"type": "geo_point"},
 					}},
 					"date_mentions": map[string]any{"type": "date_range", "format": "yyyy-MM-dd"},
 					"date_values":   kw,

@@ -155,6 +155,12 @@ func TestTemplateMapping(t *testing.T) {
 	if m.Properties["date_mentions"]["format"] != "yyyy-MM-dd" {
 		t.Errorf("date_mentions format %v", m.Properties["date_mentions"]["format"])
 	}
+	places := m.Properties["places"]["properties"].(map[string]any)
+	for f, want := range map[string]string{schema.PlaceName: "keyword", schema.PlaceCountry: "keyword", schema.PlaceKind: "keyword", schema.PlaceLocation: "geo_point"} {
+		if places[f].(map[string]any)["type"] != want {
+			t.Errorf("places.%s: %v, want %s", f, places[f], want)
+		}
+	}
 	ents := m.Properties["entities"]["properties"].(map[string]any)
 	for _, f := range []string{schema.EntityPerson, schema.EntityOrg, schema.EntityLoc, schema.EntityMisc} {
 		if ents[f].(map[string]any)["type"] != "keyword" {

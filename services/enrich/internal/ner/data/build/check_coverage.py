@@ -49,6 +49,7 @@ SUFFIXES = ["Inc", "Inc.", "Ltd", "Co", "Co.", "Corp", "LLC", "PLC", "AG", "S.A.
 NOT_SUFFIXES = ["as", "at", "ok", "pt", "and", "a", "the", "of", "AS", "OK", "co", "company",
                 "Company", "PER", "SON"]
 MAX_GZ_BYTES = 800 * 1024
+MAX_GEO_GZ_BYTES = 2500 * 1000
 
 
 def km(a, b, c, d):
@@ -118,6 +119,12 @@ def main():
         print("%s: %d bytes" % (os.path.basename(p), sz))
         if sz > MAX_GZ_BYTES:
             fail("%s is %d bytes, above %d" % (p, sz, MAX_GZ_BYTES))
+    # the geocoder's table (issue 17) holds every city of 5,000 or more: its own budget
+    geo = os.path.join(HERE, "..", "..", "..", "geo", "data", "places.gen.tsv.gz")
+    sz = os.path.getsize(geo)
+    print("places.gen.tsv.gz: %d bytes" % sz)
+    if sz > MAX_GEO_GZ_BYTES:
+        fail("%s is %d bytes, above %d" % (geo, sz, MAX_GEO_GZ_BYTES))
 
     # ---- places
     idx = {}

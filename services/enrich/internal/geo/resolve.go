@@ -1,0 +1,216 @@
+package geo
+
+import (
+	"math"
+	"strings"
+
+	"github.com/newsflow/newsflow/pkg/article"
+)
+
+// The score of a candidate place is log10(population) plus these. The numbers are chosen so
+// that, in order:
+//   - a country or continent beats a city of the same name unless the article places that city
+//     ("Georgia" is the country, unless the article also names Atlanta);
+//   - a city beats the region of the same name ("New York"): a region's population is the sum
+//     of its cities', so its lead is discounted (regionPenalty, a factor of 10);
+//   - a city in a region the article names beats a city ten to a hundred times larger
+//     elsewhere ("Paris" beside "Texas": 4.4 + 1 + 3 against 6.3), if the city has that name
+//     as its own: GeoNames' alternates hold old and foreign names ("Washington" is an old name
+//     of Piqua, Ohio), too weak for so strong a hint;
+//   - a region that holds a city the article names beats a country of its name ("Georgia"
+//     beside "Atlanta"); a city is no hint for another city of its region ("Washington"
+//     beside "London" is not the town in England);
+//   - a place in a country the article names beats one up to ten times larger elsewhere
+//     ("Hama" in an article about Syria), but not more: nearly every business story names
+//     the United States, and "Paris" beside "U.S." is still the French one.
+const (
+	countryBonus  = 3.0 // kind country or continent
+	regionPenalty = 1.0
+	inCountry     = 1.0 // another place of the article is in the candidate's country
+	inRegion      = 3.0 // the article names the candidate's first-level region (see above)
+)
+
+// regionWords end names news gives first-level regions that the table may have without them
+// ("Hama Province" is GeoNames' "Hama"). Only regions are looked for under the shorter name.
+var regionWords = []string{" province", " governorate", " region", " state", " county",
+	" district", " oblast", " prefecture", " department", " municipality", " emirate"}
+
+// candidates of one LOC entity.
+type located struct {
+	entity string
+	cands  []match
+	prior  []float64
+	best   int // index into cands
+}
+
+// Resolve returns a place for each LOC entity of ents that names one, in the entities' order;
+// entities of other types and names the gazetteer does not know are left out. The choice
+// between places of the same name is made for the whole article: first each name on its own
+// (kind and population), then again, twice, with the other names' choices as context, so that
+// a candidate in a country or first-level region the article also names wins.
+func (g *Gazetteer) Resolve(ents []article.Entity) []article.Place {
+	var locs []located
+	var kb []byte
+	for _, en := range ents {
+		if en.Type != article.TypeLoc || abbreviated(en.Name) {
+			continue
+		}
+		kb = appendKey(kb[:0], en.Name)
+		cands := g.lookup(kb, nil)
+		if len(cands) == 0 {
+			cands = g.lookupShorter(kb)
+		}
+		if len(cands) == 0 {
+			continue
+		}
+		l := located{entity: en.Name, cands: cands, prior: make([]float64, len(cands))}
+		for j, m := range cands {
+			l.prior[j] = g.prior(m)
+			if l.prior[j] > l.prior[l.best] {
+				l.best = j
+			}
+		}
+		locs = append(locs, l)
+	}
+	if len(locs) == 0 {
+		return nil
+	}
+	if len(locs) > 1 {
+		g.inContext(locs)
+	}
+	out := make([]article.Place, len(locs))
+	for k, l := range locs {
+		p := g.place(l.cands[l.best].i)
+		out[k] = article.Place{Entity: l.entity, Name: p.Name, Kind: p.Kind.String(),
+			Country: p.Country, Lat: p.Lat, Lon: p.Lon}
+	}
+	return out
+}
+
+// abbreviated says a name is a one-dot abbreviation ("Pa.", "Calif.", "Ore."): news writes US
+// states so, and with the dot dropped from the key they would match other places ("Pa" is an
+// alternate of Chongqing). "U.S." and "St. Louis" have more dots or none at the end.
+func abbreviated(name string) bool {
+	name = strings.TrimSpace(name)
+	return strings.HasSuffix(name, ".") && strings.Count(name, ".") == 1
+}
+
+// lookupShorter finds the regions a name with a region word names ("Idlib Province"), and the
+// places of a name with a leading article ("the Netherlands").
+func (g *Gazetteer) lookupShorter(k []byte) []match {
+	s := string(k)
+	if rest, ok := strings.CutPrefix(s, "the "); ok {
+		return g.lookup([]byte(rest), nil)
+	}
+	for _, w := range regionWords {
+		if rest, ok := strings.CutSuffix(s, w); ok && rest != "" {
+			all := g.lookup([]byte(rest), nil)
+			regions := all[:0]
+			for _, m := range all {
+				if g.entries[m.i].kind == Region {
+					regions = append(regions, m)
+				}
+			}
+			return regions
+		}
+	}
+	return nil
+}
+
+// prior is a candidate's score on its own: population and kind.
+func (g *Gazetteer) prior(m match) float64 {
+	e := &g.entries[m.i]
+	s := math.Log10(float64(e.pop) + 10)
+	switch e.kind {
+	case Country, Continent:
+		s += countryBonus
+	case Region:
+		s -= regionPenalty
+	}
+	return s
+}
+
+// evidence counts the entities whose current choice lies in each country, is each region, or
+// is a city in each region.
+type evidence struct {
+	country     map[[2]byte]int
+	region      map[region]int // regions chosen
+	regionsCity map[region]int // regions of the cities chosen
+}
+
+// region is a first-level region: its country and its admin1 code's index.
+type region struct {
+	cc     [2]byte
+	admin1 uint16
+}
+
+func (e *entry) region() (region, bool) {
+	return region{e.cc, e.admin1}, e.admin1 != 0 && (e.kind == City || e.kind == Region)
+}
+
+func (ev *evidence) add(e *entry, d int) {
+	if e.cc == ([2]byte{}) {
+		return
+	}
+	ev.country[e.cc] += d
+	if r, ok := e.region(); ok {
+		if e.kind == Region {
+			ev.region[r] += d
+		} else {
+			ev.regionsCity[r] += d
+		}
+	}
+}
+
+// score is a candidate's prior plus what the other entities' choices say for it.
+func (ev *evidence) score(e *entry, m match, prior float64) float64 {
+	s := prior
+	if e.cc != ([2]byte{}) && ev.country[e.cc] > 0 {
+		s += inCountry
+	}
+	if r, ok := e.region(); ok {
+		switch {
+		case e.kind == City && !m.alt && ev.region[r] > 0:
+			s += inRegion
+		case e.kind == Region && ev.region[r]+ev.regionsCity[r] > 0:
+			s += inRegion
+		}
+	}
+	return s
+}
+
+// inContext re-chooses each entity's place with the others' choices as context, until nothing
+// changes (at most twice: a choice rarely depends on another's second thoughts).
+func (g *Gazetteer) inContext(locs []located) {
+	ev := evidence{country: map[[2]byte]int{}, region: map[region]int{}, regionsCity: map[region]int{}}
+	for round := 0; round < 2; round++ {
+		clear(ev.country)
+		clear(ev.region)
+		clear(ev.regionsCity)
+		for _, l := range locs {
+			ev.add(&g.entries[l.cands[l.best].i], 1)
+		}
+		changed := false
+		for k := range locs {
+			l := &locs[k]
+			if len(l.cands) == 1 {
+				continue
+			}
+			self := &g.entries[l.cands[l.best].i]
+			ev.add(self, -1) // an entity is no context for itself
+			best, bestScore := l.best, math.Inf(-1)
+			for j, m := range l.cands {
+				if s := ev.score(&g.entries[m.i], m, l.prior[j]); s > bestScore {
+					best, bestScore = j, s
+				}
+			}
+			ev.add(self, 1)
+			if best != l.best {
+				l.best, changed = best, true
+			}
+		}
+		if !changed {
+			return
+		}
+	}
+}
