@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"time"
 
@@ -48,13 +49,32 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log.Info("enrichment model loaded", "seconds", time.Since(start).Seconds(), "version", Version)
+	if cfg.EnrichmentVersion != "" {
+		// A copy: the loaded model is shared by the process (newEnricher).
+		own := *en
+		own.Version = cfg.EnrichmentVersion
+		en = &own
+	}
+	log.Info("enrichment model loaded", "seconds", time.Since(start).Seconds(), "version", en.Version)
 
 	m := stage.NewMetrics(rt.Registry)
 	// Kafka may still be starting: wait (not ready, alive) rather than exit and crash-loop; a
 	// TLS or SASL failure is a configuration mistake and stops at once.
 	if err := rt.WaitForTopics(ctx, cfg.Kafka, 0, cfg.Topic, cfg.Output, cfg.DLQ); err != nil {
 		return err
+	}
+	if at, ok := cfg.startTime(); ok {
+		// Before the reader joins the group: the broker takes these commits only while the
+		// group has no members.
+		started, offsets, err := cfg.Kafka.StartGroupAt(ctx, cfg.Group, cfg.Topic, at)
+		if err != nil {
+			return fmt.Errorf("starting group %s at %s: %w", cfg.Group, cfg.StartAt, err)
+		}
+		if started {
+			log.Info("new group starts at a time", "group", cfg.Group, "topic", cfg.Topic, "start_at", cfg.StartAt, "offsets", fmt.Sprint(offsets))
+		} else {
+			log.Info("group has commits: resuming, --start-at applies only to a new group", "group", cfg.Group, "start_at", cfg.StartAt)
+		}
 	}
 
 	// Writers with transports of their own, closed after the consumer has drained (deferred

@@ -41,6 +41,10 @@ Usage:
                            (--print writes the template JSON to stdout and contacts nothing)
   index reindex [flags]    roll this build's template version out: copy older indices into
                            new ones, swap the alias atomically (--delete-old removes the old)
+  index replay-status [flags]  a replay into a new index version (serve --staged
+                           --index-version N): its groups' lag, documents per version, the alias
+  index swap [flags]       wait until the replay caught up (--caught-up GROUP@TOPIC,...), then
+                           point the alias at --to-version N atomically (docs/REPLAY.md)
   index --help
 
 Flags (each defaults to the environment variable named with it):
@@ -57,8 +61,11 @@ func Run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writ
 	set.FS.SetOutput(stderr)
 	cfg.registerFlags(set)
 	var printOnly, deleteOld bool
+	var rc replayConfig
 	switch cmd {
 	case "serve":
+	case "replay-status", "swap":
+		rc.registerFlags(set, cmd == "swap")
 	case "setup":
 		set.FS.BoolVar(&printOnly, "print", false, "print the index template JSON and exit")
 	case "reindex":
@@ -67,7 +74,7 @@ func Run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writ
 		args = []string{"--help"}
 	default:
 		fmt.Fprint(stderr, usageHead)
-		return service.UsageError{Err: fmt.Errorf("unknown command %q: want serve, setup or reindex", cmd)}
+		return service.UsageError{Err: fmt.Errorf("unknown command %q: want serve, setup, reindex, replay-status or swap", cmd)}
 	}
 	set.FS.Usage = func() {
 		fmt.Fprint(stderr, usageHead)
@@ -84,6 +91,11 @@ func Run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writ
 	}
 	if err := cfg.Validate(); err != nil {
 		return service.UsageError{Err: err}
+	}
+	if cmd == "replay-status" || cmd == "swap" {
+		if err := rc.validate(cmd == "swap"); err != nil {
+			return service.UsageError{Err: err}
+		}
 	}
 	names := schema.Names{Prefix: cfg.IndexPrefix, MonthlyFrom: cfg.MonthlyFrom}
 	settings := schema.Settings{Shards: cfg.Shards, Replicas: cfg.Replicas, RefreshInterval: cfg.RefreshInterval, TextAnalyzer: cfg.TextAnalyzer}
@@ -116,7 +128,7 @@ func Run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writ
 	if err != nil {
 		return err
 	}
-	mgr := &indices.Manager{Client: client, Names: names, Settings: settings, Log: log}
+	mgr := &indices.Manager{Client: client, Names: names, Settings: settings, Log: log, IndexVersion: cfg.IndexVersion, Staged: cfg.Staged}
 	startup := retry.Backoff{Initial: 500 * time.Millisecond, Max: 5 * time.Second}
 	if cmd != "serve" {
 		startup.Attempts = 5
@@ -155,6 +167,13 @@ func Run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writ
 			fmt.Fprintf(stdout, "every index behind %s already has schema version %d\n", names.Alias(), schema.Version)
 		}
 		return err
+	case "replay-status":
+		return replayStatus(ctx, stdout, cfg, rc, mgr)
+	case "swap":
+		return swap(ctx, stdout, log, cfg, rc, mgr)
+	}
+	if err := checkWriterVersion(ctx, cfg, mgr); err != nil {
+		return err
 	}
 	return serve(ctx, cfg, rt, log, mgr)
 }
@@ -191,7 +210,7 @@ func serve(ctx context.Context, cfg Config, rt *service.Runtime, log *slog.Logge
 	}()
 	backoff := retry.Backoff{Initial: cfg.RetryInitial, Max: cfg.RetryMax}
 	sk := sink.New(sink.Config{
-		Names: mgr.Names, Version: schema.Version, FlushBytes: int(cfg.FlushBytes), Workers: cfg.Workers,
+		Names: mgr.Names, Version: cfg.IndexVersion, FlushBytes: int(cfg.FlushBytes), Workers: cfg.Workers,
 		Backoff: backoff, DLQWriteTimeout: cfg.Kafka.PublishTimeout(), Topic: cfg.Topic, Window: cfg.Window(), CreateAttempts: cfg.CreateAttempts,
 		RefusalMemory: refusalMemory(cfg.RefusalMemory),
 	}, mgr, dlq, log, m)
@@ -217,7 +236,7 @@ func serve(ctx context.Context, cfg Config, rt *service.Runtime, log *slog.Logge
 	rt.Admin.AddCheck("search", mgr.Client.Ping)
 	// The engine answers pings but refuses _bulk with 401/403: not ready until that is fixed.
 	rt.Admin.AddCheck("search_credentials", sk.CredentialsCheck)
-	log.Info("indexing", "topic", cfg.Topic, "group", cfg.Group, "alias", mgr.Names.Alias())
+	log.Info("indexing", "topic", cfg.Topic, "group", cfg.Group, "alias", mgr.Names.Alias(), "index_version", cfg.IndexVersion, "staged", cfg.Staged)
 	err := rt.Serve(ctx, cfg.ShutdownTimeout,
 		// The consumer finishes and commits the batches in hand when its context ends, bounded
 		// by --shutdown-timeout (its DrainTimeout).

@@ -31,6 +31,11 @@ type Config struct {
 	Replicas        int
 	RefreshInterval string
 	TextAnalyzer    string
+	// IndexVersion is the -vN suffix of the indices written (schema.Version unless a replay
+	// into a new index version sets it); Staged keeps them out of the read alias until
+	// `index swap` (docs/REPLAY.md).
+	IndexVersion int
+	Staged       bool
 
 	BatchSize        int           // messages per batch at most
 	FlushInterval    time.Duration // how long a partial batch waits for more messages
@@ -60,6 +65,8 @@ func (c *Config) registerFlags(s *config.Set) {
 	s.Int(&c.Replicas, "index-replicas", "NEWSFLOW_INDEX_REPLICAS", 0, "replicas per index (0 on one node, 1+ in production)")
 	s.String(&c.RefreshInterval, "index-refresh-interval", "NEWSFLOW_INDEX_REFRESH_INTERVAL", "500ms", "how soon written documents become searchable (the engine's refresh_interval of new indices; with 1s, p99 from ingest's 202 to searchable was 1.5-1.8 s)")
 	s.String(&c.TextAnalyzer, "text-analyzer", "NEWSFLOW_INDEX_TEXT_ANALYZER", schema.DefaultTextAnalyzer, "analyzer of title and body: english (stemming) or a built-in one such as standard (for Elasticsearch builds without analysis-common)")
+	s.Int(&c.IndexVersion, "index-version", "NEWSFLOW_INDEX_VERSION", schema.Version, "version suffix -vN of the indices written (and created by setup); a replay into a new index version sets it above the live one's, and after `index swap` every writer keeps it (docs/REPLAY.md)")
+	s.Bool(&c.Staged, "staged", "NEWSFLOW_INDEX_STAGED", false, "replay mode: keep the indices this writer creates out of the read alias (behind <prefix>-replay-vN instead) until `index swap --to-version N`; the live writers of the old version go on feeding the alias")
 	s.Int(&c.BatchSize, "batch-size", "NEWSFLOW_INDEX_BATCH_SIZE", 2000, "messages per batch at most")
 	s.Duration(&c.FlushInterval, "flush-interval", "NEWSFLOW_INDEX_FLUSH_INTERVAL", 100*time.Millisecond, "how long a partial batch waits for more messages before it is written: latency at low rates (a full batch goes at once; with --pipeline-depth the engine stays busy with small batches too)")
 	s.Int64(&c.FlushBytes, "flush-bytes", "NEWSFLOW_INDEX_FLUSH_BYTES", 5<<20, "size of one _bulk request at most")
@@ -93,6 +100,7 @@ func (c *Config) Validate() error {
 	check(c.Replicas < 0, "index-replicas: %d, want >= 0", c.Replicas)
 	check(c.RefreshInterval == "", "index-refresh-interval: must not be empty")
 	check(!validPrefix(c.TextAnalyzer), "text-analyzer: %q must be the name of an analyzer (lower-case letters, digits, '-' or '_')", c.TextAnalyzer)
+	check(c.IndexVersion < schema.Version, "index-version: %d, want >= %d (this build's schema version)", c.IndexVersion, schema.Version)
 	check(c.BatchSize < 1, "batch-size: %d, want >= 1", c.BatchSize)
 	check(c.FlushInterval <= 0 || c.FlushInterval > 10*time.Second, "flush-interval: %v, want > 0 and <= 10s", c.FlushInterval)
 	check(c.FlushBytes < 1024, "flush-bytes: %d, want >= 1024", c.FlushBytes)

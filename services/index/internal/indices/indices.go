@@ -29,6 +29,13 @@ type Manager struct {
 	Names    schema.Names
 	Settings schema.Settings
 	Log      *slog.Logger
+	// IndexVersion is the version suffix (-vN) of the indices this writer creates; 0 means the
+	// schema version given to Setup. A replay into a new index version with an unchanged
+	// mapping sets it (replay.go).
+	IndexVersion int
+	// Staged keeps the indices this writer creates out of the read alias until Swap points the
+	// alias at their version (replay.go).
+	Staged bool
 }
 
 // Bulk posts body to _bulk and returns the status and the answer, trimmed by filter_path to what
@@ -50,16 +57,20 @@ func (m *Manager) Bulk(ctx context.Context, body []byte) (int, []byte, error) {
 }
 
 // EnsureIndex creates index unless it exists; the template gives it its mapping and the alias.
+// A staged writer (Staged) then takes it out of the read alias before anything is written into it.
 func (m *Manager) EnsureIndex(ctx context.Context, index string) error {
 	err := m.Client.Do(ctx, http.MethodPut, "/"+index, nil, nil)
 	if err == nil {
 		m.Log.Info("created index", "index", index)
-		return nil
+	} else if search.StatusOf(err) != http.StatusBadRequest || !strings.Contains(err.Error(), "resource_already_exists_exception") {
+		return err
 	}
-	if search.StatusOf(err) == http.StatusBadRequest && strings.Contains(err.Error(), "resource_already_exists_exception") {
-		return nil
+	if m.Staged {
+		if _, v, ok := m.Names.ParseIndex(index); ok {
+			return m.stage(ctx, index, v)
+		}
 	}
-	return err
+	return nil
 }
 
 func errType(he *search.HTTPError) string {
@@ -101,7 +112,11 @@ func (m *Manager) Setup(ctx context.Context, version int, now time.Time) (SetupR
 	if err := m.Client.Do(ctx, http.MethodPut, "/_index_template/"+name, m.Names.Template(version, m.Settings), nil); err != nil {
 		return SetupResult{}, fmt.Errorf("installing index template %s: %w", name, err)
 	}
-	if err := m.EnsureIndex(ctx, m.Names.Index(now, version)); err != nil {
+	indexVersion := version
+	if m.IndexVersion > 0 {
+		indexVersion = m.IndexVersion
+	}
+	if err := m.EnsureIndex(ctx, m.Names.Index(now, indexVersion)); err != nil {
 		// A refusal (the shard limit, say) must not keep the stage from starting: its
 		// documents are then dead-lettered one by one with the reason, and the others flow.
 		var he *search.HTTPError
