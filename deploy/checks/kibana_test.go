@@ -65,8 +65,11 @@ func TestKibanaSavedObjects(t *testing.T) {
 			_ = json.Unmarshal(o.Attributes, &dv)
 		}
 	}
-	if dataViews != 1 || dv.Title != "articles*" || dv.TimeFieldName != "published_at" {
-		t.Errorf("want one data view on articles* with time field published_at, got %d (%+v)", dataViews, dv)
+	// The data view is the read alias, not a pattern: articles-* also matches the indices of
+	// other index versions (a replay's staged ones, the old version's until they are deleted),
+	// which would count every article once per version.
+	if dataViews != 1 || dv.Title != "articles" || dv.TimeFieldName != "published_at" {
+		t.Errorf("want one data view on the read alias articles with time field published_at, got %d (%+v)", dataViews, dv)
 	}
 	counts := map[string]int{}
 	for _, o := range objs {
@@ -129,7 +132,7 @@ func TestKibanaFieldsExistInTemplate(t *testing.T) {
 	_ = json.Unmarshal(sb.template, &tmpl)
 	for _, p := range tmpl.IndexPatterns {
 		if !strings.HasPrefix(p, "articles") {
-			t.Errorf("the template's pattern %q is not covered by the data view articles*", p)
+			t.Errorf("the template's pattern %q does not give the indices behind the alias articles their mapping", p)
 		}
 	}
 	for _, o := range loadSavedObjects(t) {
