@@ -262,6 +262,27 @@ func TestEmbeddedTable(t *testing.T) {
 	}
 }
 
+// TestOwnNamesBeatAlternates checks, on the committed table, names that Reuters articles
+// resolved wrongly while an alternate name counted as much as a place's own: each must resolve
+// to the place of that name, in the right country.
+func TestOwnNamesBeatAlternates(t *testing.T) {
+	g, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ name, country string }{
+		{"Venice", "IT"},  // was Dayton, Ohio (an alternate "Venice")
+		{"Augusta", "US"}, // was Augsburg
+		{"UK", "GB"},      // a country keeps its aliases
+		{"America", "US"},
+	} {
+		got := g.Resolve(loc(c.name))
+		if len(got) != 1 || got[0].Country != c.country {
+			t.Errorf("%s: resolved to %+v, want a place in %s", c.name, got, c.country)
+		}
+	}
+}
+
 // km is the great-circle distance.
 func km(lat1, lon1, lat2, lon2 float64) float64 {
 	r := math.Pi / 180

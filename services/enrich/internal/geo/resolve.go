@@ -22,8 +22,14 @@ import (
 //     beside "London" is not the town in England);
 //   - a place in a country the article names beats one up to ten times larger elsewhere
 //     ("Hama" in an article about Syria), but not more: nearly every business story names
-//     the United States, and "Paris" beside "U.S." is still the French one.
+//     the United States, and "Paris" beside "U.S." is still the French one;
+//   - a city whose own name it is beats a city that has the name only as an alternate, unless
+//     that one is more than a hundred times larger (altPenalty): GeoNames' alternates hold
+//     old, foreign and misspelt names ("Venice" is an alternate of Dayton, Ohio, "Augusta" one
+//     of Augsburg). Only against a city of that very name: alternates are also how English
+//     names are found ("Hama" for Ḩamāh, "New York" for New York City).
 const (
+	altPenalty    = 2.0 // a city known by the name only as an alternate, beside one of that name
 	countryBonus  = 3.0 // kind country or continent
 	regionPenalty = 1.0
 	inCountry     = 1.0 // another place of the article is in the candidate's country
@@ -66,10 +72,8 @@ func (g *Gazetteer) Resolve(ents []article.Entity) []article.Place {
 		l := located{entity: en.Name, cands: cands, prior: make([]float64, len(cands))}
 		for j, m := range cands {
 			l.prior[j] = g.prior(m)
-			if l.prior[j] > l.prior[l.best] {
-				l.best = j
-			}
 		}
+		g.penalizeAlternates(&l)
 		locs = append(locs, l)
 	}
 	if len(locs) == 0 {
@@ -128,6 +132,26 @@ func (g *Gazetteer) prior(m match) float64 {
 		s -= regionPenalty
 	}
 	return s
+}
+
+// penalizeAlternates lowers the prior of the cities that have the name only as an alternate
+// when another city has it as its own name (see altPenalty), and picks the best candidate.
+func (g *Gazetteer) penalizeAlternates(l *located) {
+	own := false
+	for _, m := range l.cands {
+		own = own || (!m.alt && g.entries[m.i].kind == City)
+	}
+	for j, m := range l.cands {
+		if own && m.alt && g.entries[m.i].kind == City {
+			l.prior[j] -= altPenalty
+		}
+	}
+	l.best = 0
+	for j := range l.prior {
+		if l.prior[j] > l.prior[l.best] {
+			l.best = j
+		}
+	}
 }
 
 // evidence counts the entities whose current choice lies in each country, is each region, or
