@@ -25,6 +25,9 @@ type replayConfig struct {
 	MaxLag   int64
 	Timeout  time.Duration
 	Force    bool
+	// AllowFewer lets swap point the alias at a version that holds fewer documents than the
+	// alias does now (see checkComplete).
+	AllowFewer bool
 }
 
 func (r *replayConfig) registerFlags(s *config.Set, swap bool) {
@@ -34,6 +37,7 @@ func (r *replayConfig) registerFlags(s *config.Set, swap bool) {
 	if swap {
 		s.Duration(&r.Timeout, "catch-up-timeout", "NEWSFLOW_INDEX_SWAP_CATCH_UP_TIMEOUT", 30*time.Minute, "how long swap waits for the replay to catch up before it gives up without swapping")
 		s.Bool(&r.Force, "force", "NEWSFLOW_INDEX_SWAP_FORCE", false, "swap without checking that the replay caught up (readers then miss what it has not written yet)")
+		s.Bool(&r.AllowFewer, "allow-fewer", "NEWSFLOW_INDEX_SWAP_ALLOW_FEWER", false, "swap even when the new version holds fewer documents than the read alias (readers then lose the difference: older articles than articles.raw keeps, or ones the new version dead-lettered)")
 	}
 }
 
@@ -190,6 +194,9 @@ func swap(ctx context.Context, w io.Writer, log *slog.Logger, cfg Config, rc rep
 	} else if err := waitCaughtUp(ctx, log, cfg.Kafka.Lag, ps, rc.MaxLag, rc.Timeout, time.Second); err != nil {
 		return err
 	}
+	if err := complete(ctx, mgr, rc); err != nil {
+		return err
+	}
 	res, err := mgr.Swap(ctx, rc.ToVersion)
 	if err != nil {
 		return err
@@ -197,6 +204,44 @@ func swap(ctx context.Context, w io.Writer, log *slog.Logger, cfg Config, rc rep
 	_, err = fmt.Fprintf(w, "alias %s now points at the %d indices of version %d (newly added %v; removed %v)\n",
 		mgr.Names.Alias(), len(res.Indices), rc.ToVersion, res.Added, res.Removed)
 	return err
+}
+
+// complete counts the new version's documents (after a refresh) and the read alias's, for
+// checkComplete.
+func complete(ctx context.Context, mgr *indices.Manager, rc replayConfig) error {
+	byVersion, err := mgr.VersionIndices(ctx)
+	if err != nil {
+		return err
+	}
+	target := byVersion[rc.ToVersion]
+	if len(target) == 0 {
+		return nil // Swap says there is nothing to swap to
+	}
+	if err := mgr.Client.Do(ctx, "POST", "/"+strings.Join(target, ",")+"/_refresh", nil, nil); err != nil {
+		return fmt.Errorf("refreshing version %d before counting it: %w", rc.ToVersion, err)
+	}
+	n, err := countDocs(ctx, mgr, target)
+	if err != nil {
+		return err
+	}
+	live, err := countDocs(ctx, mgr, []string{mgr.Names.Alias()})
+	if err != nil {
+		return err
+	}
+	return checkComplete(rc.ToVersion, n, live, mgr.Names.Alias(), rc.AllowFewer)
+}
+
+// checkComplete refuses a swap that would take documents away from readers: a replay reads
+// only what articles.raw still keeps (its retention, 7 days in deploy/k8s, is usually shorter
+// than the index history), and documents the new version dead-lettered are missing too; the
+// swap points the alias at the new version only, so readers would lose the difference.
+func checkComplete(version int, n, live int64, alias string, allow bool) error {
+	if n >= live || allow {
+		return nil
+	}
+	return fmt.Errorf("version %d holds %d documents, alias %s %d: swapping would hide %d from readers "+
+		"(older articles than articles.raw keeps, or ones the new version dead-lettered; `index reindex` copies the old ones in first); "+
+		"pass --allow-fewer to swap anyway", version, n, alias, live, live-n)
 }
 
 // checkWriterVersion refuses to start a live writer (not --staged) whose index version the read

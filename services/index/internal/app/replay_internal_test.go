@@ -109,3 +109,22 @@ func TestReplayCommandLine(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckCompleteRefusesASwapThatHidesDocuments: a new version with fewer documents than the
+// read alias shows (a replay of a raw topic whose retention is shorter than the index history)
+// is refused unless --allow-fewer; as many or more is fine.
+func TestCheckCompleteRefusesASwapThatHidesDocuments(t *testing.T) {
+	if err := checkComplete(4, 300, 300, "articles", false); err != nil {
+		t.Errorf("equal counts: %v", err)
+	}
+	if err := checkComplete(4, 310, 300, "articles", false); err != nil {
+		t.Errorf("more in the new version: %v", err)
+	}
+	err := checkComplete(4, 250, 300, "articles", false)
+	if err == nil || !strings.Contains(err.Error(), "hide 50") || !strings.Contains(err.Error(), "--allow-fewer") {
+		t.Errorf("fewer in the new version: %v, want a refusal naming the 50 hidden and --allow-fewer", err)
+	}
+	if err := checkComplete(4, 250, 300, "articles", true); err != nil {
+		t.Errorf("fewer with --allow-fewer: %v", err)
+	}
+}
