@@ -45,7 +45,7 @@ func run() error {
 	final := flag.Bool("final", true, "train the written model on train+valid (after reporting valid scores of a train-only model); false writes the train-only model")
 	evalEach := flag.Bool("eval-each", false, "report valid.txt scores after every epoch")
 	twoStage := flag.Bool("two-stage", def.TwoStage, "train a second, document-level stage")
-	views := flag.String("views", "conll", "views of each training document, comma-separated: conll (its own sentences and tokens) and text (as Extract tokenises it from text; see ner.AsText). Adding text moved valid F1 through the text path by less than 0.2 points, so the default is conll")
+	views := flag.String("views", "conll,text", "views of each training document, comma-separated: conll (its own sentences and tokens) and text (as Extract tokenises it from text; see ner.AsText). With the word clusters and gazetteer positions in, adding text raised valid F1 through the text path by 0.4 points and on valid entities unseen in train by 0.6 (3 seeds), for twice the training time")
 	flag.Parse()
 
 	train, err := conll.ReadFile(filepath.Join(*data, "train.txt"))

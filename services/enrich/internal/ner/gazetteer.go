@@ -18,7 +18,7 @@ import (
 var handGazetteer string
 
 // Gazetteer categories. A token in a match of category c gets bit c, and bit c+gazInside when
-// it is not the first token of the match.
+// it is not the first token of the match; the last token of the match gets bit c of gazEnd.
 const (
 	gazHandLoc = iota
 	gazHandMisc
@@ -217,6 +217,7 @@ func (g *gazetteer) loadHand() {
 func (g *gazetteer) mark(as []attrs) {
 	for i := range as {
 		as[i].gaz = 0
+		as[i].gazEnd = 0
 		as[i].orgKey = g.orgKeys[as[i].lower] && as[i].flags&fInitCap != 0
 	}
 	if g == nil {
@@ -240,6 +241,7 @@ func (g *gazetteer) mark(as []attrs) {
 			for k := i + 1; k <= j; k++ {
 				as[k].gaz |= cats << gazInside
 			}
+			as[j].gazEnd |= cats
 		}
 	}
 	if len(g.train) == 0 {
@@ -260,6 +262,7 @@ func (g *gazetteer) mark(as []attrs) {
 			for k := i + 1; k <= j; k++ {
 				as[k].gaz |= cats << gazInside
 			}
+			as[j].gazEnd |= cats
 		}
 	}
 }
