@@ -110,11 +110,37 @@ func TestKibanaSavedObjects(t *testing.T) {
 			shown[f.Field] = true
 		}
 	}
-	for _, f := range []string{"published_at", "entities.person", "entities.org", "entities.loc", "source", "date_values", "places.location"} {
+	for _, f := range []string{"published_at", "entities.person", "entities.org", "entities.loc", "source", "date_values", "places.location", "story_id"} {
 		if !shown[f] {
 			t.Errorf("the dashboard has no visualization of %s", f)
 		}
 	}
+}
+
+// TestKibanaHidesDuplicates: a saved search shows each text once. Discover cannot collapse on a
+// field, so it is a negated exists filter on duplicate_of (absent on originals).
+func TestKibanaHidesDuplicates(t *testing.T) {
+	for _, o := range loadSavedObjects(t) {
+		if o.Type != "search" {
+			continue
+		}
+		var a struct {
+			Meta struct {
+				SearchSourceJSON string `json:"searchSourceJSON"`
+			} `json:"kibanaSavedObjectMeta"`
+		}
+		_ = json.Unmarshal(o.Attributes, &a)
+		var ss struct {
+			Filter []SearchFilter `json:"filter"`
+		}
+		_ = json.Unmarshal([]byte(a.Meta.SearchSourceJSON), &ss)
+		for _, f := range ss.Filter {
+			if f.Meta.Negate && f.Exists != nil && f.Exists.Field == "duplicate_of" && f.Meta.Key == "duplicate_of" {
+				return
+			}
+		}
+	}
+	t.Error("no saved search hides near-duplicates (a negated exists filter on duplicate_of)")
 }
 
 // TestKibanaFieldsExistInTemplate is the cross-check with the index service: every field a

@@ -67,6 +67,19 @@ type SavedObject struct {
 	} `json:"references"`
 }
 
+// SearchFilter is one filter of a saved object's searchSourceJSON: the field it is about
+// (meta.key), whether it is negated, and the exists query of an exists filter.
+type SearchFilter struct {
+	Meta struct {
+		Key    string `json:"key"`
+		Negate bool   `json:"negate"`
+		Type   string `json:"type"`
+	} `json:"meta"`
+	Exists *struct {
+		Field string `json:"field"`
+	} `json:"exists"`
+}
+
 // FieldRef is a field a saved object uses, and where.
 type FieldRef struct {
 	Field string
@@ -77,7 +90,7 @@ type FieldRef struct {
 var kqlField = regexp.MustCompile(`([A-Za-z_][A-Za-z0-9_.]*)\s*:`)
 
 // Fields returns the index fields a saved object refers to: a data view's time field, a saved
-// search's columns, sort and query, a visualization's aggregation fields and query, a map's
+// search's columns, sort, query and filters, a visualization's aggregation fields and query, a map's
 // layers' geo, tooltip and sort fields. Kibana
 // stores the nested documents (visState, searchSourceJSON, panelsJSON) as JSON strings; they
 // are decoded here, and a malformed one is an error.
@@ -173,6 +186,7 @@ func (o SavedObject) Fields() ([]FieldRef, error) {
 				Query    any    `json:"query"`
 				Language string `json:"language"`
 			} `json:"query"`
+			Filter []SearchFilter `json:"filter"`
 		}
 		if err := json.Unmarshal([]byte(a.Meta.SearchSourceJSON), &ss); err != nil {
 			return nil, fmt.Errorf("%s: searchSourceJSON: %w", where, err)
@@ -180,6 +194,14 @@ func (o SavedObject) Fields() ([]FieldRef, error) {
 		if q, ok := ss.Query.Query.(string); ok && ss.Query.Language == "kuery" {
 			for _, m := range kqlField.FindAllStringSubmatch(q, -1) {
 				out = append(out, FieldRef{m[1], where + " query"})
+			}
+		}
+		for _, f := range ss.Filter {
+			if f.Meta.Key != "" {
+				out = append(out, FieldRef{f.Meta.Key, where + " filter"})
+			}
+			if f.Exists != nil {
+				out = append(out, FieldRef{f.Exists.Field, where + " exists filter"})
 			}
 		}
 	}

@@ -95,7 +95,21 @@ type Enriched struct {
 	// Places are where the LOC entities are: one per entity the gazetteer knows, in the
 	// entities' order; absent in records enriched before places existed.
 	Places []Place `json:"places,omitempty"`
+	// Similarity is the MinHash signature of the text and its LSH band keys, from which the
+	// index stage decides duplicate_of and story_id (pkg/dedup); absent
+	// for a text without words and in records enriched before it existed.
+	Similarity *Similarity `json:"similarity,omitempty"`
 	// EnrichmentNote says what enrich cut to fit the record into Kafka (mentions first, then
 	// entities, then dates); empty when nothing was cut.
 	EnrichmentNote string `json:"enrichment_note,omitempty"`
+}
+
+// Similarity is what finds an article's near-duplicates and story without reading its text
+// again: Signature is its MinHash signature (base64 of 128 little-endian uint32), NearBands and
+// StoryBands the band keys that articles at Jaccard >= 0.9 and >= 0.5 share with high
+// probability. The index stage queries the keys, then estimates from the signatures.
+type Similarity struct {
+	Signature  string   `json:"signature"`
+	NearBands  []string `json:"near_bands"`
+	StoryBands []string `json:"story_bands"`
 }

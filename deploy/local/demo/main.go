@@ -2,7 +2,7 @@
 // the stack and the services first): it streams the seed article and a corpus of real articles
 // through ingest's HTTP API, shows a live progress line per stage read from the services' own
 // metrics, waits until every accepted article is searchable, and prints a summary — articles/s
-// per stage, end-to-end latency, the top entities of each type, and a full-text search filtered
+// per stage, end-to-end latency, the top entities of each type, the top stories, and a full-text search filtered
 // by an entity and a date range.
 package main
 
@@ -257,6 +257,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		}
 		fmt.Fprintf(out, "%-19s %s\n", f.label+":", strings.Join(parts, ", "))
 	}
+	if err := showStories(ctx, out, sc, c.alias); err != nil {
+		return err
+	}
 	if err := showSearch(ctx, out, sc, c.alias); err != nil {
 		return err
 	}
@@ -413,6 +416,47 @@ func countIDs(ctx context.Context, sc *search.Client, alias string, ids map[stri
 
 // showSearch runs a full-text search filtered by an entity and a date range: the most frequent
 // organisation, articles that mention dates in its busiest month.
+// showStories prints how many articles the index stage marked as near-duplicates and the
+// largest stories (story_id groups of two or more), each under its first article's title.
+func showStories(ctx context.Context, out io.Writer, sc *search.Client, alias string) error {
+	var dups struct {
+		Count int `json:"count"`
+	}
+	q := map[string]any{"query": map[string]any{"exists": map[string]any{"field": "duplicate_of"}}}
+	if err := sc.Do(ctx, "POST", "/"+alias+"/_count", q, &dups); err != nil {
+		return fmt.Errorf("counting near-duplicates: %w", err)
+	}
+	bs, err := pipeline.TopTerms(ctx, sc, alias, "story_id", 5)
+	if err != nil {
+		return fmt.Errorf("top stories: %w", err)
+	}
+	fmt.Fprintf(out, "\n== top stories (articles sharing a story_id; %d near-duplicates carry duplicate_of) ==\n", dups.Count)
+	for _, b := range bs {
+		if b.Count < 2 {
+			break
+		}
+		var res struct {
+			Hits struct {
+				Hits []struct {
+					Source struct {
+						Title string `json:"title"`
+					} `json:"_source"`
+				} `json:"hits"`
+			} `json:"hits"`
+		}
+		tq := map[string]any{"size": 1, "_source": []string{"title"}, "query": map[string]any{"term": map[string]any{"id": b.Key}}}
+		if err := sc.Do(ctx, "POST", "/"+alias+"/_search", tq, &res); err != nil {
+			return fmt.Errorf("reading story %s: %w", b.Key, err)
+		}
+		title := b.Key
+		if len(res.Hits.Hits) > 0 {
+			title = res.Hits.Hits[0].Source.Title
+		}
+		fmt.Fprintf(out, "%4d articles  %s\n", b.Count, title)
+	}
+	return nil
+}
+
 func showSearch(ctx context.Context, out io.Writer, sc *search.Client, alias string) error {
 	orgs, err := pipeline.TopTerms(ctx, sc, alias, "entities.org", 1)
 	if err != nil || len(orgs) == 0 {

@@ -127,6 +127,7 @@ func TestDemoFinishesWithDuplicates(t *testing.T) {
 	for _, want := range []string{
 		"articles sent 71, accepted 60 distinct, rejected 0; searchable 60 of 60 accepted",
 		"duplicates sent 11 (the same article id again: 1 within a request, 10 in a later request)",
+		"== top stories (articles sharing a story_id;",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q", want)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"sync"
 
+	"github.com/newsflow/newsflow/pkg/dedup"
 	"github.com/newsflow/newsflow/pkg/service"
 	"github.com/newsflow/newsflow/services/enrich/internal/dates"
 	"github.com/newsflow/newsflow/services/enrich/internal/enrich"
@@ -18,8 +19,9 @@ import (
 
 // Version is written into every enriched article as enrichment_version; bump it when the model
 // or the date rules change so that documents can be told apart and re-enriched. 3: places (the
-// LOC entities geocoded, internal/geo).
-const Version = "newsflow-enrich/3"
+// LOC entities geocoded, internal/geo). 4: similarity (the MinHash signature and band keys of
+// internal/dedup, from which the index stage decides duplicate_of and story_id).
+const Version = "newsflow-enrich/4"
 
 const usage = `enrich: find the people, organisations, places, nationalities and dates each article mentions.
 
@@ -75,7 +77,7 @@ func newEnricher() (*enrich.Enricher, error) {
 			return
 		}
 		places := geo.Background()
-		enricherVal = &enrich.Enricher{Entities: rec, Dates: dates.New(), Places: places, Version: Version}
+		enricherVal = &enrich.Enricher{Entities: rec, Dates: dates.New(), Places: places, Similarity: dedup.Of, Version: Version}
 	})
 	return enricherVal, enricherErr
 }

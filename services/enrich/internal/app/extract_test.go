@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/newsflow/newsflow/pkg/article"
+	"github.com/newsflow/newsflow/pkg/dedup"
 	"github.com/newsflow/newsflow/pkg/testenv"
 )
 
@@ -81,6 +82,9 @@ func TestExtractSeed(t *testing.T) {
 	}
 	if e.EnrichmentVersion != Version || e.ID == "" {
 		t.Errorf("version %q id %q", e.EnrichmentVersion, e.ID)
+	}
+	if s := e.Similarity; s == nil || s.Signature == "" || len(s.NearBands) != dedup.NearBands || len(s.StoryBands) != dedup.StoryBands {
+		t.Errorf("similarity %+v, want a signature with %d near and %d story bands", s, dedup.NearBands, dedup.StoryBands)
 	}
 }
 

@@ -1,5 +1,5 @@
 // Package enrich turns a raw article into an enriched one: the entities and date mentions of its
-// title and body, and the places of its LOC entities. It is pure: no I/O, safe for concurrent use, and it always returns a valid
+// title and body, the places of its LOC entities and the signature that finds its near-duplicates. It is pure: no I/O, safe for concurrent use, and it always returns a valid
 // enriched article, whatever the input (invalid UTF-8, huge or empty bodies, no publication date).
 package enrich
 
@@ -37,6 +37,9 @@ type Enricher struct {
 	Dates    DateExtractor
 	// Places resolves the LOC entities to places; nil leaves places out.
 	Places PlaceResolver
+	// Similarity signs the text for near-duplicate and story detection (dedup.Of); nil leaves
+	// the similarity fields out.
+	Similarity func(title, body string) *article.Similarity
 	// Version names the models and rules, so documents can be re-enriched when they change.
 	Version string
 	// MaxFieldBytes caps the text analysed per field (DefaultMaxFieldBytes when 0).
@@ -77,6 +80,9 @@ func (e *Enricher) Enrich(a article.Article) article.Enriched {
 	}
 	if e.Places != nil {
 		out.Places = e.Places.Resolve(out.Entities)
+	}
+	if e.Similarity != nil {
+		out.Similarity = e.Similarity(title, body)
 	}
 	if e.Dates != nil {
 		out.Dates = append(out.Dates, e.Dates.Extract(article.FieldTitle, title, ref)...)

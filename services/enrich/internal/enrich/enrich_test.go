@@ -120,3 +120,24 @@ func TestEnrichResolvesPlaces(t *testing.T) {
 		t.Fatalf("without a resolver: %s", b)
 	}
 }
+
+// TestEnrichSimilarity wants the signer to see the cleaned, capped title and body, and its
+// result in the enriched article.
+func TestEnrichSimilarity(t *testing.T) {
+	var seen []string
+	want := &article.Similarity{Signature: "sig", NearBands: []string{"n"}, StoryBands: []string{"s"}}
+	e := &Enricher{MaxFieldBytes: 3, Similarity: func(title, body string) *article.Similarity {
+		seen = append(seen, title, body)
+		return want
+	}}
+	got := e.Enrich(article.Article{Title: "Title", Body: "a\xffbody"})
+	if got.Similarity != want {
+		t.Errorf("similarity %+v, want %+v", got.Similarity, want)
+	}
+	if len(seen) != 2 || seen[0] != "Tit" || seen[1] != "a" {
+		t.Errorf("signer saw %q, want the capped, valid title and body", seen)
+	}
+	if got := (&Enricher{}).Enrich(article.Article{Title: "T"}); got.Similarity != nil {
+		t.Errorf("no signer: similarity %+v", got.Similarity)
+	}
+}

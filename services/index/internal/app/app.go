@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/newsflow/newsflow/services/index/internal/indices"
 	"github.com/newsflow/newsflow/services/index/internal/schema"
 	"github.com/newsflow/newsflow/services/index/internal/sink"
+	"github.com/newsflow/newsflow/services/index/internal/stories"
 )
 
 const usageHead = `index: the last newsflow stage, where an article becomes searchable.
@@ -209,10 +211,22 @@ func serve(ctx context.Context, cfg Config, rt *service.Runtime, log *slog.Logge
 		}
 	}()
 	backoff := retry.Backoff{Initial: cfg.RetryInitial, Max: cfg.RetryMax}
+	// Near-duplicates and stories are decided against the articles this writer's version holds:
+	// the read alias for the live writer; for a staged replay its own version's indices (which
+	// the replay fills in the order of articles.raw, as the live writer did), since the old
+	// version may lack the signatures (internal/stories).
+	var st sink.Stories
+	if cfg.StoryWindow > 0 {
+		target := mgr.Names.Alias()
+		if cfg.Staged {
+			target = mgr.Names.Prefix + "-*-v" + strconv.Itoa(cfg.IndexVersion)
+		}
+		st = stories.New(stories.Config{Alias: target, Window: cfg.StoryWindow}, mgr)
+	}
 	sk := sink.New(sink.Config{
 		Names: mgr.Names, Version: cfg.IndexVersion, FlushBytes: int(cfg.FlushBytes), Workers: cfg.Workers,
 		Backoff: backoff, DLQWriteTimeout: cfg.Kafka.PublishTimeout(), Topic: cfg.Topic, Window: cfg.Window(), CreateAttempts: cfg.CreateAttempts,
-		RefusalMemory: refusalMemory(cfg.RefusalMemory),
+		RefusalMemory: refusalMemory(cfg.RefusalMemory), Stories: st,
 	}, mgr, dlq, log, m)
 	consumer := &kafkax.Consumer{
 		Reader:        reader,

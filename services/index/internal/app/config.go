@@ -27,6 +27,9 @@ type Config struct {
 	PublishedFuture time.Duration
 	CreateAttempts  int // attempts at an index the engine refuses to create, per batch
 	RefusalMemory   time.Duration
+	// StoryWindow is how far apart in publication time two articles of one story may be
+	// (internal/stories); 0 turns the near-duplicate and story lookup off.
+	StoryWindow     time.Duration
 	Shards          int
 	Replicas        int
 	RefreshInterval string
@@ -60,6 +63,7 @@ func (c *Config) registerFlags(s *config.Set) {
 	s.String(&c.PublishedFloor, "published-floor", "NEWSFLOW_INDEX_PUBLISHED_FLOOR", schema.DefaultFloor.Format(time.DateOnly), "earliest published_at indexed (YYYY-MM-DD); earlier articles are dead-lettered, so input cannot create unbounded indices")
 	s.Duration(&c.PublishedFuture, "published-max-future", "NEWSFLOW_INDEX_PUBLISHED_MAX_FUTURE", schema.DefaultFuture, "how far past now a published_at may be; later articles are dead-lettered")
 	s.Int(&c.CreateAttempts, "create-attempts", "NEWSFLOW_INDEX_CREATE_ATTEMPTS", 3, "attempts per batch at an index the engine refuses to create (4xx, e.g. the shard limit) before its documents are dead-lettered")
+	s.Duration(&c.StoryWindow, "story-window", "NEWSFLOW_INDEX_STORY_WINDOW", 72*time.Hour, "how far apart in publication time two articles of one story may be; before each batch is written, one _msearch on the read alias decides duplicate_of and story_id (0: off, every article an original of its own story)")
 	s.Duration(&c.RefusalMemory, "create-refusal-memory", "NEWSFLOW_INDEX_CREATE_REFUSAL_MEMORY", time.Minute, "how long an index the engine refused --create-attempts times is not asked for again (its documents are dead-lettered at once); 0 asks every batch")
 	s.Int(&c.Shards, "index-shards", "NEWSFLOW_INDEX_SHARDS", 1, "primary shards per index (monthly or yearly)")
 	s.Int(&c.Replicas, "index-replicas", "NEWSFLOW_INDEX_REPLICAS", 0, "replicas per index (0 on one node, 1+ in production)")
@@ -95,6 +99,7 @@ func (c *Config) Validate() error {
 	check(c.MonthlyFrom < 0 || c.MonthlyFrom > 9999, "monthly-from: %d, want a year 0..9999 (0: every month its own index)", c.MonthlyFrom)
 	check(c.PublishedFuture <= 0, "published-max-future: %v, want > 0", c.PublishedFuture)
 	check(c.CreateAttempts < 1, "create-attempts: %d, want >= 1", c.CreateAttempts)
+	check(c.StoryWindow < 0, "story-window: %v, want >= 0", c.StoryWindow)
 	check(c.RefusalMemory < 0, "create-refusal-memory: %v, want >= 0", c.RefusalMemory)
 	check(c.Shards < 1, "index-shards: %d, want >= 1", c.Shards)
 	check(c.Replicas < 0, "index-replicas: %d, want >= 0", c.Replicas)

@@ -40,6 +40,8 @@ func TestCommandLine(t *testing.T) {
 		{"bad floor", []string{"setup", "--print", "--published-floor", "1900"}, nil, 2, "published-floor"},
 		{"no create attempts", []string{"setup", "--print"}, map[string]string{"NEWSFLOW_INDEX_CREATE_ATTEMPTS": "0"}, 2, "create-attempts"},
 		{"bad monthly-from", []string{"setup", "--print", "--monthly-from", "-1"}, nil, 2, "monthly-from"},
+		{"negative story window", []string{"setup", "--print"}, map[string]string{"NEWSFLOW_INDEX_STORY_WINDOW": "-1h"}, 2, "story-window"},
+		{"print has the story fields", []string{"setup", "--print"}, nil, 0, `"story_id"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -36,6 +36,18 @@ type Document struct {
 	Places            []Place     `json:"places,omitempty"`
 	DateMentions      []DateRange `json:"date_mentions,omitempty"`
 	DateValues        []string    `json:"date_values,omitempty"`
+	// MinHash, NearBands and StoryBands are the article's similarity fields
+	// (article.Similarity): the signature is stored, not indexed, for the estimates of later
+	// articles; the band keys are indexed keywords that find the candidates (internal/stories).
+	MinHash    string   `json:"minhash,omitempty"`
+	NearBands  []string `json:"near_bands,omitempty"`
+	StoryBands []string `json:"story_bands,omitempty"`
+	// DuplicateOf is the id of the earlier article this one nearly repeats (Jaccard >= 0.9),
+	// absent for an original, so that a filter NOT _exists_:duplicate_of hides the copies.
+	// StoryID is what the articles of one story share: its first article's id, or the
+	// article's own. Both are decided when the document is written (internal/stories).
+	DuplicateOf string `json:"duplicate_of,omitempty"`
+	StoryID     string `json:"story_id,omitempty"`
 }
 
 // Place is where one of the article's LOC entities is (article.Place): its gazetteer name,
@@ -129,7 +141,8 @@ func Decode(value []byte) (article.Enriched, error) {
 // From maps an enriched article to its document; now becomes indexed_at. Entity names are
 // de-duplicated per type in first-seen order; an unknown type counts as MISC so that nothing the
 // enrichment found is lost. Places are de-duplicated too, and those without a valid point left
-// out. Date mentions without a day range keep their value only.
+// out. Date mentions without a day range keep their value only. The story is the article's own
+// and there is no duplicate_of until internal/stories decides them from the indexed articles.
 func From(e article.Enriched, now time.Time) Document {
 	d := Document{
 		ID:                e.ID,
@@ -145,6 +158,10 @@ func From(e article.Enriched, now time.Time) Document {
 		IndexedAt:         now.UTC(),
 		EnrichmentVersion: e.EnrichmentVersion,
 		EnrichmentNote:    e.EnrichmentNote,
+		StoryID:           e.ID,
+	}
+	if sim := e.Similarity; sim != nil {
+		d.MinHash, d.NearBands, d.StoryBands = sim.Signature, sim.NearBands, sim.StoryBands
 	}
 	seen := map[string]bool{}
 	for _, en := range e.Entities {

@@ -105,6 +105,11 @@ func (d *Document) AppendJSON(dst []byte) ([]byte, error) {
 		dst = append(dst, ']')
 	}
 	dst = appendStrings(dst, `,"date_values":`, d.DateValues)
+	dst = appendOptional(dst, `,"minhash":`, d.MinHash)
+	dst = appendStrings(dst, `,"near_bands":`, d.NearBands)
+	dst = appendStrings(dst, `,"story_bands":`, d.StoryBands)
+	dst = appendOptional(dst, `,"duplicate_of":`, d.DuplicateOf)
+	dst = appendOptional(dst, `,"story_id":`, d.StoryID)
 	return append(dst, '}'), nil
 }
 
@@ -171,14 +176,14 @@ func dropLeadingComma(dst []byte, at int) []byte {
 }
 
 // sizeHint is about the length of d's JSON: every string with its quotes and comma, times at
-// their longest, the names at their longest (250 bytes in all) and a little slack for escapes.
+// their longest, the names at their longest (330 bytes in all) and a little slack for escapes.
 // Only the allocation depends on it, not the output.
 func (d *Document) sizeHint() int {
-	n := 320 + 4*len(`"2006-01-02T15:04:05.999999999-07:00"`)
-	for _, s := range [...]string{d.ID, d.Source, d.URL, d.Title, d.Body, d.Language, d.EnrichmentVersion, d.EnrichmentNote} {
+	n := 400 + 4*len(`"2006-01-02T15:04:05.999999999-07:00"`)
+	for _, s := range [...]string{d.ID, d.Source, d.URL, d.Title, d.Body, d.Language, d.EnrichmentVersion, d.EnrichmentNote, d.MinHash, d.DuplicateOf, d.StoryID} {
 		n += len(s) + 3
 	}
-	for _, ss := range [...][]string{d.Authors, d.Entities.Person, d.Entities.Org, d.Entities.Loc, d.Entities.Misc, d.DateValues} {
+	for _, ss := range [...][]string{d.Authors, d.Entities.Person, d.Entities.Org, d.Entities.Loc, d.Entities.Misc, d.DateValues, d.NearBands, d.StoryBands} {
 		for _, s := range ss {
 			n += len(s) + 3
 		}

@@ -56,6 +56,26 @@ func (m *Manager) Bulk(ctx context.Context, body []byte) (int, []byte, error) {
 	return res.StatusCode, answer, nil
 }
 
+// MultiSearch posts body (NDJSON, each header naming its index) to _msearch and returns the
+// answer; the near-duplicate and story lookup (internal/stories) makes one per batch. A failed
+// search inside the answer is the caller's to read; err is a transport failure or an HTTP error.
+func (m *Manager) MultiSearch(ctx context.Context, body []byte) ([]byte, error) {
+	res, err := esapi.MsearchRequest{Body: bytes.NewReader(body),
+		FilterPath: []string{"responses.status", "responses.error", "responses.hits.hits._source"}}.Do(ctx, m.Client)
+	if err != nil {
+		return nil, fmt.Errorf("POST _msearch: %w", err)
+	}
+	defer res.Body.Close()
+	answer, err := io.ReadAll(res.Body)
+	if err != nil {
+		return nil, fmt.Errorf("POST _msearch: reading answer: %w", err)
+	}
+	if res.StatusCode != http.StatusOK {
+		return nil, &search.HTTPError{Method: http.MethodPost, Path: "/_msearch", Status: res.StatusCode, Body: search.Truncate(string(answer), 500)}
+	}
+	return answer, nil
+}
+
 // EnsureIndex creates index unless it exists; the template gives it its mapping and the alias.
 // A staged writer (Staged) then takes it out of the read alias before anything is written into it.
 func (m *Manager) EnsureIndex(ctx context.Context, index string) error {

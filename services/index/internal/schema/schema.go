@@ -25,7 +25,10 @@ import (
 // Version 3: places (the LOC entities geocoded: places.location geo_point, places.name,
 // places.country, places.kind keywords). A version-2 index's strict mapping refuses a document
 // with places, so they go to -v3 indices.
-const Version = 3
+//
+// Version 4: near-duplicates and stories (minhash binary, near_bands and story_bands keyword
+// arrays, duplicate_of and story_id keywords). A version-3 index's strict mapping refuses them.
+const Version = 4
 
 // Entity field names under "entities", one keyword array per entity type, so that a terms
 // aggregation on e.g. entities.person charts the people most mentioned.
@@ -213,6 +216,10 @@ func (s Settings) textAnalyzer() string {
 //   - places: object array, one per distinct place of the LOC entities: location geo_point
 //     (maps, geo_distance), name, country (ISO 3166-1 alpha-2) and kind (city, region, country,
 //     continent) keywords
+//   - minhash: binary (stored in _source only), the MinHash signature of the text
+//   - near_bands, story_bands: keyword arrays (no doc_values), the LSH band keys that find
+//     near-duplicate and story candidates at index time
+//   - duplicate_of: keyword, the original's id, absent for an original; story_id: keyword
 //
 // Dynamic mapping is "strict": a field the template does not know is rejected (and dead-lettered
 // with the reason) rather than silently guessed, so code and template cannot drift apart unseen.
@@ -264,6 +271,14 @@ func (n Names) Template(version int, s Settings) map[string]any {
 					}},
 					"date_mentions": map[string]any{"type": "date_range", "format": "yyyy-MM-dd"},
 					"date_values":   kw,
+					// Band keys are only matched (terms queries at index time), never
+					// aggregated or sorted: no doc_values. The signature is only read back
+					// from _source: binary is neither indexed nor has doc_values.
+					"minhash":      map[string]any{"type": "binary"},
+					"near_bands":   map[string]any{"type": "keyword", "doc_values": false},
+					"story_bands":  map[string]any{"type": "keyword", "doc_values": false},
+					"duplicate_of": kw,
+					"story_id":     kw,
 				},
 			},
 		},

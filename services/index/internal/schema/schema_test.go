@@ -140,11 +140,20 @@ func TestTemplateMapping(t *testing.T) {
 		"id": "keyword", "source": "keyword", "url": "keyword", "language": "keyword", "title": "text", "body": "text",
 		"published_at": "date", "ingested_at": "date", "enriched_at": "date", "indexed_at": "date",
 		"date_mentions": "date_range", "date_values": "keyword",
+		"minhash": "binary", "near_bands": "keyword", "story_bands": "keyword", "duplicate_of": "keyword", "story_id": "keyword",
 	}
 	for f, want := range types {
 		if got := m.Properties[f]["type"]; got != want {
 			t.Errorf("%s: type %v, want %s", f, got, want)
 		}
+	}
+	for _, f := range []string{"near_bands", "story_bands"} { // matched, never aggregated
+		if m.Properties[f]["doc_values"] != false {
+			t.Errorf("%s: doc_values %v, want false", f, m.Properties[f]["doc_values"])
+		}
+	}
+	if schema.Version < 4 {
+		t.Errorf("schema version %d: the near-duplicate and story fields need a new version (4)", schema.Version)
 	}
 	if m.Properties["body"]["analyzer"] != "english" {
 		t.Errorf("body analyzer %v, want english", m.Properties["body"]["analyzer"])

@@ -29,6 +29,10 @@ type Metrics struct {
 	// EndToEnd is the time from ingested_at to the engine's acknowledgement, the latency a reader
 	// of the index experiences.
 	EndToEnd prometheus.Histogram
+	// StoriesLookup is the latency of one batch's near-duplicate and story lookup (one
+	// _msearch), and StoriesDocuments the documents it decided: the lookup's cost per article.
+	StoriesLookup    prometheus.Histogram
+	StoriesDocuments prometheus.Counter
 	// InflightBytes is the size of the messages fetched and not yet committed.
 	InflightBytes prometheus.Gauge
 }
@@ -53,10 +57,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.05, 2, 18)}),
 		InflightBytes: prometheus.NewGauge(prometheus.GaugeOpts{Name: "newsflow_index_inflight_bytes",
 			Help: "Bytes of messages fetched from Kafka and not yet committed."}),
+		StoriesLookup: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "newsflow_index_stories_lookup_duration_seconds",
+			Help:    "Latency of one batch's near-duplicate and story lookup (one _msearch on the read alias).",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
+		StoriesDocuments: prometheus.NewCounter(prometheus.CounterOpts{Name: "newsflow_index_stories_documents_total",
+			Help: "Documents whose duplicate_of and story_id the lookup decided."}),
 		Superseded: prometheus.NewCounter(prometheus.CounterOpts{Name: "newsflow_index_superseded_total",
 			Help: "Documents not written because the index holds the same or a newer version (external-version conflict, 409)."}),
 	}
-	reg.MustRegister(m.BulkDuration, m.BulkBytes, m.BulkDocuments, m.Retries, m.EndToEnd, m.InflightBytes, m.Superseded)
+	reg.MustRegister(m.BulkDuration, m.BulkBytes, m.BulkDocuments, m.Retries, m.EndToEnd, m.InflightBytes, m.Superseded, m.StoriesLookup, m.StoriesDocuments)
 	// Every reason is exposed at 0 from the start, so the first dead letter is an increase the
 	// NewsflowDeadLetters and NewsflowIndexDocumentsRefused alerts see, not a series that
 	// appears at 1.

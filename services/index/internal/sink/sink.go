@@ -52,6 +52,12 @@ type Engine interface {
 	EnsureIndex(ctx context.Context, index string) error
 }
 
+// Stories decides the near-duplicate and story fields of a batch's documents in place; an error
+// is a failed lookup, retried with Backoff (stories.Assigner implements it).
+type Stories interface {
+	Assign(ctx context.Context, docs []*document.Document) error
+}
+
 // DeadLetters is where messages that can never be indexed go (a kafka.Writer on articles.dlq).
 type DeadLetters interface {
 	WriteMessages(ctx context.Context, msgs ...kafka.Message) error
@@ -80,6 +86,9 @@ type Config struct {
 	// CreateAttempts is how many attempts an index creation the engine refuses with a 4xx gets
 	// within one batch before the documents meant for that index are dead-lettered (default 3).
 	CreateAttempts int
+	// Stories decides duplicate_of and story_id of each batch before it is written
+	// (internal/stories); nil leaves every document an original of its own story.
+	Stories Stories
 	// RefusalMemory is how long an index whose creation was refused CreateAttempts times is
 	// not asked for again: its documents in later batches are dead-lettered at once with the
 	// same reason, instead of costing every batch CreateAttempts doomed requests and backoffs
@@ -143,6 +152,7 @@ func New(cfg Config, engine Engine, dlq DeadLetters, log *slog.Logger, m *Metric
 
 // pending is one document on its way to the engine.
 type pending struct {
+	doc      *document.Document // until encoded into op.Source
 	op       bulk.Op
 	msg      kafka.Message
 	ingested time.Time
@@ -153,6 +163,10 @@ type pending struct {
 func (s *Sink) Handle(ctx context.Context, msgs []kafka.Message) error {
 	start := time.Now()
 	items, dead := s.prepare(msgs)
+	if err := s.assign(ctx, items); err != nil {
+		return err
+	}
+	items, dead = s.encode(items, dead)
 
 	var err error
 	dead, err = s.index(ctx, items, dead)
@@ -197,15 +211,8 @@ func (s *Sink) prepare(msgs []kafka.Message) ([]*pending, []kafka.Message) {
 			continue
 		}
 		doc := document.From(e, now)
-		// AppendJSON, not json.Marshal: the reflection cost a quarter of the stage's CPU.
-		src, err := doc.AppendJSON(nil)
-		if err != nil { // only for values JSON cannot hold; the message can never be indexed
-			dead = append(dead, kafkax.DeadLetter(m, Stage, "encoding document: "+err.Error()))
-			s.countDead("invalid")
-			continue
-		}
-		op := bulk.Op{Index: doc.Index(s.cfg.Names, s.cfg.Version), ID: doc.ID, Version: document.Version(e), Source: src}
-		p := &pending{op: op, msg: m, ingested: e.IngestedAt}
+		op := bulk.Op{Index: doc.Index(s.cfg.Names, s.cfg.Version), ID: doc.ID, Version: document.Version(e)}
+		p := &pending{doc: &doc, op: op, msg: m, ingested: e.IngestedAt}
 		if i, ok := byID[doc.ID]; ok {
 			if items[i].op.Version <= op.Version {
 				items[i] = p
@@ -216,6 +223,55 @@ func (s *Sink) prepare(msgs []kafka.Message) ([]*pending, []kafka.Message) {
 		items = append(items, p)
 	}
 	return items, dead
+}
+
+// assign decides duplicate_of and story_id for the batch (one lookup for all of it), retrying a
+// failed lookup with Backoff until ctx ends: writing without it would make every article of the
+// batch an original for good.
+func (s *Sink) assign(ctx context.Context, items []*pending) error {
+	if s.cfg.Stories == nil || len(items) == 0 {
+		return nil
+	}
+	docs := make([]*document.Document, len(items))
+	for i, p := range items {
+		docs[i] = p.doc
+	}
+	start := time.Now()
+	for attempt := 1; ; attempt++ {
+		err := s.cfg.Stories.Assign(ctx, docs)
+		if err == nil {
+			s.metrics.StoriesLookup.Observe(time.Since(start).Seconds())
+			s.metrics.StoriesDocuments.Add(float64(len(docs)))
+			return nil
+		}
+		s.countFailure("stories")
+		wait := s.cfg.Backoff.Delay(attempt)
+		s.log.Warn("looking up near-duplicates and stories failed; retrying", "documents", len(docs), "attempt", attempt, "wait", wait, "error", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("looking up near-duplicates and stories of %d documents: %w", len(docs), ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// encode writes each item's document into its op; one JSON cannot hold becomes a dead letter.
+func (s *Sink) encode(items []*pending, dead []kafka.Message) ([]*pending, []kafka.Message) {
+	kept := items[:0]
+	for _, p := range items {
+		// AppendJSON, not json.Marshal: the reflection cost a quarter of the stage's CPU.
+		src, err := p.doc.AppendJSON(nil)
+		if err != nil { // only for values JSON cannot hold; the message can never be indexed
+			dead = append(dead, kafkax.DeadLetter(p.msg, Stage, "encoding document: "+err.Error()))
+			s.countDead("invalid")
+			continue
+		}
+		p.op.Source, p.doc = src, nil
+		kept = append(kept, p)
+	}
+	return kept, dead
 }
 
 // index sends items until each is acknowledged, superseded or rejected; rejected ones are added

@@ -23,6 +23,7 @@ import (
 	"github.com/newsflow/newsflow/pkg/kafkax"
 	"github.com/newsflow/newsflow/pkg/retry"
 	"github.com/newsflow/newsflow/pkg/search"
+	"github.com/newsflow/newsflow/services/index/internal/document"
 	"github.com/newsflow/newsflow/services/index/internal/schema"
 	"github.com/newsflow/newsflow/services/index/internal/sink"
 )
@@ -781,4 +782,55 @@ func testenvEventually(t *testing.T, cond func() bool) {
 		}
 	}
 	t.Fatal("condition not met within 5 s")
+}
+
+// fakeStories is a hand-written sink.Stories: it fails the first fails lookups, then marks
+// every document but the first a duplicate of it.
+type fakeStories struct {
+	mu    sync.Mutex
+	calls int
+	fails int
+}
+
+func (f *fakeStories) Assign(ctx context.Context, docs []*document.Document) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.calls++; f.calls <= f.fails {
+		return errors.New("search engine unavailable")
+	}
+	for _, d := range docs[1:] {
+		d.DuplicateOf, d.StoryID = docs[0].ID, docs[0].ID
+	}
+	return nil
+}
+
+// TestStoriesDecideBeforeWriting: the lookup's decisions are in the documents written, and a
+// failed lookup is retried, not skipped (which would make the batch originals for good).
+func TestStoriesDecideBeforeWriting(t *testing.T) {
+	f, d := newFake(), &fakeDLQ{}
+	st := &fakeStories{fails: 2}
+	m := sink.NewMetrics(prometheus.NewRegistry())
+	s := sink.New(sink.Config{Names: schema.Names{Prefix: "articles"}, Version: 1, Workers: 1, Stories: st,
+		Backoff: retry.Backoff{Initial: time.Millisecond, Max: 5 * time.Millisecond}, Topic: "in"},
+		f, d, slog.New(slog.NewTextHandler(io.Discard, nil)), m)
+	if err := s.Handle(context.Background(), batch(3)); err != nil {
+		t.Fatal(err)
+	}
+	if st.calls != 3 {
+		t.Errorf("%d lookups, want 3 (two failures retried)", st.calls)
+	}
+	if !strings.Contains(f.sources["d01"], `"duplicate_of":"d00","story_id":"d00"`) ||
+		strings.Contains(f.sources["d00"], `"duplicate_of"`) || !strings.Contains(f.sources["d00"], `"story_id":"d00"`) {
+		t.Errorf("sources:\n%s\n%s", f.sources["d00"], f.sources["d01"])
+	}
+	if got := testutil.ToFloat64(m.StoriesDocuments); got != 3 {
+		t.Errorf("stories documents %v, want 3", got)
+	}
+	// A lookup that never succeeds holds the batch until shutdown: nothing is committed.
+	st.fails = 1 << 30
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	if err := s.Handle(ctx, batch(2)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Handle with a failing lookup = %v, want a deadline error", err)
+	}
 }
