@@ -220,6 +220,25 @@ func (b *bench) indexOnce(ctx context.Context, run int, topic, prefix string, li
 		return err
 	}
 	b.add(run, Result{Name: "index: Kafka → search node", Unit: "docs/s", Value: rate, Baseline: "plain _bulk, same documents, order and monthly indices (minimal client)", BaseVal: baseRate, Goal: "ratio >= 0.85"})
+
+	// What the near-duplicate and story lookup costs: the same stage on the same topic, with
+	// its own group and index prefix, with the lookup on (--story-window 72h; off by default). The corpus is
+	// repeated with new URLs, so from the second copy on every article has a near-duplicate:
+	// the lookup's worst case. (Its own prefix must not start with prefix: templates of
+	// overlapping patterns and equal priority are refused.)
+	on := "stories-" + prefix
+	s, err = b.start(ctx, "index", "--topic", topic, "--group", on, "--index-prefix", on, "--dlq-topic", topic+".dlq", "--story-window", "72h")
+	if err != nil {
+		return err
+	}
+	onRate, err := b.steadyRate(ctx, on, len(lines), 5*time.Minute)
+	s.stop()
+	if err != nil {
+		return err
+	}
+	b.add(run, Result{Name: "index: with the story lookup (--story-window 72h) against without", Unit: "docs/s", Value: onRate,
+		Baseline: "index stage, lookup off (the default)", BaseVal: rate})
+	b.add(run, Result{Name: "index: story lookup, added time per document", Unit: "µs", Value: 1e6 * (1/onRate - 1/rate)})
 	return nil
 }
 

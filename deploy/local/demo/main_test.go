@@ -87,7 +87,7 @@ func TestDemoFinishesWithDuplicates(t *testing.T) {
 		// A flush interval long enough for all of the corpus to reach the index stage in one
 		// batch, so that the copies of an article meet there, as they do under load.
 		proc("index", "--topic", name+".enriched", "--dlq-topic", name+".dlq", "--group", name+"-index", "--index-prefix", name,
-			"--flush-interval", "5s"),
+			"--flush-interval", "5s", "--story-window", "72h"),
 	}
 	t.Cleanup(func() {
 		for _, p := range procs {
