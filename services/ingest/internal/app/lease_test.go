@@ -55,7 +55,6 @@ func TestFeedLeaseChild(t *testing.T) {
 type fetchLog struct {
 	mu      sync.Mutex
 	fetches []fetch
-	conns   map[string]int // remote addr -> pid
 	pids    func() []int
 }
 
@@ -68,13 +67,12 @@ type fetch struct {
 func (l *fetchLog) record(feed, remote string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	pid, ok := l.conns[remote]
-	if !ok {
-		_, port, _ := strings.Cut(remote, ":")
-		p, _ := strconv.Atoi(port)
-		pid = pidOfPort(p, l.pids())
-		l.conns[remote] = pid
-	}
+	// Looked up on every fetch, never cached by address: a client port is reused by another
+	// connection (of another process) once the first is closed, and on a busy machine (a CI run)
+	// that happened within the test, attributing one process's fetches to another or to none.
+	_, port, _ := strings.Cut(remote, ":")
+	p, _ := strconv.Atoi(port)
+	pid := pidOfPort(p, l.pids())
 	l.fetches = append(l.fetches, fetch{feed: feed, at: time.Now(), pid: pid})
 }
 
@@ -124,8 +122,11 @@ func pidOfPort(port int, pids []int) int {
 				continue
 			}
 			_, hexPort, ok := strings.Cut(fs[1], ":")
-			if p, err := strconv.ParseInt(hexPort, 16, 32); ok && err == nil && int(p) == port {
+			// Inode 0 is a socket no process holds any more (TIME_WAIT): a closed connection
+			// that had the same port; the live one comes on another line.
+			if p, err := strconv.ParseInt(hexPort, 16, 32); ok && err == nil && int(p) == port && fs[9] != "0" {
 				inode = fs[9]
+				break
 			}
 		}
 		f.Close()
@@ -207,7 +208,7 @@ func TestFeedLease(t *testing.T) {
 		mu   sync.Mutex
 		pids []int
 	)
-	log := &fetchLog{conns: map[string]int{}, pids: func() []int { mu.Lock(); defer mu.Unlock(); return append([]int(nil), pids...) }}
+	log := &fetchLog{pids: func() []int { mu.Lock(); defer mu.Unlock(); return append([]int(nil), pids...) }}
 	var srv *httptest.Server
 	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name, ok := strings.CutPrefix(r.URL.Path, "/feed/")
