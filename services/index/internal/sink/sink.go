@@ -237,24 +237,19 @@ func (s *Sink) assign(ctx context.Context, items []*pending) error {
 		docs[i] = p.doc
 	}
 	start := time.Now()
-	for attempt := 1; ; attempt++ {
-		err := s.cfg.Stories.Assign(ctx, docs)
-		if err == nil {
-			s.metrics.StoriesLookup.Observe(time.Since(start).Seconds())
-			s.metrics.StoriesDocuments.Add(float64(len(docs)))
-			return nil
-		}
-		s.countFailure("stories")
-		wait := s.cfg.Backoff.Delay(attempt)
-		s.log.Warn("looking up near-duplicates and stories failed; retrying", "documents", len(docs), "attempt", attempt, "wait", wait, "error", err)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("looking up near-duplicates and stories of %d documents: %w", len(docs), ctx.Err())
-		case <-t.C:
-		}
+	b := s.cfg.Backoff
+	b.Attempts = 0 // until ctx ends, whatever the bulk retries are bounded by
+	err := retry.Do(ctx, b, func(ctx context.Context) error { return s.cfg.Stories.Assign(ctx, docs) },
+		func(attempt int, err error, wait time.Duration) {
+			s.countFailure("stories")
+			s.log.Warn("looking up near-duplicates and stories failed; retrying", "documents", len(docs), "attempt", attempt, "wait", wait, "error", err)
+		})
+	if err != nil {
+		return fmt.Errorf("looking up near-duplicates and stories of %d documents: %w", len(docs), err)
 	}
+	s.metrics.StoriesLookup.Observe(time.Since(start).Seconds())
+	s.metrics.StoriesDocuments.Add(float64(len(docs)))
+	return nil
 }
 
 // encode writes each item's document into its op; one JSON cannot hold becomes a dead letter.
