@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/newsflow/newsflow/pkg/article"
 )
@@ -53,15 +54,20 @@ const (
 	seed = 0x6e657773666c6f77 // "newsflow"
 )
 
-// salts are the per-function seeds, from splitmix64 over the fixed seed.
-var salts = func() [Hashes]uint64 {
-	var s [Hashes]uint64
+// mults and adds define the hash functions: function i maps a shingle's mixed hash x to the high
+// 32 bits of mults[i]*x + adds[i] (multiply-shift, with odd multipliers), all from splitmix64
+// over the fixed seed. x is already a full mix of the shingle, so these cheap functions behave
+// as independent ones (TestEstimateError), at a fraction of the cost of mixing the shingle
+// anew for every position.
+var mults, adds = func() (m, a [Hashes]uint64) {
 	x := uint64(seed)
-	for i := range s {
+	for i := range m {
 		x += 0x9e3779b97f4a7c15
-		s[i] = mix(x)
+		m[i] = mix(x) | 1
+		x += 0x9e3779b97f4a7c15
+		a[i] = mix(x)
 	}
-	return s
+	return m, a
 }()
 
 // mix is splitmix64's finaliser: a bijection of 64-bit words that spreads every input bit over
@@ -85,52 +91,114 @@ func Words(s string) []string {
 	})
 }
 
+// FNV-1a, which hashes a word's bytes.
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
+func wordHash(w string) uint64 {
+	h := uint64(fnvOffset)
+	for i := 0; i < len(w); i++ {
+		h = (h ^ uint64(w[i])) * fnvPrime
+	}
+	return h
+}
+
+// shingle combines the hashes of ShingleWords consecutive words (fewer for a short text) into
+// the shingle's hash; order counts.
+func shingle(ws []uint64) uint64 {
+	h := uint64(len(ws))
+	for _, w := range ws {
+		h = mix(h ^ w)
+	}
+	return h
+}
+
 // Shingles returns the 64-bit hashes of the distinct ShingleWords-word shingles of words; a
 // text of fewer words is one shingle of all of them, and no words give no shingles.
 func Shingles(words []string) []uint64 {
-	if len(words) == 0 {
-		return nil
+	hs := make([]uint64, len(words))
+	for i, w := range words {
+		hs[i] = wordHash(w)
 	}
-	n := len(words) - ShingleWords + 1
-	if n < 1 {
-		n = 1
-	}
-	seen := make(map[uint64]struct{}, n)
-	out := make([]uint64, 0, n)
-	for i := 0; i < n; i++ {
-		h := uint64(14695981039346656037) // FNV-1a offset basis
-		for j := i; j < i+ShingleWords && j < len(words); j++ {
-			if j > i {
-				h = (h ^ ' ') * 1099511628211
-			}
-			for k := 0; k < len(words[j]); k++ {
-				h = (h ^ uint64(words[j][k])) * 1099511628211
-			}
-		}
+	out := shinglesOf(hs, nil)
+	seen := make(map[uint64]struct{}, len(out))
+	distinct := out[:0]
+	for _, h := range out {
 		if _, ok := seen[h]; !ok {
 			seen[h] = struct{}{}
-			out = append(out, h)
+			distinct = append(distinct, h)
 		}
 	}
-	return out
+	return distinct
+}
+
+// shinglesOf appends to dst the shingle hashes of the word hashes ws, repeats included.
+func shinglesOf(ws []uint64, dst []uint64) []uint64 {
+	if len(ws) == 0 {
+		return dst
+	}
+	if len(ws) < ShingleWords {
+		return append(dst, shingle(ws))
+	}
+	for i := 0; i+ShingleWords <= len(ws); i++ {
+		dst = append(dst, shingle(ws[i:i+ShingleWords]))
+	}
+	return dst
+}
+
+// appendWordHashes appends the hashes of the words of s (as Words cuts and lower-cases them,
+// hashed as wordHash would hash them) without building the strings: Of runs on every article.
+func appendWordHashes(dst []uint64, s string) []uint64 {
+	h, in := uint64(fnvOffset), false
+	var buf [utf8.UTFMax]byte
+	for _, r := range s {
+		if !unicode.IsLetter(r) && !unicode.IsDigit(r) {
+			if in {
+				dst = append(dst, h)
+				h, in = fnvOffset, false
+			}
+			continue
+		}
+		in = true
+		if r < utf8.RuneSelf {
+			if 'A' <= r && r <= 'Z' {
+				r += 'a' - 'A'
+			}
+			h = (h ^ uint64(r)) * fnvPrime
+			continue
+		}
+		n := utf8.EncodeRune(buf[:], unicode.ToLower(r))
+		for _, b := range buf[:n] {
+			h = (h ^ uint64(b)) * fnvPrime
+		}
+	}
+	if in {
+		dst = append(dst, h)
+	}
+	return dst
 }
 
 // Sign returns the signature of a set of shingle hashes, and false for an empty set (a text
-// without words has nothing to compare).
+// without words has nothing to compare). Repeated shingles change nothing: a minimum is a
+// minimum.
 func Sign(shingles []uint64) (Signature, bool) {
 	var sig Signature
 	if len(shingles) == 0 {
 		return sig, false
 	}
-	for i := range sig {
-		sig[i] = ^uint32(0)
+	xs := make([]uint64, len(shingles))
+	for j, sh := range shingles {
+		xs[j] = mix(sh)
 	}
-	for _, sh := range shingles {
-		for i, salt := range salts {
-			if h := uint32(mix(sh ^ salt)); h < sig[i] {
-				sig[i] = h
-			}
+	// One function at a time over every shingle: the running minimum stays in a register.
+	for i := range sig {
+		m, a, b := ^uint32(0), mults[i], adds[i]
+		for _, x := range xs {
+			m = min(m, uint32((x*a+b)>>32))
 		}
+		sig[i] = m
 	}
 	return sig, true
 }
@@ -198,7 +266,9 @@ func Decode(s string) (Signature, error) {
 // text has no words. Title and body are one text: a copy that moved a sentence from the
 // title into the body is still a copy.
 func Of(title, body string) *article.Similarity {
-	sig, ok := Sign(Shingles(Words(title + "\n" + body)))
+	ws := appendWordHashes(make([]uint64, 0, 256), title)
+	ws = appendWordHashes(ws, body)
+	sig, ok := Sign(shinglesOf(ws, nil))
 	if !ok {
 		return nil
 	}

@@ -20,8 +20,10 @@ import (
 // Version is written into every enriched article as enrichment_version; bump it when the model
 // or the date rules change so that documents can be told apart and re-enriched. 3: places (the
 // LOC entities geocoded, internal/geo). 4: similarity (the MinHash signature and band keys of
-// internal/dedup, from which the index stage decides duplicate_of and story_id).
-const Version = "newsflow-enrich/4"
+// internal/dedup, from which the index stage decides duplicate_of and story_id). 5: a smaller
+// NER model (pruned at 3), the second stage no longer scoring plain lower-case text, and
+// signatures from cheaper hash functions (not comparable with version 4's: replay, REPLAY.md).
+const Version = "newsflow-enrich/5"
 
 const usage = `enrich: find the people, organisations, places, nationalities and dates each article mentions.
 

@@ -130,17 +130,17 @@ func appendFields(dst []string, s string) []string {
 	}
 }
 
-// gazetteer maps the hash of a lowercased token sequence to its category bits.
+// gazetteer maps the hash of a lowercased token sequence to its category bits. Both of its
+// phrase maps also hold every proper prefix of a phrase, with no category bits (0) unless the
+// prefix is a phrase itself: matching stops at the first sequence of tokens that is not in the
+// map, which for most capitalised words is the first, so a token costs one lookup per list.
 type gazetteer struct {
 	phrases map[uint64]uint32
 	hand    map[uint64]uint32 // the hand-curated phrases only
 	orgKeys map[uint64]bool
 	maxLen  int
-	// prefixes holds the hash of every proper prefix of a phrase, so that matching stops as
-	// soon as the tokens read so far begin no phrase (most capitalised words begin none).
-	prefixes map[uint64]bool
-	// train holds the phrases learnt from training data (hashes only: the model file stores
-	// no words, so they have no prefixes and are matched up to trainMax tokens).
+	// train holds the phrases learnt from training data, and their prefixes (hashes only:
+	// the model file stores no words).
 	train    map[uint64]uint32
 	trainMax int
 	// clusters are the word clusters (clusters.go); they travel with the lists because every
@@ -149,7 +149,7 @@ type gazetteer struct {
 }
 
 func newGazetteer() *gazetteer {
-	return &gazetteer{phrases: map[uint64]uint32{}, hand: map[uint64]uint32{}, orgKeys: map[uint64]bool{}, prefixes: map[uint64]bool{}}
+	return &gazetteer{phrases: map[uint64]uint32{}, hand: map[uint64]uint32{}, orgKeys: map[uint64]bool{}}
 }
 
 func phraseHash(tokens []string) uint64 {
@@ -164,15 +164,19 @@ func (g *gazetteer) add(tokens []string, cat int) {
 	if len(tokens) == 0 || len(tokens) > 8 {
 		return
 	}
-	h := uint64(fnvOffset)
-	for k, t := range tokens {
-		h = mix(h, hashLower(t))
-		if k < len(tokens)-1 {
-			g.prefixes[h] = true
-		}
-	}
-	g.phrases[h] |= 1 << cat
+	addPhrase(g.phrases, tokens, 1<<cat)
 	g.maxLen = max(g.maxLen, len(tokens))
+}
+
+// addPhrase adds the category bits cats to the phrase tokens in m, and its proper prefixes
+// (with no bits of their own) so that matching can stop where no phrase continues.
+func addPhrase(m map[uint64]uint32, tokens []string, cats uint32) {
+	h := uint64(fnvOffset)
+	for _, t := range tokens {
+		h = mix(h, hashLower(t))
+		m[h] |= 0 // a prefix, if it is not in m already
+	}
+	m[h] |= cats
 }
 
 // loadHand adds the embedded hand-curated lists.
@@ -223,28 +227,14 @@ func (g *gazetteer) mark(as []attrs) {
 	if g == nil {
 		return
 	}
-	for i := range as {
-		if as[i].flags&(fInitCap|fHasDigit|fMixed) == 0 {
-			continue
-		}
-		h := uint64(fnvOffset)
-		for j := i; j < len(as) && j-i < g.maxLen; j++ {
-			h = mix(h, as[j].lower)
-			cats, ok := g.phrases[h]
-			if !ok {
-				if !g.prefixes[h] {
-					break
-				}
-				continue
-			}
-			as[i].gaz |= cats
-			for k := i + 1; k <= j; k++ {
-				as[k].gaz |= cats << gazInside
-			}
-			as[j].gazEnd |= cats
-		}
-	}
-	if len(g.train) == 0 {
+	markPhrases(as, g.phrases, g.maxLen)
+	markPhrases(as, g.train, g.trainMax)
+}
+
+// markPhrases sets the bits of the phrases of m (with their prefixes, see gazetteer) that
+// start at a capitalised token or a digit and are at most maxLen tokens long.
+func markPhrases(as []attrs, m map[uint64]uint32, maxLen int) {
+	if len(m) == 0 {
 		return
 	}
 	for i := range as {
@@ -252,10 +242,13 @@ func (g *gazetteer) mark(as []attrs) {
 			continue
 		}
 		h := uint64(fnvOffset)
-		for j := i; j < len(as) && j-i < g.trainMax; j++ {
+		for j := i; j < len(as) && j-i < maxLen; j++ {
 			h = mix(h, as[j].lower)
-			cats, ok := g.train[h]
+			cats, ok := m[h]
 			if !ok {
+				break
+			}
+			if cats == 0 {
 				continue
 			}
 			as[i].gaz |= cats

@@ -218,6 +218,11 @@ func (r *Recognizer) decodeSentence(b *docBuf, ctx sentCtx, ids []int32, part2 [
 	var scores [nTags]float32
 	p1, p2 := 0, 0
 	for i := range as {
+		if ctx.stage2 && ctx.plainOutside(i) {
+			out[i] = 0
+			p2, p1 = p1, 0
+			continue
+		}
 		scores = [nTags]float32{}
 		switch {
 		case ctx.stage2:
@@ -251,6 +256,28 @@ func (r *Recognizer) decodeSentence(b *docBuf, ctx sentCtx, ids []int32, part2 [
 		}
 		p2, p1 = p1, best
 	}
+}
+
+// plainOutside reports whether token i and its neighbours are all lower-case (or punctuation,
+// or numbers) and outside the first stage's names: the second stage keeps such a token outside
+// a name without scoring it. The second stage exists to carry what the document says about a
+// name to its other mentions; scoring these tokens too (about two thirds of news text) cost a
+// third of its lookups, and what it changed was names run on into lower-case text: "Royal
+// Dutch of 14", "Wako Securities> and <Yasuda Trust", "Improvements Act of 1976" in most of the
+// 45 of the 19,043 Reuters articles where the output changed (the rest: "U.K." typed MISC, not
+// ORG, and product codes). On valid.txt (trained on
+// train only) the text path F1 is unchanged, 90.76, and the token path's too.
+func (s *sentCtx) plainOutside(i int) bool {
+	for j := i - 1; j <= i+1; j++ {
+		if j < 0 || j >= len(s.as) {
+			continue
+		}
+		a := &s.as[j]
+		if a.s1 != 0 || a.flags&(fInitCap|fAllCaps|fMixed) != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // allowedNext[p] lists the tags allowed after tag p, for bestTag.

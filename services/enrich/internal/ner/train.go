@@ -19,7 +19,11 @@ type TrainOptions struct {
 	Epochs int
 	Seed   int64
 	// Prune drops features whose largest averaged weight (in absolute value) is below it: they
-	// change almost no decision and would only make the model file bigger.
+	// change almost no decision, and every feature kept costs memory and slows the lookups of
+	// all the others (the weight table outgrows the CPU's caches). The shipped 3 (the largest
+	// weights are about 600) keeps a quarter of the features 1 kept: on valid.txt, trained on
+	// train only, text path F1 90.83 -> 90.76, valid entities unseen in train 0.789 -> 0.790;
+	// the shipped model file 2.1 -> 1.0 MB.
 	Prune float64
 	// Log receives one progress line per epoch (nil: silent).
 	Log io.Writer
@@ -31,7 +35,7 @@ type TrainOptions struct {
 
 // DefaultTrainOptions are the settings the shipped model was trained with.
 func DefaultTrainOptions() TrainOptions {
-	return TrainOptions{Epochs: 8, Seed: 1, Prune: 1, TwoStage: true}
+	return TrainOptions{Epochs: 8, Seed: 1, Prune: 3, TwoStage: true}
 }
 
 // Trained is the result of Train: the recogniser and a way to write its model file.
@@ -173,7 +177,7 @@ func trainingGazetteer(docs []TrainDoc, gold [][][]int, keep func(d int) bool) (
 				if end-start > 6 {
 					return
 				}
-				m[phraseHash(words[start:end])] |= 1 << (gazTrainPer + typ - 1)
+				addPhrase(m, words[start:end], 1<<(gazTrainPer+typ-1))
 				maxLen = max(maxLen, end-start)
 			})
 		}
