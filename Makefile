@@ -51,6 +51,7 @@ test:
 	@# The hand-written HTML check and record and document encoders are held to what they replaced.
 	$(GO) test -run='^$$' -fuzz=FuzzLooksLikeHTML -fuzztime=$(FUZZ_EXECS) ./services/ingest/internal/normalize
 	$(GO) test -run='^$$' -fuzz=FuzzAppendJSON -fuzztime=$(FUZZ_EXECS) ./pkg/article
+	$(GO) test -run='^$$' -fuzz=FuzzAppendEnrichedJSON -fuzztime=$(FUZZ_EXECS) ./pkg/article
 	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=$(FUZZ_EXECS) ./services/index/internal/document
 	$(GO) test -run='^$$' -fuzz=FuzzAppendJSON -fuzztime=$(FUZZ_EXECS) ./services/index/internal/document
 

@@ -2,6 +2,8 @@ package article
 
 import (
 	"bytes"
+	"fmt"
+	"math"
 	"reflect"
 	"testing"
 	"time"
@@ -33,7 +35,7 @@ func TestAppendJSONCoversEveryField(t *testing.T) {
 
 func same(t *testing.T, a *Article) {
 	t.Helper()
-	want, werr := Marshal(a)
+	want, werr := marshalReflect(a)
 	got, gerr := AppendJSON(nil, a)
 	if (werr == nil) != (gerr == nil) {
 		t.Fatalf("Marshal error %v, AppendJSON error %v for %+v", werr, gerr, a)
@@ -78,4 +80,84 @@ func TestPlain8(t *testing.T) {
 			}
 		}
 	}
+}
+
+// fill sets every field reachable from v (structs, pointers, slices of two elements) to a
+// non-zero value that needs escaping where it is text; seed varies the values.
+func fill(t *testing.T, v reflect.Value, seed int) {
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString(fmt.Sprintf("s%d <&> \"\\\n\u2028\xff", seed))
+	case reflect.Int:
+		v.SetInt(int64(seed*7 - 3))
+	case reflect.Bool:
+		v.SetBool(true)
+	case reflect.Float64:
+		v.SetFloat(float64(seed)*1.25e-7 - 33.5)
+	case reflect.Pointer:
+		v.Set(reflect.New(v.Type().Elem()))
+		fill(t, v.Elem(), seed+1)
+	case reflect.Slice:
+		v.Set(reflect.MakeSlice(v.Type(), 2, 2))
+		for i := range 2 {
+			fill(t, v.Index(i), seed*3+i)
+		}
+	case reflect.Struct:
+		if v.Type() == reflect.TypeFor[time.Time]() {
+			v.Set(reflect.ValueOf(time.Date(2019, 8, 21, 8, 0, seed%60, 123456789, time.FixedZone("x", 5400))))
+			return
+		}
+		for i := range v.NumField() {
+			fill(t, v.Field(i), seed*5+i)
+		}
+	default:
+		t.Fatalf("a field of kind %s: teach AppendEnrichedJSON and this test", v.Kind())
+	}
+}
+
+// TestAppendEnrichedJSONCoversEveryField fills every field reachable from Enriched, whatever
+// fields its types have, and wants AppendEnrichedJSON to write what encoding/json writes.
+func TestAppendEnrichedJSONCoversEveryField(t *testing.T) {
+	var e Enriched
+	fill(t, reflect.ValueOf(&e).Elem(), 1)
+	sameEnriched(t, &e)
+	sameEnriched(t, &Enriched{Article: Article{ID: "bare"}})
+	sameEnriched(t, &Enriched{Article: Article{ID: "empty"}, Entities: []Entity{{Name: "x"}}, Dates: []DateMention{},
+		Places: []Place{{Lat: 1e-7, Lon: 1e21}, {Lat: -0.000001, Lon: 0}}, Similarity: &Similarity{}})
+	if _, err := AppendEnrichedJSON(nil, &Enriched{Places: []Place{{Lat: math.NaN()}}}); err == nil {
+		t.Error("NaN latitude encoded without an error")
+	}
+}
+
+func sameEnriched(t *testing.T, e *Enriched) {
+	t.Helper()
+	want, werr := marshalReflect(e)
+	got, gerr := AppendEnrichedJSON(nil, e)
+	if (werr == nil) != (gerr == nil) {
+		t.Fatalf("encoding/json error %v, AppendEnrichedJSON error %v for %+v", werr, gerr, e)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("AppendEnrichedJSON wrote\n%s\nencoding/json wrote\n%s", got, want)
+	}
+	if m, err := Marshal(*e); werr == nil && (err != nil || !bytes.Equal(m, want)) {
+		t.Fatalf("Marshal(Enriched) wrote\n%s (%v)\nwant\n%s", m, err, want)
+	}
+}
+
+// FuzzAppendEnrichedJSON holds AppendEnrichedJSON to encoding/json's bytes for any text,
+// numbers and coordinates (NaN and the infinities fail in both).
+func FuzzAppendEnrichedJSON(f *testing.F) {
+	f.Add("Idlib", "LOC", "body", 3, 8, "yesterday", "2019-08-20", true, 35.93, 36.63, "sig", "b1", "")
+	f.Add("", "", "", 0, 0, "", "", false, 0.0, -0.0, "", "", "note <&>")
+	f.Add("\xff", "\u2028", "\x00", -1, 1<<40, "", "\"", false, 1e-7, 1e21, "", "", "")
+	f.Fuzz(func(t *testing.T, name, typ, field string, start, end int, text, value string, rel bool, lat, lon float64, sig, band, note string) {
+		e := Enriched{Article: Article{ID: name, Title: text, Body: note}, EnrichmentVersion: typ, EnrichmentNote: note,
+			Entities: []Entity{{Name: name, Type: typ, Mentions: []Mention{{Field: field, Start: start, End: end}}}, {Name: text}},
+			Dates:    []DateMention{{Text: text, Field: field, Start: start, End: end, Value: value, Granularity: typ, GTE: value, Relative: rel}},
+			Places:   []Place{{Entity: name, Name: text, Kind: typ, Country: field, Lat: lat, Lon: lon}}}
+		if sig != "" {
+			e.Similarity = &Similarity{Signature: sig, NearBands: []string{band}, StoryBands: []string{band, sig}}
+		}
+		sameEnriched(t, &e)
+	})
 }

@@ -3,7 +3,6 @@ package app
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -132,7 +131,7 @@ func extractAll(ctx context.Context, en *enrich.Enricher, files []string, stdin 
 				if a.ID == "" {
 					a.ID = article.ID(&a)
 				}
-				line, err := json.Marshal(en.Enrich(a))
+				line, err := article.Marshal(en.Enrich(a))
 				if err != nil { // cannot happen for these types; never lose the record silently
 					line = nil
 					j.rec.Err = fmt.Errorf("encoding the enriched article: %w", err)

@@ -2,9 +2,7 @@ package document
 
 import (
 	"fmt"
-	"math"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/newsflow/newsflow/pkg/article"
@@ -78,12 +76,12 @@ func (d *Document) AppendJSON(dst []byte) ([]byte, error) {
 				dst = append(dst, ',')
 			}
 			dst = append(dst, `"location":{"lat":`...)
-			if dst, err = appendFloat(dst, p.Location.Lat); err != nil {
-				return nil, err
+			if dst, err = article.AppendFloat(dst, p.Location.Lat); err != nil {
+				return nil, fmt.Errorf("encoding place location: %w", err)
 			}
 			dst = append(dst, `,"lon":`...)
-			if dst, err = appendFloat(dst, p.Location.Lon); err != nil {
-				return nil, err
+			if dst, err = article.AppendFloat(dst, p.Location.Lon); err != nil {
+				return nil, fmt.Errorf("encoding place location: %w", err)
 			}
 			dst = append(dst, "}}"...)
 		}
@@ -143,25 +141,6 @@ func appendTime(dst []byte, key string, t time.Time) ([]byte, error) {
 	dst, err := article.AppendTime(append(dst, key...), t)
 	if err != nil {
 		return nil, fmt.Errorf("encoding %s: %w", key[2:len(key)-2], err)
-	}
-	return dst, nil
-}
-
-// appendFloat writes f as encoding/json writes a float64: the shortest decimal that reads back
-// as f, in exponent form only below 1e-6 or from 1e21 on, with a one-digit negative exponent
-// written "e-7", not "e-07". NaN and the infinities are errors, as in json.Marshal.
-func appendFloat(dst []byte, f float64) ([]byte, error) {
-	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return nil, fmt.Errorf("encoding place location: unsupported value %v", f)
-	}
-	format := byte('f')
-	if a := math.Abs(f); a != 0 && (a < 1e-6 || a >= 1e21) {
-		format = 'e'
-	}
-	dst = strconv.AppendFloat(dst, f, format, -1, 64)
-	if n := len(dst); format == 'e' && n >= 4 && dst[n-4] == 'e' && dst[n-3] == '-' && dst[n-2] == '0' {
-		dst[n-2] = dst[n-1]
-		dst = dst[:n-1]
 	}
 	return dst, nil
 }
