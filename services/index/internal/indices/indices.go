@@ -36,6 +36,13 @@ type Manager struct {
 	// Staged keeps the indices this writer creates out of the read alias until Swap points the
 	// alias at their version (replay.go).
 	Staged bool
+
+	hooks hooks // tests only: run between a decision and the call that acts on it
+}
+
+// hooks let tests run a rival step inside the races place and Swap handle (export_test.go).
+type hooks struct {
+	beforeStage, beforeSwap func()
 }
 
 // Bulk posts body to _bulk and returns the status and the answer, trimmed by filter_path to what
@@ -77,7 +84,8 @@ func (m *Manager) MultiSearch(ctx context.Context, body []byte) ([]byte, error) 
 }
 
 // EnsureIndex creates index unless it exists; the template gives it its mapping and the alias.
-// A staged writer (Staged) then takes it out of the read alias before anything is written into it.
+// place (replay.go) then decides whether it stays behind the read alias, before anything is
+// written into it: a staged writer's does not until the swap.
 func (m *Manager) EnsureIndex(ctx context.Context, index string) error {
 	err := m.Client.Do(ctx, http.MethodPut, "/"+index, nil, nil)
 	if err == nil {
@@ -85,10 +93,8 @@ func (m *Manager) EnsureIndex(ctx context.Context, index string) error {
 	} else if search.StatusOf(err) != http.StatusBadRequest || !strings.Contains(err.Error(), "resource_already_exists_exception") {
 		return err
 	}
-	if m.Staged {
-		if _, v, ok := m.Names.ParseIndex(index); ok {
-			return m.stage(ctx, index, v)
-		}
+	if _, v, ok := m.Names.ParseIndex(index); ok {
+		return m.place(ctx, index, v)
 	}
 	return nil
 }

@@ -29,39 +29,121 @@ func (m *Manager) StagingAlias(version int) string {
 	return m.Names.Alias() + "-replay-v" + strconv.Itoa(version)
 }
 
-// stage keeps index (of version) out of the read alias unless the alias has been swapped to
-// version already. It runs after every EnsureIndex of a staged writer, also for an index that
-// existed (a writer that died between creating an index and staging it leaves it behind the
-// read alias, empty; its successor stages it).
-func (m *Manager) stage(ctx context.Context, index string, version int) error {
+// place decides, after a writer of version made sure index exists, whether index stays behind
+// the read alias, where the template put it. It runs after every EnsureIndex, also for an index
+// that existed (a writer that died between creating an index and placing it leaves it behind
+// the read alias, empty; its successor places it).
+//
+//   - A staged writer takes index out of the read alias, behind its staging alias, while the
+//     read alias holds other versions; once the alias holds only version (swapped), it leaves
+//     new indices where the template puts them: it has become the live writer.
+//   - A live writer whose version the read alias has left for a newer one (`index swap` ran
+//     while it kept writing: checkWriterVersion only stops one at start-up) takes a new index out
+//     too, and says so: readers would otherwise see its copies beside the new version's.
+//
+// The decision reads the alias, and Swap may move it between that read and the _aliases call
+// that acts on it: a staged index taken out just after the swap, or one created just after the
+// swap listed the version's indices. So both sides check again after they act, and put back
+// what belongs behind the alias by then (Swap: the version's indices created meanwhile; place:
+// its own index, if the alias now holds its version alone). Adding an alias twice is harmless,
+// so whatever the interleaving, the index ends where the swap that finished last says.
+func (m *Manager) place(ctx context.Context, index string, version int) error {
 	behind, err := m.AliasIndices(ctx)
 	if err != nil {
 		return err
 	}
-	in, others := false, false
+	in, newer := false, false
+	others := false
+	ours := false // another index of version behind the alias
 	for _, name := range behind {
 		if name == index {
 			in = true
 			continue
 		}
-		if _, v, ok := m.Names.ParseIndex(name); !ok || v != version {
+		_, v, ok := m.Names.ParseIndex(name)
+		if !ok || v != version {
 			others = true
 		}
+		if ok && v > version {
+			newer = true
+		}
+		if ok && v == version {
+			ours = true
+		}
 	}
-	if !in || !others {
-		// Not behind the read alias (staged already), or the alias holds nothing but this
-		// version: swapped, so new indices join it as the template says.
+	if !in {
+		return nil // staged already
+	}
+	switch {
+	case m.Staged && others:
+		// Kept out until the swap.
+	case !m.Staged && newer && !ours:
+		m.Log.Error("the read alias has moved to a newer index version (index swap): keeping this writer's new index out of it; stop this writer, or restart it with the new --index-version",
+			"index", index, "alias", m.Names.Alias(), "version", version)
+	default:
 		return nil
+	}
+	if m.hooks.beforeStage != nil {
+		m.hooks.beforeStage()
 	}
 	actions := map[string]any{"actions": []any{
 		map[string]any{"add": map[string]any{"index": index, "alias": m.StagingAlias(version)}},
 		map[string]any{"remove": map[string]any{"index": index, "alias": m.Names.Alias()}},
 	}}
 	if err := m.Client.Do(ctx, http.MethodPost, "/_aliases", actions, nil); err != nil {
-		return fmt.Errorf("staging %s: moving it from alias %s to %s: %w", index, m.Names.Alias(), m.StagingAlias(version), err)
+		if search.StatusOf(err) != http.StatusNotFound {
+			return fmt.Errorf("staging %s: moving it from alias %s to %s: %w", index, m.Names.Alias(), m.StagingAlias(version), err)
+		}
+		// Another writer of the same version staged it between our read and our call.
 	}
 	m.Log.Info("staged index: kept out of the read alias until the swap", "index", index, "alias", m.Names.Alias(), "staging_alias", m.StagingAlias(version))
+	if !m.Staged {
+		return nil
+	}
+	// A swap to version between the read above and the call: the alias now holds version alone
+	// (or nothing but what the swap put there), and index belongs with it.
+	behind, err = m.AliasIndices(ctx)
+	if err != nil {
+		return err
+	}
+	swapped := len(behind) > 0
+	for _, name := range behind {
+		if _, v, ok := m.Names.ParseIndex(name); !ok || v != version {
+			swapped = false
+		}
+	}
+	if !swapped {
+		return nil
+	}
+	if err := m.addToAlias(ctx, []string{index}); err != nil {
+		return fmt.Errorf("putting %s back behind alias %s after a swap to version %d: %w", index, m.Names.Alias(), version, err)
+	}
+	m.Log.Info("a swap to this version ran while the index was being staged: put it behind the read alias", "index", index, "alias", m.Names.Alias())
 	return nil
+}
+
+// addToAlias puts indices behind the read alias in one call.
+func (m *Manager) addToAlias(ctx context.Context, indices []string) error {
+	var actions []any
+	for _, idx := range indices {
+		actions = append(actions, map[string]any{"add": map[string]any{"index": idx, "alias": m.Names.Alias()}})
+	}
+	return m.Client.Do(ctx, http.MethodPost, "/_aliases", map[string]any{"actions": actions}, nil)
+}
+
+// missing returns the names of all that are not in listed.
+func missing(all, listed []string) []string {
+	in := map[string]bool{}
+	for _, n := range listed {
+		in[n] = true
+	}
+	var out []string
+	for _, n := range all {
+		if !in[n] {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // VersionIndices lists the prefix's indices by index version (every index the prefix's pattern
@@ -97,8 +179,9 @@ type SwapResult struct {
 // _aliases call, so that readers switch from one complete version to the other with no moment
 // of seeing both or neither. The new indices are refreshed first, so that everything the replay
 // wrote before the swap is searchable the moment readers see it. The old indices are kept (drop
-// them once the new version is trusted); the writers of the old version must be stopped after
-// the swap, or a new month's index of theirs would join the alias through the template.
+// them once the new version is trusted); the writers of the old version should be stopped after
+// the swap: what they write is no longer seen (a new month's index of theirs is kept out of the
+// alias by place).
 func (m *Manager) Swap(ctx context.Context, version int) (SwapResult, error) {
 	byVersion, err := m.VersionIndices(ctx)
 	if err != nil {
@@ -136,8 +219,25 @@ func (m *Manager) Swap(ctx context.Context, version int) (SwapResult, error) {
 			return SwapResult{}, fmt.Errorf("refreshing %s before the swap: %w", idx, err)
 		}
 	}
+	if m.hooks.beforeSwap != nil {
+		m.hooks.beforeSwap()
+	}
 	if err := m.Client.Do(ctx, http.MethodPost, "/_aliases", map[string]any{"actions": actions}, nil); err != nil {
 		return SwapResult{}, fmt.Errorf("swapping alias %s to version %d: %w", m.Names.Alias(), version, err)
+	}
+	// An index of version created after the listing above (a staged writer's new month) was
+	// staged while the alias still held the old version: put it behind the alias too (place
+	// checks the other side of this race).
+	byVersion, err = m.VersionIndices(ctx)
+	if err != nil {
+		return SwapResult{}, err
+	}
+	if late := missing(byVersion[version], target); len(late) > 0 {
+		if err := m.addToAlias(ctx, late); err != nil {
+			return SwapResult{}, fmt.Errorf("adding %v, created during the swap, to alias %s: %w", late, m.Names.Alias(), err)
+		}
+		res.Indices, res.Added = append(res.Indices, late...), append(res.Added, late...)
+		sort.Strings(res.Indices)
 	}
 	m.Log.Info("swapped the read alias", "alias", m.Names.Alias(), "version", version, "added", len(res.Added), "removed", len(res.Removed))
 	return res, nil
