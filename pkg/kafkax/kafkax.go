@@ -203,6 +203,13 @@ const (
 	HeaderTruncated = "newsflow-truncated-from-bytes"
 )
 
+// W3C trace-context headers (pkg/tracing writes and reads them through HeaderCarrier). A dead
+// letter keeps them, so that the trace of an article shows where it ended.
+const (
+	HeaderTraceparent = "traceparent"
+	HeaderTracestate  = "tracestate"
+)
+
 // DeadLetter builds the record that carries msg to articles.dlq: the original key and value, and
 // headers naming the stage, the reason and the original topic/partition/offset. A dead letter
 // must always be writable, or the record it stands for would block its partition for good: when
@@ -223,6 +230,11 @@ func DeadLetter(msg kafka.Message, stage, reason string) kafka.Message {
 		{Key: HeaderTopic, Value: []byte(msg.Topic)},
 		{Key: HeaderPartition, Value: []byte(strconv.Itoa(msg.Partition))},
 		{Key: HeaderOffset, Value: []byte(strconv.FormatInt(msg.Offset, 10))},
+	}
+	for _, h := range msg.Headers {
+		if h.Key == HeaderTraceparent || h.Key == HeaderTracestate {
+			headers = append(headers, h)
+		}
 	}
 	value := msg.Value
 	room := MaxMessageBytes - RecordOverheadBytes - len(key) - headersSize(headers) - len(HeaderTruncated) - 20
