@@ -29,6 +29,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/newsflow/newsflow/pkg/config"
 	"github.com/newsflow/newsflow/pkg/kafkax"
 )
 
@@ -128,7 +129,7 @@ func StartWith(ctx context.Context, service string, c Config, log *slog.Logger) 
 		exp, err = otlptracehttp.New(ctx)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("creating the OTLP %s trace exporter for %s: %w", c.Protocol, c.Endpoint, err)
+		return nil, fmt.Errorf("creating the OTLP %s trace exporter for %s: %w", c.Protocol, config.RedactURL(c.Endpoint), err)
 	}
 	// service.name defaults to the service; OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES,
 	// read after it, win.
@@ -145,7 +146,12 @@ func StartWith(ctx context.Context, service string, c Config, log *slog.Logger) 
 	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
 	otel.SetTracerProvider(tp)
 	otel.SetTextMapPropagator(Propagator)
-	log.Info("tracing on", "endpoint", c.Endpoint, "protocol", c.Protocol)
+	// The exporter reports failed exports (a receiver that is away) here; spans are dropped,
+	// never the articles they describe.
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+		log.Warn("exporting traces failed", "error", config.RedactURL(err.Error()))
+	}))
+	log.Info("tracing on", "endpoint", config.RedactURL(c.Endpoint), "protocol", c.Protocol)
 	return &Tracing{Tracer: tp.Tracer("github.com/newsflow/newsflow/" + service), tp: tp}, nil
 }
 
