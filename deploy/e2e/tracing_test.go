@@ -147,7 +147,7 @@ func TestTraceAcrossStages(t *testing.T) {
 	// A short batch delay, so spans reach Jaeger within the test's patience, not 5 s later.
 	otel := func(p *proc, protocol, endpoint string) {
 		p.Env = append(p.Env, "OTEL_EXPORTER_OTLP_ENDPOINT="+endpoint, "OTEL_EXPORTER_OTLP_PROTOCOL="+protocol,
-			"OTEL_BSP_SCHEDULE_DELAY=200", "OTEL_EXPORTER_OTLP_INSECURE=true")
+			"OTEL_BSP_SCHEDULE_DELAY=200")
 	}
 	ing, ingestURL := r.ingest()
 	enr, idx := r.enrich("enrich"), r.index("index")

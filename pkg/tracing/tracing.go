@@ -48,8 +48,9 @@ const (
 // themselves (OTEL_EXPORTER_OTLP_HEADERS, _TIMEOUT, _INSECURE, _CERTIFICATE…), and the SDK reads
 // OTEL_TRACES_SAMPLER(_ARG), OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES.
 type Config struct {
-	// Endpoint is OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, else OTEL_EXPORTER_OTLP_ENDPOINT; empty
-	// means tracing is off.
+	// Endpoint is the URL spans are sent to: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT as it is, else
+	// OTEL_EXPORTER_OTLP_ENDPOINT, a base URL to which HTTP adds /v1/traces (as the
+	// specification says). Empty means tracing is off. An http:// URL means no TLS, for gRPC too.
 	Endpoint string
 	// Protocol is OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, else OTEL_EXPORTER_OTLP_PROTOCOL:
 	// "http/protobuf" (the default, as the specification has it) or "grpc".
@@ -69,11 +70,17 @@ func FromEnv(getenv func(string) string) Config {
 		return ""
 	}
 	c := Config{
-		Endpoint: first("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"),
+		Endpoint: first("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
 		Protocol: strings.ToLower(first("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL")),
 	}
 	if c.Protocol == "" {
 		c.Protocol = "http/protobuf"
+	}
+	if base := first("OTEL_EXPORTER_OTLP_ENDPOINT"); c.Endpoint == "" && base != "" {
+		c.Endpoint = base
+		if c.Protocol != "grpc" {
+			c.Endpoint = strings.TrimRight(base, "/") + "/v1/traces"
+		}
 	}
 	c.Disabled = strings.EqualFold(first("OTEL_SDK_DISABLED"), "true") ||
 		strings.EqualFold(first("OTEL_TRACES_EXPORTER"), "none")
@@ -120,13 +127,13 @@ func StartWith(ctx context.Context, service string, c Config, log *slog.Logger) 
 		exp sdktrace.SpanExporter
 		err error
 	)
-	// The exporters read the endpoint (and headers, TLS, timeout) from the same variables; a
-	// base OTEL_EXPORTER_OTLP_ENDPOINT gets /v1/traces appended by the HTTP exporter.
+	// The endpoint is c's; the exporters read the rest (headers, certificates, timeout,
+	// compression) from the OTEL_EXPORTER_OTLP_* variables themselves.
 	switch c.Protocol {
 	case "grpc":
-		exp, err = otlptracegrpc.New(ctx)
+		exp, err = otlptracegrpc.New(ctx, otlptracegrpc.WithEndpointURL(c.Endpoint))
 	default:
-		exp, err = otlptracehttp.New(ctx)
+		exp, err = otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(c.Endpoint))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("creating the OTLP %s trace exporter for %s: %w", c.Protocol, config.RedactURL(c.Endpoint), err)

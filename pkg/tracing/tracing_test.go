@@ -28,15 +28,17 @@ func TestFromEnv(t *testing.T) {
 	}{
 		{"nothing set: off", nil, Config{Protocol: "http/protobuf"}, false},
 		{"base endpoint", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://jaeger:4318"},
-			Config{Endpoint: "http://jaeger:4318", Protocol: "http/protobuf"}, true},
+			Config{Endpoint: "http://jaeger:4318/v1/traces", Protocol: "http/protobuf"}, true},
+		{"base endpoint, grpc", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://jaeger:4317", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"},
+			Config{Endpoint: "http://jaeger:4317", Protocol: "grpc"}, true},
 		{"traces endpoint and protocol win", map[string]string{
 			"OTEL_EXPORTER_OTLP_ENDPOINT": "http://a:4318", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://b:4317",
 			"OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "grpc"},
 			Config{Endpoint: "http://b:4317", Protocol: "grpc"}, true},
 		{"sdk disabled", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://a:4318", "OTEL_SDK_DISABLED": "true"},
-			Config{Endpoint: "http://a:4318", Protocol: "http/protobuf", Disabled: true}, false},
+			Config{Endpoint: "http://a:4318/v1/traces", Protocol: "http/protobuf", Disabled: true}, false},
 		{"exporter none", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://a:4318", "OTEL_TRACES_EXPORTER": "none"},
-			Config{Endpoint: "http://a:4318", Protocol: "http/protobuf", Disabled: true}, false},
+			Config{Endpoint: "http://a:4318/v1/traces", Protocol: "http/protobuf", Disabled: true}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := FromEnv(func(k string) string { return tc.env[k] })
