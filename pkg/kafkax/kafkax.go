@@ -224,13 +224,15 @@ func DeadLetter(msg kafka.Message, stage, reason string) kafka.Message {
 	if len(key) > 1000 {
 		key = key[:1000]
 	}
-	headers := []kafka.Header{
+	// Room for the two trace-context headers and HeaderTruncated: appending them must not
+	// reallocate the headers of every dead letter.
+	headers := append(make([]kafka.Header, 0, 8), []kafka.Header{
 		{Key: HeaderStage, Value: []byte(stage)},
 		{Key: HeaderError, Value: []byte(reason)},
 		{Key: HeaderTopic, Value: []byte(msg.Topic)},
 		{Key: HeaderPartition, Value: []byte(strconv.Itoa(msg.Partition))},
 		{Key: HeaderOffset, Value: []byte(strconv.FormatInt(msg.Offset, 10))},
-	}
+	}...)
 	for _, h := range msg.Headers {
 		if h.Key == HeaderTraceparent || h.Key == HeaderTracestate {
 			headers = append(headers, h)

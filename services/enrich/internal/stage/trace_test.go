@@ -95,6 +95,9 @@ func TestUntracedEnrichAllocatesNothingMore(t *testing.T) {
 	if len(got.Headers) != 1 || &got.Headers[0] != &traced.Headers[0] {
 		t.Errorf("headers not passed through as they came: %q", got.Headers)
 	}
+	if raceEnabled {
+		t.Skip("allocation counts are not comparable under the race detector")
+	}
 	a := testing.AllocsPerRun(20, func() { _, _ = f.stage.enrichOne(plain) })
 	b := testing.AllocsPerRun(20, func() { _, _ = f.stage.enrichOne(traced) })
 	if a != b {

@@ -165,7 +165,9 @@ type pending struct {
 	op       bulk.Op
 	msg      kafka.Message
 	ingested time.Time
-	sc       trace.SpanContext // the record's trace context (enrich's span); zero when tracing is off
+	// sc is the record's trace context (enrich's span), nil when tracing is off: a pointer, so
+	// that the untraced path carries 8 bytes per record, not a SpanContext's 56.
+	sc *trace.SpanContext
 }
 
 // Handle indexes msgs and returns nil only when every one is acknowledged or dead-lettered. It
@@ -224,7 +226,9 @@ func (s *Sink) prepare(msgs []kafka.Message) ([]*pending, []kafka.Message) {
 		op := bulk.Op{Index: doc.Index(s.cfg.Names, s.cfg.Version), ID: doc.ID, Version: document.Version(e)}
 		p := &pending{doc: &doc, op: op, msg: m, ingested: e.IngestedAt}
 		if s.cfg.Tracer != nil {
-			p.sc = recordContext(m.Headers)
+			if sc := recordContext(m.Headers); sc.IsValid() {
+				p.sc = &sc
+			}
 		}
 		if i, ok := byID[doc.ID]; ok {
 			if items[i].op.Version <= op.Version {
@@ -425,8 +429,8 @@ func (s *Sink) send(ctx context.Context, items []*pending, maxBytes int) []verdi
 	for i, p := range items {
 		ops[i] = p.op
 		total += p.op.Size()
-		if scs != nil {
-			scs[i] = p.sc
+		if scs != nil && p.sc != nil {
+			scs[i] = *p.sc
 		}
 	}
 	parts := max(s.cfg.Workers-len(s.workers), 1) // workers idle now; a hint, not a reservation
@@ -678,7 +682,7 @@ func (s *Sink) acked(p *pending) {
 		v := s.now().Sub(p.ingested).Seconds()
 		// A sampled trace id on the histogram (an exemplar, exposed in the OpenMetrics format)
 		// leads from a latency spike on the dashboard to one article's trace.
-		if eo, ok := s.metrics.EndToEnd.(prometheus.ExemplarObserver); ok && p.sc.IsSampled() {
+		if eo, ok := s.metrics.EndToEnd.(prometheus.ExemplarObserver); ok && p.sc != nil && p.sc.IsSampled() {
 			eo.ObserveWithExemplar(v, prometheus.Labels{"trace_id": p.sc.TraceID().String()})
 		} else {
 			s.metrics.EndToEnd.Observe(v)
@@ -721,10 +725,10 @@ func recordContext(hs []kafka.Header) trace.SpanContext {
 // logContext is ctx with the item's trace context, so that a log line about it carries its
 // trace_id; ctx itself when it has none.
 func (p *pending) logContext(ctx context.Context) context.Context {
-	if !p.sc.IsValid() {
+	if p.sc == nil {
 		return ctx
 	}
-	return trace.ContextWithRemoteSpanContext(ctx, p.sc)
+	return trace.ContextWithRemoteSpanContext(ctx, *p.sc)
 }
 
 // startBulkSpan starts the span of one _bulk request: a root of its own (the request belongs to
