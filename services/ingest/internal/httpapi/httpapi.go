@@ -71,9 +71,9 @@ type Handler struct {
 	// WriteTimeout bounds writing an answer, from when it is ready: a client that never reads
 	// its answer holds its request's bytes no longer than this. 0: no bound here.
 	WriteTimeout time.Duration
-	// Tracer records a server span per request, continuing the client's traceparent header
-	// when it sends one; the publish span and the records' trace context hang from it. nil:
-	// tracing off.
+	// Tracer records a server span per authorized request, continuing the client's traceparent
+	// header when it sends one; the publish span and the records' trace context hang from it.
+	// nil: tracing off.
 	Tracer trace.Tracer
 }
 
@@ -151,18 +151,6 @@ const AcceptedTypes = "application/json, application/x-ndjson, text/plain"
 
 func (h *Handler) postArticles(w http.ResponseWriter, r *http.Request) {
 	var code int
-	if h.Tracer != nil {
-		ctx := tracing.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
-		ctx, span := h.Tracer.Start(ctx, "POST /v1/articles", trace.WithSpanKind(trace.SpanKindServer))
-		r = r.WithContext(ctx)
-		defer func() {
-			span.SetAttributes(attribute.Int("http.response.status_code", code))
-			if code >= 500 {
-				span.SetStatus(codes.Error, http.StatusText(code))
-			}
-			span.End()
-		}()
-	}
 	if c, ok := h.Admission.enter(r.Context()); !ok {
 		code = h.busy(w, shedInFlight)
 	} else {
@@ -181,9 +169,23 @@ func (h *Handler) busy(w http.ResponseWriter, reason string) int {
 	return h.fail(w, http.StatusTooManyRequests, busyMessage(reason), nil)
 }
 
-func (h *Handler) post(w http.ResponseWriter, r *http.Request, c *charge) int {
+func (h *Handler) post(w http.ResponseWriter, r *http.Request, c *charge) (code int) {
 	if code, ok := h.authorize(w, r); !ok {
 		return code
+	}
+	// Only an authorized request is traced: a client without a token cannot fill the trace
+	// store, nor attach spans to a trace of its choosing.
+	if h.Tracer != nil {
+		ctx := tracing.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+		ctx, span := h.Tracer.Start(ctx, "POST /v1/articles", trace.WithSpanKind(trace.SpanKindServer))
+		r = r.WithContext(ctx)
+		defer func() {
+			span.SetAttributes(attribute.Int("http.response.status_code", code))
+			if code >= 500 {
+				span.SetStatus(codes.Error, http.StatusText(code))
+			}
+			span.End()
+		}()
 	}
 
 	format, err := formatOf(r.Header.Get("Content-Type"))

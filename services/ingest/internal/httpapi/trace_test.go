@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/newsflow/newsflow/pkg/config"
 	"github.com/newsflow/newsflow/pkg/metrics"
 	"github.com/newsflow/newsflow/services/ingest/internal/intake"
 	"github.com/newsflow/newsflow/services/ingest/internal/publish"
@@ -24,22 +25,30 @@ func (p *ctxPub) Publish(ctx context.Context, _ []publish.Record) error {
 	return nil
 }
 
-// TestRequestContinuesTraceparent: a request carrying traceparent gets a server span in the
-// client's trace, and the publisher is called within it (its publish span and the records'
-// headers follow from there).
+// TestRequestContinuesTraceparent: an authorized request carrying traceparent gets a server span
+// in the client's trace, and the publisher is called within it (its publish span and the
+// records' headers follow from there); a request without a valid token gets no span at all.
 func TestRequestContinuesTraceparent(t *testing.T) {
 	exp := tracetest.NewInMemoryExporter()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
-	defer func() { _ = tp.Shutdown(context.Background()) }()
+	provider := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	defer func() { _ = provider.Shutdown(context.Background()) }()
 	reg := metrics.NewRegistry()
 	pub := &ctxPub{}
 	h := &Handler{Pub: pub, Limits: testLimits, RetryAfter: time.Second, Log: slog.New(slog.DiscardHandler),
-		Metrics: intake.NewMetrics(reg, metrics.NewStage(reg, "ingest"), "t"), Requests: NewRequestsMetric(reg), Tracer: tp.Tracer("test")}
+		Metrics: intake.NewMetrics(reg, metrics.NewStage(reg, "ingest"), "t"), Requests: NewRequestsMetric(reg), Tracer: provider.Tracer("test"),
+		Auth: NewAuth(config.SplitSecrets("s3cret"))}
 	srv := httptest.NewServer(h.Routes())
 	defer srv.Close()
 
 	const traceID, parentID = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
-	resp, _ := post(t, srv.URL+"/v1/articles", "application/json", []byte(good), "traceparent", "00-"+traceID+"-"+parentID+"-01")
+	tp := "00-" + traceID + "-" + parentID + "-01"
+	if resp, _ := post(t, srv.URL+"/v1/articles", "application/json", []byte(good), "traceparent", tp, "Authorization", "Bearer wrong"); resp.StatusCode != 401 {
+		t.Fatalf("wrong token: status %d", resp.StatusCode)
+	}
+	if n := len(exp.GetSpans()); n != 0 {
+		t.Fatalf("%d spans for a request without a valid token", n)
+	}
+	resp, _ := post(t, srv.URL+"/v1/articles", "application/json", []byte(good), "traceparent", tp, "Authorization", "Bearer s3cret")
 	if resp.StatusCode != 202 {
 		t.Fatalf("status %d", resp.StatusCode)
 	}
