@@ -9,7 +9,7 @@ TEST_REPORT := $(CURDIR)/.local/test-engines.txt
 # Inputs each fuzz target of `make test` tries (about 5-10 s each on 2 cores).
 FUZZ_EXECS ?= 60000x
 
-.PHONY: up down demo test test-unit test-cluster lint build model gazetteer bench bench-scale
+.PHONY: up down demo test test-unit test-cluster test-tracing jaeger lint build model gazetteer bench bench-scale
 
 ## up: start the local stack (Kafka, OpenSearch, Prometheus), installing what is missing;
 ##     NEWSFLOW_LOCAL_SEARCH=elasticsearch (or both) runs Elasticsearch 8 instead of (or beside) OpenSearch
@@ -60,6 +60,19 @@ test:
 test-cluster:
 	@NEWSFLOW_LOCAL_COMPONENTS=opensearch bash deploy/local/up.sh
 	NEWSFLOW_TEST_CLUSTER=1 $(GO) test -race -count=1 -timeout 15m -v -run '^TestBrokerLoss$$' ./deploy/e2e/
+
+## jaeger: build Jaeger v2 into ./bin from its own module (deploy/tools/jaeger), apart from the
+##     services' modules: its dependency graph is large, and a cold build takes about ten minutes
+jaeger: $(BIN)/jaeger
+$(BIN)/jaeger: deploy/tools/jaeger/go.mod deploy/tools/jaeger/go.sum
+	@mkdir -p $(BIN)
+	cd deploy/tools/jaeger && GOWORK=off $(GO) build -o $(BIN)/jaeger github.com/jaegertracing/jaeger/cmd/jaeger
+
+## test-tracing: one article through the three services, each exporting OTLP to a real Jaeger; the
+##     test finds one trace with spans from all three (not part of `make test`: building Jaeger is slow)
+test-tracing: jaeger
+	@NEWSFLOW_LOCAL_COMPONENTS="kafka opensearch" bash deploy/local/up.sh
+	NEWSFLOW_TEST_TRACING=1 NEWSFLOW_JAEGER_BIN=$(BIN)/jaeger $(GO) test -race -count=1 -timeout 10m -v -run '^TestTraceAcrossStages$$' ./deploy/e2e/
 
 ## test-unit: the tests that need no servers (integration tests skip under -short, and say so)
 test-unit:

@@ -6,6 +6,7 @@
 //	enrich  enrich extract on one core, articles/s   vs the target of 2,000 articles/s
 //	index   Kafka → search node, docs/s              vs a minimal client posting plain _bulk of the same documents
 //	e2e     all three stages, articles/s             vs index alone; p50/p99 ingest-ack → searchable at half the max rate
+//	tracing all three stages with tracing on, articles/s  vs the same pipeline with tracing off
 //	scale   enrich → index, two instances of each    vs one instance of each (only with -only scale: make bench-scale)
 //
 // Every step runs -repeat times (3 by default), its baseline and measured runs interleaved
@@ -16,7 +17,7 @@
 // writes bench/out/scale.json and docs/BENCHMARKS-scale.md instead, so that running it alone
 // leaves the main report as it was.
 //
-// One file a stage (enrich.go, ingest.go, index.go, e2e.go, scale.go), each with its baseline;
+// One file a stage (enrich.go, ingest.go, index.go, e2e.go, tracing.go, scale.go), each with its baseline;
 // proc.go starts and measures the services, stats.go aggregates the runs, report.go writes the
 // table and the Markdown reports.
 package main
@@ -54,6 +55,7 @@ type opts struct {
 	latencyFraction                      float64
 	runs                                 int    // -repeat: runs of every step
 	only                                 string // comma-separated steps; empty: all but scale
+	otlpEndpoint                         string // -otlp-endpoint: where the tracing step's spans go
 }
 
 // Result is one figure with its baseline.
@@ -130,7 +132,8 @@ func parseFlags(args []string) (opts, error) {
 	fs.StringVar(&o.outDir, "out", "bench/out", "where results.json (and scale.json) go")
 	fs.StringVar(&o.doc, "doc", "docs/BENCHMARKS.md", "the Markdown report to rewrite")
 	fs.StringVar(&o.scaleDoc, "scale-doc", "docs/BENCHMARKS-scale.md", "the Markdown report of the scale step to rewrite")
-	fs.StringVar(&o.only, "only", "", "run only these steps (comma-separated: enrich,ingest,index,e2e,scale); e2e's baseline needs index; scale runs only when named")
+	fs.StringVar(&o.only, "only", "", "run only these steps (comma-separated: enrich,ingest,index,e2e,tracing,scale); e2e's baseline needs index; scale runs only when named")
+	fs.StringVar(&o.otlpEndpoint, "otlp-endpoint", "", "OTLP/HTTP receiver of the tracing step's spans, e.g. a Jaeger's http://127.0.0.1:4318 (default: a sink in the bench that drops them)")
 	if err := s.Parse(args); err != nil {
 		return o, err
 	}
@@ -145,7 +148,7 @@ func parseFlags(args []string) (opts, error) {
 
 // steps are the bench's steps in the order they run; scale is not part of a plain `make bench`
 // (it is `make bench-scale`).
-var steps = []string{"enrich", "ingest", "index", "e2e", "scale"}
+var steps = []string{"enrich", "ingest", "index", "e2e", "tracing", "scale"}
 
 // selectSteps returns the steps -only names (all but scale when empty), failing on a name that is
 // not a step, so that a typo does not silently measure nothing.
@@ -202,10 +205,11 @@ func run(o opts) error {
 		"enrich": func(ctx context.Context, _ []article.Article) error {
 			return b.enrich(ctx, all[:min(o.enrichArticles, len(all))])
 		},
-		"ingest": b.ingest,
-		"index":  b.index,
-		"e2e":    b.e2e,
-		"scale":  b.scale,
+		"ingest":  b.ingest,
+		"index":   b.index,
+		"e2e":     b.e2e,
+		"tracing": b.tracing,
+		"scale":   b.scale,
 	}
 	for _, s := range steps {
 		if !sel[s] {
@@ -270,6 +274,7 @@ type bench struct {
 	main, scaled *collector
 	col          *collector
 	tmp          string
+	env          []string // added to every service started (the tracing step's OTEL_* settings)
 }
 
 func mustTemp() string {

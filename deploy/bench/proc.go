@@ -37,7 +37,7 @@ func (b *bench) startAs(_ context.Context, name, label string, env []string, arg
 	admin := freeAddr()
 	p := &pipeline.Proc{Name: label, Bin: filepath.Join(b.o.bin, name), Admin: admin, Log: filepath.Join(b.tmp, strings.ReplaceAll(label, " ", "-")+".log"),
 		Args: append(append([]string{"serve"}, args...), "--admin-addr", admin),
-		Env:  append([]string{"NEWSFLOW_KAFKA_BROKERS=" + b.o.brokers, "NEWSFLOW_SEARCH_URL=" + b.o.searchURL, "NEWSFLOW_LOG_FORMAT=json"}, env...)}
+		Env:  append(append([]string{"NEWSFLOW_KAFKA_BROKERS=" + b.o.brokers, "NEWSFLOW_SEARCH_URL=" + b.o.searchURL, "NEWSFLOW_LOG_FORMAT=json"}, b.env...), env...)}
 	if err := p.Start(); err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package checks
 import (
 	"encoding/json"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -68,4 +69,77 @@ func promiseOrNothing(p string) string {
 		return "nothing about editing it"
 	}
 	return p
+}
+
+// TestGrafanaExemplarsLinkToJaeger: the end-to-end latency panel asks for exemplars, the
+// Prometheus datasource sends their trace_id to a provisioned Jaeger datasource, that datasource
+// points at the compose jaeger service, and Prometheus keeps exemplars at all
+// (--enable-feature=exemplar-storage): from a latency spike to the article's trace.
+func TestGrafanaExemplarsLinkToJaeger(t *testing.T) {
+	type source struct {
+		UID      string `json:"uid"`
+		Type     string `json:"type"`
+		URL      string `json:"url"`
+		JSONData struct {
+			Destinations []struct {
+				Name          string `json:"name"`
+				DatasourceUID string `json:"datasourceUid"`
+			} `json:"exemplarTraceIdDestinations"`
+		} `json:"jsonData"`
+	}
+	read := func(name string) []source {
+		var f struct {
+			Datasources []source `json:"datasources"`
+		}
+		if err := yaml.Unmarshal(readFile(t, "deploy", "grafana", "provisioning", "datasources", name), &f); err != nil {
+			t.Fatal(err)
+		}
+		return f.Datasources
+	}
+	prom, jaeger := read("prometheus.yml"), read("jaeger.yml")
+	if len(jaeger) != 1 || jaeger[0].Type != "jaeger" || jaeger[0].URL != "http://jaeger:16686" {
+		t.Fatalf("jaeger.yml: want one jaeger datasource at http://jaeger:16686, got %+v", jaeger)
+	}
+	linked := false
+	for _, d := range prom[0].JSONData.Destinations {
+		linked = linked || (d.Name == "trace_id" && d.DatasourceUID == jaeger[0].UID)
+	}
+	if !linked {
+		t.Errorf("the prometheus datasource does not send exemplars' trace_id to datasource %q: %+v", jaeger[0].UID, prom[0].JSONData.Destinations)
+	}
+
+	var d struct {
+		Panels []struct {
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr     string `json:"expr"`
+				Exemplar bool   `json:"exemplar"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(readFile(t, "deploy", "grafana", "dashboards", "newsflow.json"), &d); err != nil {
+		t.Fatal(err)
+	}
+	asks := false
+	for _, p := range d.Panels {
+		for _, tg := range p.Targets {
+			asks = asks || (tg.Exemplar && strings.Contains(tg.Expr, "newsflow_index_end_to_end_latency_seconds_bucket"))
+		}
+	}
+	if !asks {
+		t.Error("no query of newsflow_index_end_to_end_latency_seconds_bucket asks for exemplars")
+	}
+
+	p := loadCompose(t)
+	if _, ok := p.Services["jaeger"]; !ok {
+		t.Error("compose has no jaeger service for the datasource to reach")
+	}
+	if !slices.Contains(p.Services["prometheus"].Command, "--enable-feature=exemplar-storage") {
+		t.Errorf("compose prometheus runs %v: without --enable-feature=exemplar-storage it drops exemplars", p.Services["prometheus"].Command)
+	}
+	for _, svc := range Services {
+		if e := p.Services[svc].Environment["OTEL_EXPORTER_OTLP_ENDPOINT"]; e == nil || !strings.Contains(*e, "jaeger:4318") {
+			t.Errorf("compose %s does not export traces to the jaeger service: OTEL_EXPORTER_OTLP_ENDPOINT=%v", svc, e)
+		}
+	}
 }

@@ -203,6 +203,13 @@ const (
 	HeaderTruncated = "newsflow-truncated-from-bytes"
 )
 
+// W3C trace-context headers (pkg/tracing writes and reads them through HeaderCarrier). A dead
+// letter keeps them, so that the trace of an article shows where it ended.
+const (
+	HeaderTraceparent = "traceparent"
+	HeaderTracestate  = "tracestate"
+)
+
 // DeadLetter builds the record that carries msg to articles.dlq: the original key and value, and
 // headers naming the stage, the reason and the original topic/partition/offset. A dead letter
 // must always be writable, or the record it stands for would block its partition for good: when
@@ -217,12 +224,19 @@ func DeadLetter(msg kafka.Message, stage, reason string) kafka.Message {
 	if len(key) > 1000 {
 		key = key[:1000]
 	}
-	headers := []kafka.Header{
+	// Room for the two trace-context headers and HeaderTruncated: appending them must not
+	// reallocate the headers of every dead letter.
+	headers := append(make([]kafka.Header, 0, 8), []kafka.Header{
 		{Key: HeaderStage, Value: []byte(stage)},
 		{Key: HeaderError, Value: []byte(reason)},
 		{Key: HeaderTopic, Value: []byte(msg.Topic)},
 		{Key: HeaderPartition, Value: []byte(strconv.Itoa(msg.Partition))},
 		{Key: HeaderOffset, Value: []byte(strconv.FormatInt(msg.Offset, 10))},
+	}...)
+	for _, h := range msg.Headers {
+		if h.Key == HeaderTraceparent || h.Key == HeaderTracestate {
+			headers = append(headers, h)
+		}
 	}
 	value := msg.Value
 	room := MaxMessageBytes - RecordOverheadBytes - len(key) - headersSize(headers) - len(HeaderTruncated) - 20

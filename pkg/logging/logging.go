@@ -3,11 +3,14 @@
 package logging
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"strings"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // New returns a logger for service writing to w. format is "json", "text" or "auto" (text when w
@@ -33,7 +36,32 @@ func New(w io.Writer, service, format, level string) (*slog.Logger, error) {
 	default:
 		return nil, fmt.Errorf("log format %q: want json, text or auto", format)
 	}
-	return slog.New(h).With("service", service), nil
+	return slog.New(TraceHandler(h)).With("service", service), nil
+}
+
+// TraceHandler wraps h so that a record logged with a context that holds a span (the
+// *Context methods: log.WarnContext(ctx, …)) carries its trace_id and span_id: an operator can go
+// from a log line to the trace of the article or request it is about. Without a span it adds
+// nothing and costs one context lookup.
+func TraceHandler(h slog.Handler) slog.Handler { return traceHandler{h} }
+
+type traceHandler struct{ slog.Handler }
+
+func (t traceHandler) Handle(ctx context.Context, r slog.Record) error {
+	if ctx != nil {
+		if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+			r.AddAttrs(slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
+		}
+	}
+	return t.Handler.Handle(ctx, r)
+}
+
+func (t traceHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return traceHandler{t.Handler.WithAttrs(as)}
+}
+
+func (t traceHandler) WithGroup(name string) slog.Handler {
+	return traceHandler{t.Handler.WithGroup(name)}
 }
 
 // IsTerminal reports whether w is a character device such as an interactive terminal; progress

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/newsflow/newsflow/pkg/admin"
 	"github.com/newsflow/newsflow/pkg/config"
@@ -25,6 +26,7 @@ import (
 	"github.com/newsflow/newsflow/pkg/logging"
 	"github.com/newsflow/newsflow/pkg/metrics"
 	"github.com/newsflow/newsflow/pkg/retry"
+	"github.com/newsflow/newsflow/pkg/tracing"
 )
 
 // Common is the configuration every long-running service has.
@@ -54,6 +56,8 @@ type Runtime struct {
 	Log      *slog.Logger
 	Registry *prometheus.Registry
 	Admin    *admin.Server
+	// Tracing is set by StartTracing; its Tracer is nil while tracing is off (no OTEL_* endpoint).
+	Tracing *tracing.Tracing
 }
 
 // NewRuntime builds the logger (writing to stderr), the registry and the admin server.
@@ -83,6 +87,37 @@ func (rt *Runtime) StartAdmin() (stop func(), err error) {
 			rt.Log.Warn("admin server", "error", err)
 		}
 	}, nil
+}
+
+// StartTracing sets up trace export from the OTEL_* environment (pkg/tracing; off without an
+// endpoint) and returns the stop to defer before StartAdmin's, so that it runs after everything
+// that records spans has stopped: it flushes the spans still buffered, for at most
+// tracingFlushTimeout, and logs what that ended with.
+func (rt *Runtime) StartTracing(ctx context.Context, name string) (stop func(), err error) {
+	t, err := tracing.Start(ctx, name, rt.Log)
+	if err != nil {
+		return nil, fmt.Errorf("tracing: %w", err)
+	}
+	rt.Tracing = t
+	return func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), tracingFlushTimeout)
+		defer cancel()
+		if err := t.Shutdown(ctx); err != nil {
+			rt.Log.Warn("flushing traces", "error", err)
+		}
+	}, nil
+}
+
+// tracingFlushTimeout bounds the export of the last spans at exit: a receiver that is away must
+// not hold up a shutdown Kubernetes will end with SIGKILL anyway.
+const tracingFlushTimeout = 5 * time.Second
+
+// Tracer is the tracer stages record spans with, nil while tracing is off.
+func (rt *Runtime) Tracer() trace.Tracer {
+	if rt.Tracing == nil {
+		return nil
+	}
+	return rt.Tracing.Tracer
 }
 
 // Wait is one start-up wait: a dependency (Kafka, the search engine, an index template) that may

@@ -38,6 +38,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	cfg.Kafka.LogWarnings(log)
 	// Before loading the model and any wait: probes find enrich alive, /readyz says what it
 	// waits for; stopped last, after the drain.
+	// Deferred before the admin server's stop, so it runs last and exports the drain's spans.
+	stopTracing, err := rt.StartTracing(ctx, "enrich")
+	if err != nil {
+		return service.UsageError{Err: err}
+	}
+	defer stopTracing()
 	stopAdmin, err := rt.StartAdmin()
 	if err != nil {
 		return err
@@ -97,7 +103,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}()
 	// The stage retries its writes itself (and counts each failed attempt), so the consumer
 	// hands a batch over again only after the context ended.
-	st := stage.New(stage.Config{Workers: cfg.Workers, Output: cfg.Output, WriteTimeout: cfg.Kafka.PublishTimeout()}, en, out, dlq, log, m)
+	st := stage.New(stage.Config{Workers: cfg.Workers, Output: cfg.Output, WriteTimeout: cfg.Kafka.PublishTimeout(), Tracer: rt.Tracer()}, en, out, dlq, log, m)
 	consumer := &kafkax.Consumer{
 		Reader:        reader,
 		Handler:       st.Handle,

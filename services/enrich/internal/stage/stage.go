@@ -21,11 +21,15 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/newsflow/newsflow/pkg/article"
 	"github.com/newsflow/newsflow/pkg/articleio"
 	"github.com/newsflow/newsflow/pkg/kafkax"
 	"github.com/newsflow/newsflow/pkg/retry"
+	"github.com/newsflow/newsflow/pkg/tracing"
 	"github.com/newsflow/newsflow/services/enrich/internal/enrich"
 )
 
@@ -51,6 +55,10 @@ type Config struct {
 	// Backoff is the wait between write attempts. With Attempts 0, as enrich runs, a write is
 	// retried until the context ends.
 	Backoff retry.Backoff
+	// Tracer records one "enrich process" span per article, continuing the trace context of its
+	// record (ingest's publish span), and writes the span's context into the enriched record's
+	// headers for index. nil: tracing off; the record's headers are copied as they came.
+	Tracer trace.Tracer
 }
 
 // Stage enriches batches. Handle is safe for concurrent use (the consumer hands over up to its
@@ -140,8 +148,15 @@ func (s *Stage) enrichAll(batch []kafka.Message) (produced, dead []kafka.Message
 }
 
 // enrichOne decodes, enriches and encodes one record; an error means it can never be enriched.
-func (s *Stage) enrichOne(msg kafka.Message) (kafka.Message, error) {
+func (s *Stage) enrichOne(msg kafka.Message) (_ kafka.Message, err error) {
 	start := time.Now()
+	ctx, headers := context.Background(), msg.Headers // ctx holds the span, for the logs
+	if s.cfg.Tracer != nil {
+		var span trace.Span
+		ctx, span = s.startSpan(msg)
+		defer func() { endSpan(span, err) }()
+		headers = withTraceContext(ctx, msg.Headers)
+	}
 	a, err := articleio.DecodeJSON(msg.Value)
 	if err != nil {
 		return kafka.Message{}, fmt.Errorf("decoding article: %w", err)
@@ -152,6 +167,9 @@ func (s *Stage) enrichOne(msg kafka.Message) (kafka.Message, error) {
 	if a.ID == "" {
 		a.ID = article.ID(&a)
 	}
+	if s.cfg.Tracer != nil {
+		trace.SpanFromContext(ctx).SetAttributes(attribute.String("newsflow.article.id", a.ID))
+	}
 	e := s.en.Enrich(a)
 	for _, ent := range e.Entities {
 		s.m.Entities.WithLabelValues(ent.Type).Inc()
@@ -159,16 +177,46 @@ func (s *Stage) enrichOne(msg kafka.Message) (kafka.Message, error) {
 	for _, d := range e.Dates {
 		s.m.Dates.WithLabelValues(d.Granularity).Inc()
 	}
-	v, note, err := enrich.Fit(e, kafkax.MaxRecordValueBytes-len(a.ID)-headersLen(msg.Headers)) // room for the key and the copied headers
+	v, note, err := enrich.Fit(e, kafkax.MaxRecordValueBytes-len(a.ID)-headersLen(headers)) // room for the key and the headers
 	if err != nil {
 		return kafka.Message{}, err
 	}
 	if note != "" {
 		s.m.Trimmed.Inc()
-		s.log.Info("enriched article trimmed to fit a Kafka record", "id", a.ID, "partition", msg.Partition, "offset", msg.Offset, "note", note)
+		s.log.InfoContext(ctx, "enriched article trimmed to fit a Kafka record", "id", a.ID, "partition", msg.Partition, "offset", msg.Offset, "note", note)
 	}
 	s.m.Latency.WithLabelValues("article").Observe(time.Since(start).Seconds())
-	return kafka.Message{Key: []byte(a.ID), Value: v, Headers: msg.Headers}, nil
+	return kafka.Message{Key: []byte(a.ID), Value: v, Headers: headers}, nil
+}
+
+// startSpan starts the "enrich process" span of msg as a child of the context its headers
+// carry (a new trace when they carry none). It is apart from enrichOne so that the carrier's
+// pointer makes only this copy of the headers escape, not enrichOne's message when tracing is off.
+func (s *Stage) startSpan(msg kafka.Message) (context.Context, trace.Span) {
+	hs := msg.Headers
+	parent := tracing.Extract(context.Background(), kafkax.HeaderCarrier{Headers: &hs})
+	return s.cfg.Tracer.Start(parent, "enrich process", trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(attribute.String("messaging.system", "kafka"),
+			attribute.String("messaging.source.name", msg.Topic),
+			attribute.Int("messaging.kafka.partition", msg.Partition),
+			attribute.Int64("messaging.kafka.offset", msg.Offset)))
+}
+
+func endSpan(span trace.Span, err error) {
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, "dead-lettered")
+	}
+	span.End()
+}
+
+// withTraceContext returns a copy of hs whose trace context is ctx's span: the enriched record
+// continues from enrich's span, not from ingest's. A copy, because hs is the raw record's.
+func withTraceContext(ctx context.Context, hs []kafka.Header) []kafka.Header {
+	out := make([]kafka.Header, len(hs), len(hs)+2)
+	copy(out, hs)
+	tracing.Inject(ctx, kafkax.HeaderCarrier{Headers: &out})
+	return out
 }
 
 func headersLen(hs []kafka.Header) int {

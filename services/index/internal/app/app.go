@@ -114,6 +114,12 @@ func Run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writ
 	log := rt.Log
 	log.Info("starting", config.Attrs(cfg)...)
 	if cmd == "serve" {
+		// Deferred before the admin server's stop, so it runs last and exports the drain's spans.
+		stopTracing, err := rt.StartTracing(ctx, "index")
+		if err != nil {
+			return service.UsageError{Err: err}
+		}
+		defer stopTracing()
 		// Before any wait: a startup or liveness probe must find index alive (and /readyz
 		// saying what it waits for) however long the search engine or Kafka take to come up.
 		stopAdmin, err := rt.StartAdmin()
@@ -226,7 +232,7 @@ func serve(ctx context.Context, cfg Config, rt *service.Runtime, log *slog.Logge
 	sk := sink.New(sink.Config{
 		Names: mgr.Names, Version: cfg.IndexVersion, FlushBytes: int(cfg.FlushBytes), Workers: cfg.Workers,
 		Backoff: backoff, DLQWriteTimeout: cfg.Kafka.PublishTimeout(), Topic: cfg.Topic, Window: cfg.Window(), CreateAttempts: cfg.CreateAttempts,
-		RefusalMemory: refusalMemory(cfg.RefusalMemory), Stories: st,
+		RefusalMemory: refusalMemory(cfg.RefusalMemory), Stories: st, Tracer: rt.Tracer(),
 	}, mgr, dlq, log, m)
 	consumer := &kafkax.Consumer{
 		Reader:        reader,

@@ -27,11 +27,15 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/newsflow/newsflow/pkg/kafkax"
 	"github.com/newsflow/newsflow/pkg/retry"
 	"github.com/newsflow/newsflow/pkg/search"
+	"github.com/newsflow/newsflow/pkg/tracing"
 	"github.com/newsflow/newsflow/services/index/internal/bulk"
 	"github.com/newsflow/newsflow/services/index/internal/document"
 	"github.com/newsflow/newsflow/services/index/internal/schema"
@@ -94,6 +98,11 @@ type Config struct {
 	// same reason, instead of costing every batch CreateAttempts doomed requests and backoffs
 	// (default 1m; negative: ask every batch).
 	RefusalMemory time.Duration
+	// Tracer records one "index bulk" span per _bulk request, linked to the trace context of
+	// every record it carries (one request carries many articles' traces), and per record an
+	// "index document" span in the article's own trace, from the request to its answer. nil:
+	// tracing off; the records' headers are not read.
+	Tracer trace.Tracer
 }
 
 // refusal is an index creation the engine refused, remembered until until.
@@ -156,6 +165,9 @@ type pending struct {
 	op       bulk.Op
 	msg      kafka.Message
 	ingested time.Time
+	// sc is the record's trace context (enrich's span), nil when tracing is off: a pointer, so
+	// that the untraced path carries 8 bytes per record, not a SpanContext's 56.
+	sc *trace.SpanContext
 }
 
 // Handle indexes msgs and returns nil only when every one is acknowledged or dead-lettered. It
@@ -213,6 +225,11 @@ func (s *Sink) prepare(msgs []kafka.Message) ([]*pending, []kafka.Message) {
 		doc := document.From(e, now)
 		op := bulk.Op{Index: doc.Index(s.cfg.Names, s.cfg.Version), ID: doc.ID, Version: document.Version(e)}
 		p := &pending{doc: &doc, op: op, msg: m, ingested: e.IngestedAt}
+		if s.cfg.Tracer != nil {
+			if sc := recordContext(m.Headers); sc.IsValid() {
+				p.sc = &sc
+			}
+		}
 		if i, ok := byID[doc.ID]; ok {
 			if items[i].op.Version <= op.Version {
 				items[i] = p
@@ -291,7 +308,7 @@ func (s *Sink) index(ctx context.Context, items []*pending, dead []kafka.Message
 				if r.Type == "index_creation" {
 					label, why = r.Type, r.Reason
 				}
-				s.log.Warn("document rejected by the engine; dead-lettering", "index", p.op.Index,
+				s.log.WarnContext(p.logContext(ctx), "document rejected by the engine; dead-lettering", "index", p.op.Index,
 					"partition", p.msg.Partition, "offset", p.msg.Offset, "status", r.Status, "error", r.Reason)
 				s.countFailure(label)
 				dead = append(dead, kafkax.DeadLetter(p.msg, Stage, why))
@@ -404,10 +421,17 @@ const minChunkBytes = 256 << 10
 // it touches, so smaller requests than needed only cost throughput.
 func (s *Sink) send(ctx context.Context, items []*pending, maxBytes int) []verdict {
 	ops := make([]bulk.Op, len(items))
+	var scs []trace.SpanContext // parallel to ops when tracing
+	if s.cfg.Tracer != nil {
+		scs = make([]trace.SpanContext, len(items))
+	}
 	total := 0
 	for i, p := range items {
 		ops[i] = p.op
 		total += p.op.Size()
+		if scs != nil && p.sc != nil {
+			scs[i] = *p.sc
+		}
 	}
 	parts := max(s.cfg.Workers-len(s.workers), 1) // workers idle now; a hint, not a reservation
 	// 1/8 slack: documents do not divide evenly, and an exact share left a third request of one
@@ -426,6 +450,10 @@ func (s *Sink) send(ctx context.Context, items []*pending, maxBytes int) []verdi
 	off := 0
 	for _, chunk := range bulk.Chunks(ops, maxBytes) {
 		dst := out[off : off+len(chunk)]
+		var chunkSCs []trace.SpanContext
+		if scs != nil {
+			chunkSCs = scs[off : off+len(chunk)]
+		}
 		off += len(chunk)
 		g.Go(func() error {
 			select {
@@ -437,7 +465,7 @@ func (s *Sink) send(ctx context.Context, items []*pending, maxBytes int) []verdi
 				return nil
 			}
 			defer func() { <-s.workers }()
-			s.sendChunk(ctx, chunk, dst)
+			s.sendChunk(ctx, chunk, chunkSCs, dst)
 			return nil
 		})
 	}
@@ -445,11 +473,18 @@ func (s *Sink) send(ctx context.Context, items []*pending, maxBytes int) []verdi
 	return out
 }
 
-func (s *Sink) sendChunk(ctx context.Context, ops []bulk.Op, dst []verdict) {
+func (s *Sink) sendChunk(ctx context.Context, ops []bulk.Op, scs []trace.SpanContext, dst []verdict) {
 	body := bulk.Body(ops)
 	start := time.Now()
+	var span trace.Span
+	if s.cfg.Tracer != nil {
+		ctx, span = s.startBulkSpan(ctx, len(ops), len(body), scs)
+	}
 	status, answer, err := s.engine.Bulk(ctx, body)
 	outcome := "ok"
+	if span != nil {
+		defer func() { s.endBulkSpan(span, start, ops, scs, dst, status, outcome, err) }()
+	}
 	fill := func(v verdict) {
 		for i := range dst {
 			dst[i] = v
@@ -644,7 +679,14 @@ func (s *Sink) superseded(p *pending) {
 func (s *Sink) acked(p *pending) {
 	s.metrics.Produced.WithLabelValues(s.cfg.Names.Alias()).Inc()
 	if !p.ingested.IsZero() {
-		s.metrics.EndToEnd.Observe(s.now().Sub(p.ingested).Seconds())
+		v := s.now().Sub(p.ingested).Seconds()
+		// A sampled trace id on the histogram (an exemplar, exposed in the OpenMetrics format)
+		// leads from a latency spike on the dashboard to one article's trace.
+		if eo, ok := s.metrics.EndToEnd.(prometheus.ExemplarObserver); ok && p.sc != nil && p.sc.IsSampled() {
+			eo.ObserveWithExemplar(v, prometheus.Labels{"trace_id": p.sc.TraceID().String()})
+		} else {
+			s.metrics.EndToEnd.Observe(v)
+		}
 	}
 }
 
@@ -672,4 +714,62 @@ func (s *Sink) countFailure(reason string) {
 
 func (s *Sink) countDead(reason string) {
 	s.metrics.DeadLettered.WithLabelValues(reason).Inc()
+}
+
+// recordContext is the trace context a record's headers carry (enrich's span), or the zero one.
+// Apart from prepare so that only this copy of the headers escapes to the carrier.
+func recordContext(hs []kafka.Header) trace.SpanContext {
+	return trace.SpanContextFromContext(tracing.Extract(context.Background(), kafkax.HeaderCarrier{Headers: &hs}))
+}
+
+// logContext is ctx with the item's trace context, so that a log line about it carries its
+// trace_id; ctx itself when it has none.
+func (p *pending) logContext(ctx context.Context) context.Context {
+	if p.sc == nil {
+		return ctx
+	}
+	return trace.ContextWithRemoteSpanContext(ctx, *p.sc)
+}
+
+// startBulkSpan starts the span of one _bulk request: a root of its own (the request belongs to
+// no one article), linked to the trace context of every record it carries.
+func (s *Sink) startBulkSpan(ctx context.Context, docs, bytes int, scs []trace.SpanContext) (context.Context, trace.Span) {
+	links := make([]trace.Link, 0, len(scs))
+	for _, sc := range scs {
+		if sc.IsValid() {
+			links = append(links, trace.Link{SpanContext: sc})
+		}
+	}
+	return s.cfg.Tracer.Start(ctx, "index bulk", trace.WithNewRoot(), trace.WithSpanKind(trace.SpanKindClient), trace.WithLinks(links...),
+		trace.WithAttributes(attribute.Int("newsflow.bulk.documents", docs), attribute.Int("newsflow.bulk.bytes", bytes)))
+}
+
+// endBulkSpan ends the bulk span and records, in each record's own trace, an "index document"
+// span over the same interval, linked to the bulk span, with the item's verdict: the article's
+// trace shows when its document was written and how the engine answered.
+func (s *Sink) endBulkSpan(span trace.Span, start time.Time, ops []bulk.Op, scs []trace.SpanContext, dst []verdict, status int, outcome string, err error) {
+	end := time.Now()
+	span.SetAttributes(attribute.Int("http.response.status_code", status), attribute.String("newsflow.outcome", outcome))
+	if err != nil {
+		span.RecordError(err)
+	}
+	if outcome != "ok" {
+		span.SetStatus(codes.Error, outcome)
+	}
+	span.End(trace.WithTimestamp(end))
+	bulkLink := trace.Link{SpanContext: span.SpanContext()}
+	for i, sc := range scs {
+		if !sc.IsValid() {
+			continue
+		}
+		v := dst[i]
+		_, ds := s.cfg.Tracer.Start(trace.ContextWithRemoteSpanContext(context.Background(), sc), "index document",
+			trace.WithTimestamp(start), trace.WithLinks(bulkLink), trace.WithSpanKind(trace.SpanKindClient),
+			trace.WithAttributes(attribute.String("newsflow.article.id", ops[i].ID), attribute.String("newsflow.index", ops[i].Index),
+				attribute.String("newsflow.verdict", v.Class.String()), attribute.Int("newsflow.item.status", v.Status)))
+		if v.Class != bulk.OK && v.Class != bulk.Superseded {
+			ds.SetStatus(codes.Error, v.Reason)
+		}
+		ds.End(trace.WithTimestamp(end))
+	}
 }

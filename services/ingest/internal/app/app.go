@@ -144,6 +144,13 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	log := rt.Log
 	log.Info("starting", config.Attrs(cfg)...)
+	// Deferred before the admin server's stop, so it runs last: the spans of the drain are
+	// exported too.
+	stopTracing, err := rt.StartTracing(ctx, "ingest")
+	if err != nil {
+		return service.UsageError{Err: err}
+	}
+	defer stopTracing()
 	// The byte budget bounds what requests hold alive; without a soft limit Go's collector
 	// lets the heap grow to twice that before collecting, and a burst of shed requests leaves
 	// garbage on top. GOMEMLIMIT, when set (a pod's limit), wins.
@@ -186,8 +193,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}()
 
 	m := newMetrics(rt.Registry, cfg.Topic)
-	pub := &publish.Publisher{W: w, Topic: cfg.Topic, Timeout: cfg.Kafka.PublishTimeout(), M: m.Publish}
-	api := &httpapi.Handler{
+	pub := &publish.Publisher{W: w, Topic: cfg.Topic, Timeout: cfg.Kafka.PublishTimeout(), M: m.Publish, Tracer: rt.Tracer()}
+	api := &httpapi.Handler{Tracer: rt.Tracer(),
 		Pub: pub, Auth: auth, RetryAfter: cfg.RetryAfter, Log: log, Metrics: m.Intake,
 		Requests: m.Requests,
 		Limits:   httpapi.Limits{MaxRequestBytes: cfg.Limits.MaxRequestBytes, MaxItems: cfg.Limits.MaxItems, Article: cfg.Limits.article()},
@@ -267,7 +274,7 @@ func newPoller(cfg *ServeConfig, pub *publish.Publisher, m *Metrics, rt *service
 		Feeds: list, Interval: cfg.FeedInterval, Store: store, Pub: pub, Intake: m.Intake,
 		Client: feedGuard.Client(cfg.FeedTimeout), PageClient: pageGuard.Client(cfg.FeedTimeout), MaxItems: cfg.FeedMaxItems,
 		FetchPages: cfg.FeedFetchPages, Limits: cfg.Limits.article(), Log: log.With("actor", "feeds"),
-		Metrics: m.Feeds,
+		Metrics: m.Feeds, Tracer: rt.Tracer(),
 	}
 	if cfg.FeedGroup == "" {
 		m.Lease.Owned.Set(float64(len(list)))

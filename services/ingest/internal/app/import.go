@@ -8,10 +8,14 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/newsflow/newsflow/pkg/logging"
 	"github.com/newsflow/newsflow/pkg/metrics"
 	"github.com/newsflow/newsflow/pkg/retry"
 	"github.com/newsflow/newsflow/pkg/service"
+	"github.com/newsflow/newsflow/pkg/tracing"
 	"github.com/newsflow/newsflow/services/ingest/internal/decode"
 	"github.com/newsflow/newsflow/services/ingest/internal/importer"
 	"github.com/newsflow/newsflow/services/ingest/internal/publish"
@@ -50,6 +54,25 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return service.UsageError{Err: fmt.Errorf("invalid configuration: %w", err)}
 	}
 
+	// An import is one trace (when OTEL_* turns tracing on): its batches' publish spans hang
+	// from the "ingest import" span, and their articles' spans downstream from those.
+	traces, err := tracing.Start(ctx, "ingest", discardLogger())
+	if err != nil {
+		return service.UsageError{Err: fmt.Errorf("tracing: %w", err)}
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := traces.Shutdown(sctx); err != nil {
+			fmt.Fprintf(stderr, "flushing traces: %v\n", err)
+		}
+	}()
+	if traces.Enabled() {
+		var span trace.Span
+		ctx, span = traces.Tracer.Start(ctx, "ingest import", trace.WithAttributes(attribute.Int("newsflow.paths", len(paths))))
+		defer span.End()
+	}
+
 	var pub importer.Publisher = discard{}
 	// Nothing exposes an import's metrics; they are built as serve's are, so that the
 	// components count the same way whichever command runs them.
@@ -61,7 +84,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		w, tr := newWriter(cfg.Kafka, cfg.Topic)
 		defer tr.CloseIdleConnections()
 		defer w.Close()
-		p := &publish.Publisher{W: w, Topic: cfg.Topic, Timeout: cfg.Kafka.PublishTimeout(), M: m.Publish}
+		p := &publish.Publisher{W: w, Topic: cfg.Topic, Timeout: cfg.Kafka.PublishTimeout(), M: m.Publish, Tracer: traces.Tracer}
 		// An import is unattended: a broker restarting for a few seconds should not abort an
 		// archive load, so a failed batch is retried. Re-sending is harmless (deterministic ids).
 		pub = publisherFunc(func(ctx context.Context, recs []publish.Record) error {

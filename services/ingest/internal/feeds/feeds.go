@@ -21,6 +21,9 @@ import (
 	readability "codeberg.org/readeck/go-readability/v2"
 	"github.com/mmcdole/gofeed"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/newsflow/newsflow/pkg/config"
 	"github.com/newsflow/newsflow/services/ingest/internal/decode"
@@ -96,6 +99,9 @@ type Poller struct {
 	MaxItems int
 	Log      *slog.Logger
 	Now      func() time.Time
+	// Tracer records one span per poll of one feed (a trace of its own), so the publish of
+	// its new items and their path downstream hang from it. nil: tracing off.
+	Tracer trace.Tracer
 }
 
 // Run polls all feeds at once, then every Interval, until ctx is done. A failing feed is logged
@@ -134,9 +140,22 @@ func (p *Poller) RunFeeds(ctx context.Context, list []Feed) error {
 func (p *Poller) Poll(ctx context.Context, f Feed) (n int, err error) {
 	start := time.Now()
 	outcome := "ok"
+	var span trace.Span
+	if p.Tracer != nil {
+		ctx, span = p.Tracer.Start(ctx, "ingest feed poll", trace.WithNewRoot(),
+			trace.WithAttributes(attribute.String("newsflow.feed", f.redacted())))
+	}
 	defer func() {
 		if err != nil {
 			outcome = "error"
+		}
+		if span != nil {
+			span.SetAttributes(attribute.String("newsflow.outcome", outcome), attribute.Int("newsflow.published", n))
+			if err != nil {
+				span.RecordError(err)
+				span.SetStatus(codes.Error, "poll failed")
+			}
+			span.End()
 		}
 		m := p.metrics()
 		m.Polls.WithLabelValues(outcome).Inc()
@@ -234,7 +253,7 @@ func (p *Poller) Poll(ctx context.Context, f Feed) (n int, err error) {
 	for _, r := range b.Results {
 		if r.Status == intake.StatusRejected {
 			p.countItem("rejected")
-			p.Log.Warn("feed item rejected", "feed", f.redacted(), "item", r.Line, "error", r.Error.Error())
+			p.Log.WarnContext(ctx, "feed item rejected", "feed", f.redacted(), "item", r.Line, "error", r.Error.Error())
 		}
 	}
 	// A publish under way finishes even when shutdown begins (the publisher's own deadline

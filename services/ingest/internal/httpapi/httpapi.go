@@ -20,8 +20,13 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/newsflow/newsflow/pkg/articleio"
+	"github.com/newsflow/newsflow/pkg/tracing"
 	"github.com/newsflow/newsflow/services/ingest/internal/decode"
 	"github.com/newsflow/newsflow/services/ingest/internal/intake"
 	"github.com/newsflow/newsflow/services/ingest/internal/normalize"
@@ -66,6 +71,10 @@ type Handler struct {
 	// WriteTimeout bounds writing an answer, from when it is ready: a client that never reads
 	// its answer holds its request's bytes no longer than this. 0: no bound here.
 	WriteTimeout time.Duration
+	// Tracer records a server span per authorized request, continuing the client's traceparent
+	// header when it sends one; the publish span and the records' trace context hang from it.
+	// nil: tracing off.
+	Tracer trace.Tracer
 }
 
 // NewRequestsMetric registers the per-status request counter on reg.
@@ -160,9 +169,23 @@ func (h *Handler) busy(w http.ResponseWriter, reason string) int {
 	return h.fail(w, http.StatusTooManyRequests, busyMessage(reason), nil)
 }
 
-func (h *Handler) post(w http.ResponseWriter, r *http.Request, c *charge) int {
+func (h *Handler) post(w http.ResponseWriter, r *http.Request, c *charge) (code int) {
 	if code, ok := h.authorize(w, r); !ok {
 		return code
+	}
+	// Only an authorized request is traced: a client without a token cannot fill the trace
+	// store, nor attach spans to a trace of its choosing.
+	if h.Tracer != nil {
+		ctx := tracing.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+		ctx, span := h.Tracer.Start(ctx, "POST /v1/articles", trace.WithSpanKind(trace.SpanKindServer))
+		r = r.WithContext(ctx)
+		defer func() {
+			span.SetAttributes(attribute.Int("http.response.status_code", code))
+			if code >= 500 {
+				span.SetStatus(codes.Error, http.StatusText(code))
+			}
+			span.End()
+		}()
 	}
 
 	format, err := formatOf(r.Header.Get("Content-Type"))
@@ -232,10 +255,10 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request, c *charge) int {
 		if errors.Is(err, publish.ErrRecordTooLarge) {
 			// intake measured every record against the same limit: this is a bug, not the
 			// client's fault, and retrying will not help.
-			h.Log.Error("an accepted article's record is too large for Kafka", "error", err)
+			h.Log.ErrorContext(r.Context(), "an accepted article's record is too large for Kafka", "error", err)
 			return h.fail(w, http.StatusInternalServerError, "internal error: "+err.Error(), nil)
 		}
-		h.Log.Warn("publishing failed; answering 503", "articles", len(b.Records), "error", err)
+		h.Log.WarnContext(r.Context(), "publishing failed; answering 503", "articles", len(b.Records), "error", err)
 		w.Header().Set("Retry-After", retryAfter(h.RetryAfter))
 		return h.fail(w, http.StatusServiceUnavailable, "Kafka is unavailable; nothing of this request was accepted, send it again later", nil)
 	}

@@ -12,10 +12,14 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/newsflow/newsflow/pkg/article"
 	"github.com/newsflow/newsflow/pkg/kafkax"
 	"github.com/newsflow/newsflow/pkg/metrics"
+	"github.com/newsflow/newsflow/pkg/tracing"
 )
 
 // Writer is the part of *kafka.Writer that Publisher uses; unit tests hand in fakes.
@@ -91,6 +95,10 @@ type Publisher struct {
 	// exposes (privateMetrics), so a Publisher built without metrics (a test, a tool) works and
 	// the counting code needs no nil checks. ingest's own are built in app's metrics.go.
 	M *Metrics
+	// Tracer records one "ingest publish" span per Publish, a child of the request's or poll's
+	// span (an incoming traceparent), and writes its context into every record's headers so that
+	// enrich and index continue the trace. nil: tracing off, nothing is added to the records.
+	Tracer trace.Tracer
 }
 
 // privateMetrics is the set of every Publisher whose M is nil, registered on a registry of its
@@ -144,13 +152,33 @@ func Messages(recs []Record) ([]kafka.Message, error) {
 
 // Publish writes recs in one WriteMessages call bounded by Timeout and returns nil only when
 // Kafka acknowledged every record with acks=all.
-func (p *Publisher) Publish(ctx context.Context, recs []Record) error {
+func (p *Publisher) Publish(ctx context.Context, recs []Record) (err error) {
 	if len(recs) == 0 {
 		return nil
 	}
-	msgs, err := Messages(recs)
-	if err != nil {
-		return err
+	msgs, merr := Messages(recs)
+	if merr != nil {
+		return merr
+	}
+	if p.Tracer != nil {
+		var span trace.Span
+		ctx, span = p.Tracer.Start(ctx, "ingest publish", trace.WithSpanKind(trace.SpanKindProducer),
+			trace.WithAttributes(attribute.String("messaging.system", "kafka"),
+				attribute.String("messaging.destination.name", p.Topic),
+				attribute.Int("messaging.batch.message_count", len(msgs))))
+		defer func() {
+			if err != nil {
+				span.RecordError(err)
+				span.SetStatus(codes.Error, "writing to Kafka failed")
+			}
+			span.End()
+		}()
+		// One context for the whole batch: its headers are built once and shared by every
+		// record (Messages gives them none of their own, and the writer only reads them).
+		hs := tracing.RecordHeaders(ctx)
+		for i := range msgs {
+			msgs[i].Headers = hs
+		}
 	}
 	if p.Timeout > 0 {
 		var cancel context.CancelFunc
