@@ -134,7 +134,8 @@ func Shingles(words []string) []uint64 {
 	return distinct
 }
 
-// shinglesOf appends to dst the shingle hashes of the word hashes ws, repeats included.
+// shinglesOf appends to dst the shingle hashes of the word hashes ws, repeats included; dst may
+// be ws[:0] (shingle i is written once the words it needs, i to i+ShingleWords-1, are read).
 func shinglesOf(ws []uint64, dst []uint64) []uint64 {
 	if len(ws) == 0 {
 		return dst
@@ -184,12 +185,16 @@ func appendWordHashes(dst []uint64, s string) []uint64 {
 // without words has nothing to compare). Repeated shingles change nothing: a minimum is a
 // minimum.
 func Sign(shingles []uint64) (Signature, bool) {
+	return sign(append([]uint64(nil), shingles...))
+}
+
+// sign is Sign, overwriting shingles with their mixed hashes.
+func sign(xs []uint64) (Signature, bool) {
 	var sig Signature
-	if len(shingles) == 0 {
+	if len(xs) == 0 {
 		return sig, false
 	}
-	xs := make([]uint64, len(shingles))
-	for j, sh := range shingles {
+	for j, sh := range xs {
 		xs[j] = mix(sh)
 	}
 	// One function at a time over every shingle: the running minimum stays in a register.
@@ -220,15 +225,22 @@ func Similarity(a, b *Signature) float64 {
 // base64url characters: the number is inside the hash, so equal values in different bands do
 // not collide, and 2^-64 chance collisions cost nothing but one needless estimate.
 func Bands(sig *Signature, bands, rows int) []string {
-	keys := make([]string, bands)
+	const keyLen = 11 // base64 of 8 bytes, unpadded
+	text := make([]byte, bands*keyLen)
 	var buf [8]byte
-	for b := range keys {
+	for b := range bands {
 		h := mix(uint64(seed) ^ uint64(b)<<32 ^ uint64(rows))
 		for _, v := range sig[b*rows : (b+1)*rows] {
 			h = mix(h ^ uint64(v))
 		}
 		binary.LittleEndian.PutUint64(buf[:], h)
-		keys[b] = base64.RawURLEncoding.EncodeToString(buf[:])
+		base64.RawURLEncoding.Encode(text[b*keyLen:], buf[:])
+	}
+	// One string for all the keys, sliced: a string per key was 58 allocations an article.
+	all := string(text)
+	keys := make([]string, bands)
+	for b := range keys {
+		keys[b] = all[b*keyLen : (b+1)*keyLen]
 	}
 	return keys
 }
@@ -268,7 +280,7 @@ func Decode(s string) (Signature, error) {
 func Of(title, body string) *article.Similarity {
 	ws := appendWordHashes(make([]uint64, 0, 256), title)
 	ws = appendWordHashes(ws, body)
-	sig, ok := Sign(shinglesOf(ws, nil))
+	sig, ok := sign(shinglesOf(ws, ws[:0]))
 	if !ok {
 		return nil
 	}
