@@ -210,6 +210,27 @@ const (
 	HeaderTracestate  = "tracestate"
 )
 
+// Trace-context headers longer than these are not trace context a stage reads, keeps or copies
+// (HeaderCarrier.Get, DeadLetter): a record's headers come from whoever wrote to the topic, and
+// a megabyte of "tracestate" must neither cost a parse per record nor push a dead letter past
+// the record limit. A version-00 traceparent is 55 bytes; W3C asks vendors to pass on at least
+// 512 bytes of tracestate, and lets them drop a longer one.
+const (
+	MaxTraceparentBytes = 128
+	MaxTracestateBytes  = 512
+)
+
+// traceHeader reports whether h is a trace-context header of a size a stage passes on.
+func traceHeader(h kafka.Header) bool {
+	switch h.Key {
+	case HeaderTraceparent:
+		return len(h.Value) <= MaxTraceparentBytes
+	case HeaderTracestate:
+		return len(h.Value) <= MaxTracestateBytes
+	}
+	return false
+}
+
 // DeadLetter builds the record that carries msg to articles.dlq: the original key and value, and
 // headers naming the stage, the reason and the original topic/partition/offset. A dead letter
 // must always be writable, or the record it stands for would block its partition for good: when
@@ -233,13 +254,17 @@ func DeadLetter(msg kafka.Message, stage, reason string) kafka.Message {
 		{Key: HeaderPartition, Value: []byte(strconv.Itoa(msg.Partition))},
 		{Key: HeaderOffset, Value: []byte(strconv.FormatInt(msg.Offset, 10))},
 	}...)
+	// The first traceparent and tracestate only, and only of a size that is trace context.
+	var tp, ts bool
 	for _, h := range msg.Headers {
-		if h.Key == HeaderTraceparent || h.Key == HeaderTracestate {
-			headers = append(headers, h)
+		if !traceHeader(h) || (h.Key == HeaderTraceparent && tp) || (h.Key == HeaderTracestate && ts) {
+			continue
 		}
+		tp, ts = tp || h.Key == HeaderTraceparent, ts || h.Key == HeaderTracestate
+		headers = append(headers, h)
 	}
 	value := msg.Value
-	room := MaxMessageBytes - RecordOverheadBytes - len(key) - headersSize(headers) - len(HeaderTruncated) - 20
+	room := max(0, MaxMessageBytes-RecordOverheadBytes-len(key)-headersSize(headers)-len(HeaderTruncated)-20)
 	if len(value) > room {
 		headers = append(headers, kafka.Header{Key: HeaderTruncated, Value: []byte(strconv.Itoa(len(value)))})
 		value = value[:room]

@@ -11,14 +11,31 @@ type HeaderCarrier struct {
 	Headers *[]kafka.Header
 }
 
-// Get returns the value of the first header named key, or "".
+// Get returns the value of the first header named key, or "" (also for a trace-context header
+// longer than MaxTraceparentBytes or MaxTracestateBytes: not parsed, as if absent).
 func (c HeaderCarrier) Get(key string) string {
 	for _, h := range *c.Headers {
 		if h.Key == key {
+			if (key == HeaderTraceparent || key == HeaderTracestate) && !traceHeader(h) {
+				return ""
+			}
 			return string(h.Value)
 		}
 	}
 	return ""
+}
+
+// WithoutTraceContext returns a copy of hs without its trace-context headers, with room for
+// the two a stage then injects: the record it writes continues its own span, and must not keep
+// a stale or second traceparent, or a tracestate of another trace.
+func WithoutTraceContext(hs []kafka.Header) []kafka.Header {
+	out := make([]kafka.Header, 0, len(hs)+2)
+	for _, h := range hs {
+		if h.Key != HeaderTraceparent && h.Key != HeaderTracestate {
+			out = append(out, h)
+		}
+	}
+	return out
 }
 
 // Set sets the first header named key to value, or appends one.

@@ -54,3 +54,44 @@ func TestDeadLetterKeepsTraceContext(t *testing.T) {
 		t.Errorf("stage = %q", Header(dl, HeaderStage))
 	}
 }
+
+// TestDeadLetterOfHostileTraceHeaders: a record of the largest size whose writer added a huge
+// tracestate and repeated traceparents still makes a dead letter within the record limit (it
+// panicked: the value's room went negative), keeping the first sensible traceparent only; and
+// Get reads an oversized trace header as absent, so it is never parsed.
+func TestDeadLetterOfHostileTraceHeaders(t *testing.T) {
+	tp := "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	big := make([]byte, 999_000)
+	for i := range big {
+		big[i] = 'a'
+	}
+	orig := kafka.Message{Topic: "articles.raw", Key: []byte("k"), Value: make([]byte, MaxMessageBytes/2), Headers: []kafka.Header{
+		{Key: HeaderTracestate, Value: big},
+		{Key: HeaderTraceparent, Value: []byte(tp)},
+		{Key: HeaderTraceparent, Value: []byte("00-second")},
+		{Key: HeaderTracestate, Value: []byte("vendor=1")},
+	}}
+	dl := DeadLetter(orig, "enrich", "bad")
+	if n := len(dl.Key) + len(dl.Value) + headersSize(dl.Headers); n > MaxMessageBytes-RecordOverheadBytes {
+		t.Fatalf("dead letter is %d bytes, over the limit %d", n, MaxMessageBytes-RecordOverheadBytes)
+	}
+	var tps, tss []string
+	for _, h := range dl.Headers {
+		switch h.Key {
+		case HeaderTraceparent:
+			tps = append(tps, string(h.Value))
+		case HeaderTracestate:
+			tss = append(tss, string(h.Value))
+		}
+	}
+	if !reflect.DeepEqual(tps, []string{tp}) || !reflect.DeepEqual(tss, []string{"vendor=1"}) {
+		t.Errorf("dead letter trace headers: traceparent %q, tracestate %q; want the first of a sensible size of each", tps, tss)
+	}
+	c := HeaderCarrier{Headers: &orig.Headers}
+	if got := c.Get(HeaderTracestate); got != "" {
+		t.Errorf("Get(tracestate) of a %d-byte header = %d bytes, want it read as absent", len(big), len(got))
+	}
+	if got := WithoutTraceContext(orig.Headers); len(got) != 0 {
+		t.Errorf("WithoutTraceContext kept %d headers", len(got))
+	}
+}

@@ -16,12 +16,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"strings"
 
 	"github.com/segmentio/kafka-go"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/propagation"
@@ -57,6 +59,8 @@ type Config struct {
 	Protocol string
 	// Disabled is OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none: off even with an endpoint.
 	Disabled bool
+	// Exporter is OTEL_TRACES_EXPORTER as given; Validate refuses what is not "otlp" or "none".
+	Exporter string
 }
 
 // FromEnv reads Config with getenv (os.Getenv in services, a map in tests).
@@ -82,24 +86,40 @@ func FromEnv(getenv func(string) string) Config {
 			c.Endpoint = strings.TrimRight(base, "/") + "/v1/traces"
 		}
 	}
-	c.Disabled = strings.EqualFold(first("OTEL_SDK_DISABLED"), "true") ||
-		strings.EqualFold(first("OTEL_TRACES_EXPORTER"), "none")
+	c.Exporter = strings.ToLower(first("OTEL_TRACES_EXPORTER"))
+	c.Disabled = strings.EqualFold(first("OTEL_SDK_DISABLED"), "true") || c.Exporter == "none"
 	return c
 }
 
 // Enabled reports whether c turns tracing on.
 func (c Config) Enabled() bool { return c.Endpoint != "" && !c.Disabled }
 
-// Validate checks what can be checked before any connection: the protocol.
+// Validate checks what can be checked before any connection: the exporter, the protocol and
+// the endpoint. A service refuses to start with tracing misconfigured rather than run without
+// the traces its operator asked for, and says what is wrong.
 func (c Config) Validate() error {
+	switch c.Exporter {
+	case "", "otlp", "none":
+	default:
+		return fmt.Errorf("OTEL_TRACES_EXPORTER %q: newsflow exports OTLP only (otlp, or none for off)", c.Exporter)
+	}
 	switch c.Protocol {
 	case "http/protobuf", "grpc":
-		return nil
 	case "http/json":
 		return errors.New("OTEL_EXPORTER_OTLP_PROTOCOL http/json: the Go exporter has no JSON encoding; use http/protobuf or grpc")
 	default:
 		return fmt.Errorf("OTEL_EXPORTER_OTLP_PROTOCOL %q: want http/protobuf or grpc", c.Protocol)
 	}
+	if c.Endpoint == "" {
+		return nil
+	}
+	// The exporter falls back to its default endpoint, silently, on a URL it cannot parse
+	// ("jaeger:4318" reads as scheme "jaeger").
+	u, err := url.Parse(c.Endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("OTLP endpoint %q: want a URL such as http://jaeger:4318 (http:// for no TLS)", config.RedactURL(c.Endpoint))
+	}
+	return nil
 }
 
 // Tracing is a service's trace pipeline. Its Tracer is nil when tracing is off.
@@ -117,11 +137,11 @@ func Start(ctx context.Context, service string, log *slog.Logger) (*Tracing, err
 
 // StartWith is Start with the configuration given.
 func StartWith(ctx context.Context, service string, c Config, log *slog.Logger) (*Tracing, error) {
-	if !c.Enabled() {
-		return &Tracing{}, nil
-	}
 	if err := c.Validate(); err != nil {
 		return nil, err
+	}
+	if !c.Enabled() {
+		return &Tracing{}, nil
 	}
 	var (
 		exp sdktrace.SpanExporter
@@ -145,12 +165,16 @@ func StartWith(ctx context.Context, service string, c Config, log *slog.Logger) 
 		resource.WithTelemetrySDK(),
 		resource.WithFromEnv(),
 	)
-	if err != nil {
+	if errors.Is(err, resource.ErrPartialResource) {
+		// A malformed OTEL_RESOURCE_ATTRIBUTES entry: the rest of the resource is usable.
+		log.Warn("some trace resource attributes were not read", "error", err)
+	} else if err != nil {
+		_ = exp.Shutdown(ctx)
 		return nil, fmt.Errorf("building the trace resource of %s: %w", service, err)
 	}
 	// No WithSampler: the SDK's default reads OTEL_TRACES_SAMPLER (parentbased_always_on when
 	// unset), so an ingest sampling 1% decides for the whole path of each article.
-	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp, batchOptions(os.Getenv)...), sdktrace.WithResource(res))
 	otel.SetTracerProvider(tp)
 	otel.SetTextMapPropagator(Propagator)
 	// The exporter reports failed exports (a receiver that is away) here; spans are dropped,
@@ -160,6 +184,20 @@ func StartWith(ctx context.Context, service string, c Config, log *slog.Logger) 
 	}))
 	log.Info("tracing on", "endpoint", config.RedactURL(c.Endpoint), "protocol", c.Protocol)
 	return &Tracing{Tracer: tp.Tracer("github.com/newsflow/newsflow/" + service), tp: tp}, nil
+}
+
+// defaultQueueSize is the span queue when OTEL_BSP_MAX_QUEUE_SIZE is unset. The SDK's 2,048
+// is less than one index batch's "index document" spans (2,000 records a request, 3 at once):
+// a burst over the queue is dropped, and those are the traces of a busy moment.
+const defaultQueueSize = 16384
+
+// batchOptions are the span processor's settings that differ from the SDK's defaults, unless
+// the environment sets them (an option given here would override the variable).
+func batchOptions(getenv func(string) string) []sdktrace.BatchSpanProcessorOption {
+	if getenv("OTEL_BSP_MAX_QUEUE_SIZE") != "" {
+		return nil
+	}
+	return []sdktrace.BatchSpanProcessorOption{sdktrace.WithMaxQueueSize(defaultQueueSize)}
 }
 
 // Enabled reports whether spans are recorded and exported.
@@ -175,6 +213,12 @@ func (t *Tracing) Shutdown(ctx context.Context) error {
 		return fmt.Errorf("flushing traces: %w", err)
 	}
 	return nil
+}
+
+// Fail marks span as failed: err recorded on it, and an error status saying what failed.
+func Fail(span trace.Span, err error, status string) {
+	span.RecordError(err)
+	span.SetStatus(codes.Error, status)
 }
 
 // Extract returns ctx with the remote span context carried by c (a traceparent header), if any.
@@ -196,5 +240,14 @@ func RecordHeaders(ctx context.Context) []kafka.Header {
 	}
 	var hs []kafka.Header
 	Propagator.Inject(ctx, kafkax.HeaderCarrier{Headers: &hs})
-	return hs
+	// A client's tracestate may hold 32 members, some 16 kB, which every record of its request
+	// would carry (kafka-go's batch limits do not count headers): one longer than W3C's 512
+	// bytes is dropped, as W3C allows, and the trace goes on without it.
+	out := hs[:0]
+	for _, h := range hs {
+		if h.Key != HeaderTracestate || len(h.Value) <= kafkax.MaxTracestateBytes {
+			out = append(out, h)
+		}
+	}
+	return out
 }

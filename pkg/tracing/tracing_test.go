@@ -2,16 +2,19 @@ package tracing
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
@@ -38,7 +41,7 @@ func TestFromEnv(t *testing.T) {
 		{"sdk disabled", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://a:4318", "OTEL_SDK_DISABLED": "true"},
 			Config{Endpoint: "http://a:4318/v1/traces", Protocol: "http/protobuf", Disabled: true}, false},
 		{"exporter none", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://a:4318", "OTEL_TRACES_EXPORTER": "none"},
-			Config{Endpoint: "http://a:4318/v1/traces", Protocol: "http/protobuf", Disabled: true}, false},
+			Config{Endpoint: "http://a:4318/v1/traces", Protocol: "http/protobuf", Disabled: true, Exporter: "none"}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := FromEnv(func(k string) string { return tc.env[k] })
@@ -52,6 +55,28 @@ func TestFromEnv(t *testing.T) {
 	}
 	if err := (Config{Endpoint: "x", Protocol: "http/json"}).Validate(); err == nil {
 		t.Error("http/json accepted; the Go exporter cannot send it")
+	}
+	// What the exporter would not parse, or would send nowhere near the operator's receiver.
+	for _, c := range []Config{
+		{Endpoint: "jaeger:4318", Protocol: "http/protobuf"},
+		{Endpoint: "127.0.0.1:4317", Protocol: "grpc"},
+		{Endpoint: "http://", Protocol: "http/protobuf"},
+		{Endpoint: "http://jaeger:4318", Protocol: "http/protobuf", Exporter: "zipkin"},
+	} {
+		if err := c.Validate(); err == nil {
+			t.Errorf("%+v accepted", c)
+		}
+		if _, err := StartWith(context.Background(), "test", c, slog.New(slog.DiscardHandler)); err == nil {
+			t.Errorf("StartWith(%+v) started", c)
+		}
+	}
+	for _, c := range []Config{{Endpoint: "https://otel.example:4318/v1/traces", Protocol: "http/protobuf", Exporter: "otlp"}, {Protocol: "grpc"}} {
+		if err := c.Validate(); err != nil {
+			t.Errorf("%+v refused: %v", c, err)
+		}
+	}
+	if len(batchOptions(func(string) string { return "" })) != 1 || batchOptions(func(k string) string { return map[string]string{"OTEL_BSP_MAX_QUEUE_SIZE": "10"}[k] }) != nil {
+		t.Error("the span queue size: ours without OTEL_BSP_MAX_QUEUE_SIZE, the variable's with it")
 	}
 }
 
@@ -127,5 +152,35 @@ func TestRecordHeadersRoundTrip(t *testing.T) {
 	got := trace.SpanContextFromContext(Extract(context.Background(), kafkax.HeaderCarrier{Headers: &msg.Headers}))
 	if got.TraceID() != span.SpanContext().TraceID() || got.SpanID() != span.SpanContext().SpanID() || !got.IsRemote() || !got.IsSampled() {
 		t.Errorf("extracted %v, want the remote context of %v", got, span.SpanContext())
+	}
+}
+
+// TestRecordHeadersDropALongTracestate: a client's tracestate within W3C's 512 bytes travels
+// with every record; a longer one (32 members of W3C's largest, 16 kB) is left off the records
+// while the trace goes on.
+func TestRecordHeadersDropALongTracestate(t *testing.T) {
+	tp := sdktrace.NewTracerProvider()
+	defer func() { _ = tp.Shutdown(context.Background()) }()
+	for _, c := range []struct {
+		members int
+		kept    bool
+	}{{1, true}, {32, false}} {
+		var b strings.Builder
+		for i := range c.members {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, "v%d=%s", i, strings.Repeat("x", 250))
+		}
+		in := http.Header{}
+		in.Set("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+		in.Set("tracestate", b.String())
+		ctx, span := tp.Tracer("t").Start(Extract(context.Background(), propagation.HeaderCarrier(in)), "publish")
+		hs := RecordHeaders(ctx)
+		span.End()
+		msg := kafka.Message{Headers: hs}
+		if got := kafkax.Header(msg, HeaderTracestate); (got != "") != c.kept || kafkax.Header(msg, HeaderTraceparent) == "" {
+			t.Errorf("tracestate of %d members (%d bytes): record headers %d bytes of tracestate, traceparent %q", c.members, b.Len(), len(got), kafkax.Header(msg, HeaderTraceparent))
+		}
 	}
 }

@@ -22,7 +22,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/newsflow/newsflow/pkg/article"
@@ -204,17 +203,17 @@ func (s *Stage) startSpan(msg kafka.Message) (context.Context, trace.Span) {
 
 func endSpan(span trace.Span, err error) {
 	if err != nil {
-		span.RecordError(err)
-		span.SetStatus(codes.Error, "dead-lettered")
+		tracing.Fail(span, err, "dead-lettered")
 	}
 	span.End()
 }
 
-// withTraceContext returns a copy of hs whose trace context is ctx's span: the enriched record
-// continues from enrich's span, not from ingest's. A copy, because hs is the raw record's.
+// withTraceContext returns a copy of hs whose trace context is ctx's span alone: the enriched
+// record continues from enrich's span, not from ingest's, and keeps no second traceparent and no
+// tracestate of another trace (one that was too large to read, say). A copy, because hs is the
+// raw record's.
 func withTraceContext(ctx context.Context, hs []kafka.Header) []kafka.Header {
-	out := make([]kafka.Header, len(hs), len(hs)+2)
-	copy(out, hs)
+	out := kafkax.WithoutTraceContext(hs)
 	tracing.Inject(ctx, kafkax.HeaderCarrier{Headers: &out})
 	return out
 }

@@ -71,6 +71,42 @@ func TestEnrichContinuesTheRecordsTrace(t *testing.T) {
 	}
 }
 
+// TestEnrichReplacesBadTraceContext: a record whose traceparent is unreadable (with a second
+// one, and the tracestate of whatever trace wrote it) gets an enrich span of a trace of its own,
+// and the enriched record carries that context alone: one traceparent, no foreign tracestate.
+func TestEnrichReplacesBadTraceContext(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	defer func() { _ = tp.Shutdown(context.Background()) }()
+	out := &fakeWriter{}
+	f := newFixture(t, out, &fakeWriter{})
+	f.stage.cfg.Tracer = tp.Tracer("test")
+	f.batch = f.batch[:1]
+	f.batch[0].Headers = []kafka.Header{{Key: kafkax.HeaderTraceparent, Value: []byte("garbage")},
+		{Key: kafkax.HeaderTracestate, Value: []byte("stale=1")},
+		{Key: kafkax.HeaderTraceparent, Value: []byte("00-" + ingestTrace + "-" + ingestSpan + "-01")}}
+	if err := f.stage.Handle(context.Background(), f.batch); err != nil {
+		t.Fatal(err)
+	}
+	if len(out.acked) != 1 {
+		t.Fatalf("%d enriched records, want 1", len(out.acked))
+	}
+	var tps, tss int
+	for _, h := range out.acked[0].Headers {
+		switch h.Key {
+		case kafkax.HeaderTraceparent:
+			tps++
+		case kafkax.HeaderTracestate:
+			tss++
+		}
+	}
+	spans := exp.GetSpans().Snapshots()
+	sc := trace.SpanContextFromContext(tracing.Extract(context.Background(), kafkax.HeaderCarrier{Headers: &out.acked[0].Headers}))
+	if tps != 1 || tss != 0 || len(spans) != 1 || sc.SpanID() != spans[0].SpanContext().SpanID() {
+		t.Errorf("enriched record: %d traceparents, %d tracestates, context %v; want the enrich span's alone (%d spans)", tps, tss, sc, len(spans))
+	}
+}
+
 func attr(s sdktrace.ReadOnlySpan, key string) string {
 	for _, a := range s.Attributes() {
 		if string(a.Key) == key {

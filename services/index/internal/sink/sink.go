@@ -99,7 +99,7 @@ type Config struct {
 	// (default 1m; negative: ask every batch).
 	RefusalMemory time.Duration
 	// Tracer records one "index bulk" span per _bulk request, linked to the trace context of
-	// every record it carries (one request carries many articles' traces), and per record an
+	// the records it carries (up to maxBulkLinks: one request carries many articles' traces), and per record an
 	// "index document" span in the article's own trace, from the request to its answer. nil:
 	// tracing off; the records' headers are not read.
 	Tracer trace.Tracer
@@ -731,11 +731,20 @@ func (p *pending) logContext(ctx context.Context) context.Context {
 	return trace.ContextWithRemoteSpanContext(ctx, *p.sc)
 }
 
+// maxBulkLinks is how many of its records' traces a bulk span links to: the SDK keeps 128
+// links a span by default and drops the rest, so a 2,000-record request links its first 128
+// (newsflow.bulk.documents says how many it carried). Every record's own trace links back to
+// the request through its "index document" span, which is the direction an operator follows.
+const maxBulkLinks = 128
+
 // startBulkSpan starts the span of one _bulk request: a root of its own (the request belongs to
-// no one article), linked to the trace context of every record it carries.
+// no one article), linked to the trace context of its first records (maxBulkLinks).
 func (s *Sink) startBulkSpan(ctx context.Context, docs, bytes int, scs []trace.SpanContext) (context.Context, trace.Span) {
-	links := make([]trace.Link, 0, len(scs))
+	links := make([]trace.Link, 0, min(len(scs), maxBulkLinks))
 	for _, sc := range scs {
+		if len(links) == maxBulkLinks {
+			break
+		}
 		if sc.IsValid() {
 			links = append(links, trace.Link{SpanContext: sc})
 		}

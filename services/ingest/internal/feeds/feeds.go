@@ -22,10 +22,10 @@ import (
 	"github.com/mmcdole/gofeed"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/newsflow/newsflow/pkg/config"
+	"github.com/newsflow/newsflow/pkg/tracing"
 	"github.com/newsflow/newsflow/services/ingest/internal/decode"
 	"github.com/newsflow/newsflow/services/ingest/internal/intake"
 	"github.com/newsflow/newsflow/services/ingest/internal/normalize"
@@ -152,8 +152,7 @@ func (p *Poller) Poll(ctx context.Context, f Feed) (n int, err error) {
 		if span != nil {
 			span.SetAttributes(attribute.String("newsflow.outcome", outcome), attribute.Int("newsflow.published", n))
 			if err != nil {
-				span.RecordError(err)
-				span.SetStatus(codes.Error, "poll failed")
+				tracing.Fail(span, err, "poll failed")
 			}
 			span.End()
 		}

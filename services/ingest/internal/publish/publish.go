@@ -13,7 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/newsflow/newsflow/pkg/article"
@@ -168,8 +167,7 @@ func (p *Publisher) Publish(ctx context.Context, recs []Record) (err error) {
 				attribute.Int("messaging.batch.message_count", len(msgs))))
 		defer func() {
 			if err != nil {
-				span.RecordError(err)
-				span.SetStatus(codes.Error, "writing to Kafka failed")
+				tracing.Fail(span, err, "writing to Kafka failed")
 			}
 			span.End()
 		}()
