@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -36,6 +37,11 @@ var table = []Place{
 	{Name: "New York City", Alternates: []string{"New York"}, Kind: City, Country: "US", Admin1: "NY", Lat: 40.7143, Lon: -74.006, Population: 8804190},
 	{Name: "New York", Kind: Region, Country: "US", Admin1: "NY", Lat: 40.9572, Lon: -74.1557, Population: 29978965},
 	{Name: "Europe", Kind: Continent, Lat: 48.69, Lon: 9.14, Population: 741000000},
+	{Name: "West", Kind: Region, Country: "CM", Admin1: "08", Lat: 5.5, Lon: 10.5, Population: 500000},
+	{Name: "Cameroon", Kind: Country, Country: "CM", Lat: 3.848, Lon: 11.5021, Population: 25216237},
+	{Name: "Gulf", Kind: Region, Country: "PG", Admin1: "01", Lat: -7.5, Lon: 144, Population: 160000},
+	{Name: "Iran", Kind: Country, Country: "IR", Lat: 35.6944, Lon: 51.4215, Population: 81800269},
+	{Name: "Eu", Kind: City, Country: "FR", Admin1: "28", Lat: 50.0483, Lon: 1.42, Population: 8000},
 }
 
 func mustNew(t *testing.T, places []Place) *Gazetteer {
@@ -139,6 +145,35 @@ func TestResolveLeavesOutWhatIsNoPlace(t *testing.T) {
 	}
 	if g.Resolve(nil) != nil || g.Resolve(loc("Atlantis")) != nil {
 		t.Error("no places should be nil")
+	}
+}
+
+// TestResolveIsCautious: a capitalised direction or sea ("the West", "the Gulf") is not the
+// small region of that one-word name unless the article is about its country, and an acronym
+// is not a town ("EU" is not Eu, in France, even in an article that names France).
+func TestResolveIsCautious(t *testing.T) {
+	g := mustNew(t, table)
+	for _, c := range []struct {
+		ents []string
+		want []string // the entities resolved, in order
+	}{
+		{[]string{"West", "Iran"}, []string{"Iran"}},
+		{[]string{"Gulf", "Iran"}, []string{"Iran"}},
+		{[]string{"West"}, nil},
+		{[]string{"West", "Cameroon"}, []string{"West", "Cameroon"}},
+		{[]string{"EU"}, nil},
+		{[]string{"EU", "France"}, []string{"France"}},
+		{[]string{"Eu", "France"}, []string{"Eu", "France"}},
+		{[]string{"US", "Hama"}, []string{"US", "Hama"}},
+		{[]string{"Texas", "Iran"}, []string{"Texas", "Iran"}},
+	} {
+		var got []string
+		for _, p := range g.Resolve(loc(c.ents...)) {
+			got = append(got, p.Entity)
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%q: resolved %q, want %q", c.ents, got, c.want)
+		}
 	}
 }
 

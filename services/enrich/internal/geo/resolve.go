@@ -82,13 +82,74 @@ func (g *Gazetteer) Resolve(ents []article.Entity) []article.Place {
 	if len(locs) > 1 {
 		g.inContext(locs)
 	}
-	out := make([]article.Place, len(locs))
+	out := make([]article.Place, 0, len(locs))
 	for k, l := range locs {
+		if !g.confident(locs, k) {
+			continue
+		}
 		p := g.place(l.cands[l.best].i)
-		out[k] = article.Place{Entity: l.entity, Name: p.Name, Kind: p.Kind.String(),
-			Country: p.Country, Lat: p.Lat, Lon: p.Lon}
+		out = append(out, article.Place{Entity: l.entity, Name: p.Name, Kind: p.Kind.String(),
+			Country: p.Country, Lat: p.Lat, Lon: p.Lon})
+	}
+	if len(out) == 0 {
+		return nil
 	}
 	return out
+}
+
+// smallRegion is the population (the sum of its cities') under which a first-level region is
+// not taken for a one-word name on the name alone (see confident).
+const smallRegion = 1_000_000
+
+// confident says whether locs[k]'s choice is good enough to show on a map. Two kinds of match
+// are left out:
+//   - an all-capitals name of two or three letters matched by a city: an acronym ("EU" is not
+//     Eu, Normandy), where countries and regions are written so ("US", "UAE") and matched;
+//   - unless another place of the article is in the same country, a one-word name that only
+//     first-level regions of under a million people have: the words news capitalises for a
+//     direction or a sea ("the West", "the South", "the Gulf") are the names of regions of
+//     Cameroon and Papua New Guinea.
+//
+// On the 19,043 Reuters articles this leaves out 309 of 23,574 places (LOC coverage 80.7% ->
+// 79.7%): "Gulf" as Papua New Guinea's Gulf Province 197 times, Cameroon's West, South, North
+// and East 47, Ghana's Western and Northern 13, headline words read as towns ("KO" as Kyiv,
+// "AMI", "GAO", "BOR", ...); and about 20 right ones: Alaska 10 times (its cities add up to
+// under a million, and those articles name no other US place), Corsica, Tasmania, the Azores,
+// Tobago, Chaco, and "RIO" and "LA" in headlines.
+func (g *Gazetteer) confident(locs []located, k int) bool {
+	l := &locs[k]
+	e := &g.entries[l.cands[l.best].i]
+	name := strings.TrimSpace(l.entity)
+	if e.kind == City && isAcronym(name) {
+		return false
+	}
+	if strings.ContainsAny(name, " -") {
+		return true
+	}
+	for _, m := range l.cands {
+		if c := &g.entries[m.i]; c.kind != Region || c.pop >= smallRegion {
+			return true
+		}
+	}
+	for j := range locs {
+		if j != k && e.cc != ([2]byte{}) && g.entries[locs[j].cands[locs[j].best].i].cc == e.cc {
+			return true
+		}
+	}
+	return false
+}
+
+// isAcronym says whether s is two or three capital letters (ASCII).
+func isAcronym(s string) bool {
+	if len(s) < 2 || len(s) > 3 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 'A' || s[i] > 'Z' {
+			return false
+		}
+	}
+	return true
 }
 
 // abbreviated says a name is a one-dot abbreviation ("Pa.", "Calif.", "Ore."): news writes US
