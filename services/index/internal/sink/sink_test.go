@@ -834,3 +834,30 @@ func TestStoriesDecideBeforeWriting(t *testing.T) {
 		t.Errorf("Handle with a failing lookup = %v, want a deadline error", err)
 	}
 }
+
+// TestSimilarityFieldsOnlyWithTheLookup: the signature and band keys are written when the story
+// lookup is on (it queries them) and left out when it is off (nothing reads them, and they cost
+// the engine half its indexing throughput).
+func TestSimilarityFieldsOnlyWithTheLookup(t *testing.T) {
+	similar := func(id string) kafka.Message {
+		m := msg(0, id)
+		m.Value = []byte(strings.TrimSuffix(string(m.Value), "}") + `,"similarity":{"signature":"c2ln","near_bands":["n1"],"story_bands":["s1"]}}`)
+		return m
+	}
+	for _, on := range []bool{false, true} {
+		f, d := newFake(), &fakeDLQ{}
+		cfg := sink.Config{Names: schema.Names{Prefix: "articles"}, Version: 1, Workers: 1,
+			Backoff: retry.Backoff{Initial: time.Millisecond, Max: 5 * time.Millisecond}, Topic: "in"}
+		if on {
+			cfg.Stories = &fakeStories{}
+		}
+		s := sink.New(cfg, f, d, slog.New(slog.NewTextHandler(io.Discard, nil)), sink.NewMetrics(prometheus.NewRegistry()))
+		if err := s.Handle(context.Background(), []kafka.Message{similar("s00")}); err != nil {
+			t.Fatal(err)
+		}
+		src := f.sources["s00"]
+		if has := strings.Contains(src, `"minhash":"c2ln"`) && strings.Contains(src, `"near_bands":["n1"]`) && strings.Contains(src, `"story_bands":["s1"]`); has != on {
+			t.Errorf("lookup on %v: similarity fields written %v: %s", on, has, src)
+		}
+	}
+}
