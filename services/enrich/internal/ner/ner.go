@@ -226,9 +226,23 @@ func (r *Recognizer) decodeSentence(b *docBuf, ctx sentCtx, ids []int32, part2 [
 		scores = [nTags]float32{}
 		switch {
 		case ctx.stage2:
-			scores = part2[i]
+			if ctx.lowerAround(i) {
+				// Not left in part2 by the first stage (see below): looked up now, in the
+				// same order, so the sums are the same.
+				scores = b.words.scores(r.w, ids[i], &as[i], caps).s2
+				b.feats = ctx.contextFeatures(b.feats[:0], i)
+				r.w.score2(b.feats, &scores)
+			} else {
+				scores = part2[i]
+			}
 			b.feats = ctx.stage2Features(b.feats[:0], i)
 			r.w.score2(b.feats, &scores)
+		case r.twoStage && ctx.lowerAround(i):
+			// The second stage will most likely not score this token (plainOutside), so its
+			// second-stage weights are not added up now: they are, in the rare case it does.
+			scores = b.words.scores(r.w, ids[i], &as[i], caps).s1
+			b.feats = ctx.contextFeatures(b.feats[:0], i)
+			r.w.score(b.feats, &scores)
 		case r.twoStage:
 			ws := b.words.scores(r.w, ids[i], &as[i], caps)
 			scores, part2[i] = ws.s1, ws.s2
@@ -268,12 +282,22 @@ func (r *Recognizer) decodeSentence(b *docBuf, ctx sentCtx, ids []int32, part2 [
 // ORG, and product codes). On valid.txt (trained on
 // train only) the text path F1 is unchanged, 90.76, and the token path's too.
 func (s *sentCtx) plainOutside(i int) bool {
-	for j := i - 1; j <= i+1; j++ {
-		if j < 0 || j >= len(s.as) {
-			continue
+	if !s.lowerAround(i) {
+		return false
+	}
+	for j := max(i-1, 0); j <= i+1 && j < len(s.as); j++ {
+		if s.as[j].s1 != 0 {
+			return false
 		}
-		a := &s.as[j]
-		if a.s1 != 0 || a.flags&(fInitCap|fAllCaps|fMixed) != 0 {
+	}
+	return true
+}
+
+// lowerAround reports whether token i and its neighbours have no capital letter: the part of
+// plainOutside the first stage can already see.
+func (s *sentCtx) lowerAround(i int) bool {
+	for j := max(i-1, 0); j <= i+1 && j < len(s.as); j++ {
+		if s.as[j].flags&(fInitCap|fAllCaps|fMixed) != 0 {
 			return false
 		}
 	}
