@@ -48,36 +48,21 @@ func (m *Manager) StagingAlias(version int) string {
 // its own index, if the alias now holds its version alone). Adding an alias twice is harmless,
 // so whatever the interleaving, the index ends where the swap that finished last says.
 func (m *Manager) place(ctx context.Context, index string, version int) error {
-	behind, err := m.AliasIndices(ctx)
+	vs, in, err := m.versionsBehind(ctx, index)
 	if err != nil {
 		return err
-	}
-	in, newer := false, false
-	others := false
-	ours := false // another index of version behind the alias
-	for _, name := range behind {
-		if name == index {
-			in = true
-			continue
-		}
-		_, v, ok := m.Names.ParseIndex(name)
-		if !ok || v != version {
-			others = true
-		}
-		if ok && v > version {
-			newer = true
-		}
-		if ok && v == version {
-			ours = true
-		}
 	}
 	if !in {
 		return nil // staged already
 	}
+	newer := false
+	for v := range vs {
+		newer = newer || v > version
+	}
 	switch {
-	case m.Staged && others:
+	case m.Staged && othersThan(vs, version):
 		// Kept out until the swap.
-	case !m.Staged && newer && !ours:
+	case !m.Staged && newer && !vs[version]:
 		m.Log.Error("the read alias has moved to a newer index version (index swap): keeping this writer's new index out of it; stop this writer, or restart it with the new --index-version",
 			"index", index, "alias", m.Names.Alias(), "version", version)
 	default:
@@ -96,23 +81,16 @@ func (m *Manager) place(ctx context.Context, index string, version int) error {
 		}
 		// Another writer of the same version staged it between our read and our call.
 	}
-	m.Log.Info("staged index: kept out of the read alias until the swap", "index", index, "alias", m.Names.Alias(), "staging_alias", m.StagingAlias(version))
 	if !m.Staged {
 		return nil
 	}
-	// A swap to version between the read above and the call: the alias now holds version alone
-	// (or nothing but what the swap put there), and index belongs with it.
-	behind, err = m.AliasIndices(ctx)
-	if err != nil {
+	m.Log.Info("staged index: kept out of the read alias until the swap", "index", index, "alias", m.Names.Alias(), "staging_alias", m.StagingAlias(version))
+	// A swap to version between the read above and the call: the alias now holds version alone,
+	// and index belongs with it.
+	if vs, _, err = m.versionsBehind(ctx, index); err != nil {
 		return err
 	}
-	swapped := len(behind) > 0
-	for _, name := range behind {
-		if _, v, ok := m.Names.ParseIndex(name); !ok || v != version {
-			swapped = false
-		}
-	}
-	if !swapped {
+	if len(vs) == 0 || othersThan(vs, version) {
 		return nil
 	}
 	if err := m.addToAlias(ctx, []string{index}); err != nil {
@@ -120,6 +98,38 @@ func (m *Manager) place(ctx context.Context, index string, version int) error {
 	}
 	m.Log.Info("a swap to this version ran while the index was being staged: put it behind the read alias", "index", index, "alias", m.Names.Alias())
 	return nil
+}
+
+// versionsBehind returns the index versions of the indices behind the read alias other than
+// index (-1 for a name ParseIndex does not read), and whether index itself is behind it.
+func (m *Manager) versionsBehind(ctx context.Context, index string) (map[int]bool, bool, error) {
+	behind, err := m.AliasIndices(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	vs, in := map[int]bool{}, false
+	for _, name := range behind {
+		if name == index {
+			in = true
+			continue
+		}
+		v := -1
+		if _, pv, ok := m.Names.ParseIndex(name); ok {
+			v = pv
+		}
+		vs[v] = true
+	}
+	return vs, in, nil
+}
+
+// othersThan reports whether vs holds a version other than version.
+func othersThan(vs map[int]bool, version int) bool {
+	for v := range vs {
+		if v != version {
+			return true
+		}
+	}
+	return false
 }
 
 // addToAlias puts indices behind the read alias in one call.
