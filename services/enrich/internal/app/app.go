@@ -23,7 +23,8 @@ import (
 // internal/dedup, from which the index stage decides duplicate_of and story_id). 5: a smaller
 // NER model (pruned at 3), the second stage no longer scoring plain lower-case text, and
 // signatures from cheaper hash functions (not comparable with version 4's: replay, REPLAY.md).
-const Version = "newsflow-enrich/5"
+// 6: the first stage no longer scoring plain lower-case text after no name (ner.decodeSentence).
+const Version = "newsflow-enrich/6"
 
 const usage = `enrich: find the people, organisations, places, nationalities and dates each article mentions.
 
