@@ -109,13 +109,19 @@ func (p *pipelineRun) recordUsage(b *bench, phase string) {
 // the latency run's.
 func (b *bench) e2eThroughput(ctx context.Context, run int, p *pipelineRun, arts []article.Article) (float64, error) {
 	reqs := bodies(arts, 500)
+	m := b.meter(p.ing, p.enr, p.idx)
 	rate, err := b.steadyRateOf(ctx, p.prefix, len(arts), 10*time.Minute, func(ctx context.Context) error {
 		return postAll(ctx, p.url, reqs, 4)
 	})
 	if err != nil {
 		return 0, err
 	}
+	w := m.stop(nil)
 	p.recordUsage(b, "e2e throughput")
+	e2eCPU := b.recordCPU(run, "end to end", w, len(arts))
+	if run < len(b.indexCPU) {
+		b.cpuCeiling(run, "end to end against index alone", e2eCPU, b.indexCPU[run])
+	}
 	r := Result{Name: "end to end: HTTP → ingest → enrich → index → searchable", Unit: "articles/s", Value: rate}
 	if run < len(b.indexRates) { // the index step ran
 		r.Baseline, r.BaseVal = "index stage alone (above), same run", b.indexRates[run]

@@ -50,23 +50,28 @@ func (b *bench) ingestOnce(ctx context.Context, run, n int, lines []byte, reqs [
 	}
 	cmd := exec.CommandContext(ctx, "kcat", "-P", "-b", b.o.brokers, "-t", topicK, "-K", "\t", "-X", "acks=all", "-z", "snappy", "-X", "linger.ms=5")
 	cmd.Stdin = bytes.NewReader(lines)
+	m := b.meter()
 	start := time.Now()
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("kcat -P: %v: %s", err, out)
 	}
 	kcatRate := float64(n) / time.Since(start).Seconds()
+	kcatCPU := (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
+	baseCPU := b.recordCPU(run, "ingest, kcat", m.stop(map[string]float64{"kcat": kcatCPU}), n)
 
 	s, url, err := b.startIngest(ctx, name("ingest"))
 	if err != nil {
 		return err
 	}
 	defer s.stop()
+	m = b.meter(s)
 	start = time.Now()
 	if err := postAll(ctx, url, reqs, ingestClients); err != nil {
 		return err
 	}
 	rate := float64(n) / time.Since(start).Seconds()
 	b.usage(s.usage("ingest"))
+	b.cpuCeiling(run, "ingest", b.recordCPU(run, "ingest, newsflow", m.stop(nil), n), baseCPU)
 	b.add(run, Result{Name: "ingest: HTTP NDJSON → Kafka (acks=all)", Unit: "articles/s", Value: rate, Baseline: "kcat -P, same records, acks=all", BaseVal: kcatRate, Goal: "ratio >= 0.8"})
 	return nil
 }

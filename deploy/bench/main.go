@@ -268,6 +268,9 @@ func (b *bench) write(rep *report, file, doc string, d docKind) error {
 // index stage's rate in each run once measured (the end-to-end baseline of the same run).
 type bench struct {
 	indexRates   []float64
+	indexCPU     []float64      // the index step's CPU µs per document, every process measured, per run
+	peers        *[]meteredProc // the broker and search node processes (cpu.go), once found
+	warmingUp    bool           // in unrecorded: figures are printed as the warm-up's
 	o            opts
 	kc           kafkax.Config
 	sc           *search.Client
@@ -310,7 +313,22 @@ func machine() string {
 // add records one run's figure r, with its ratio to that run's baseline, and prints it as it comes.
 func (b *bench) add(run int, r Result) {
 	r = b.col.add(r)
-	fmt.Fprintf(os.Stderr, "  run %d: %s: %s %s %s\n", run+1, r.Name, num(r.Value), r.Unit, ratioText(r))
+	label := fmt.Sprintf("run %d", run+1)
+	if b.warmingUp {
+		label = "warm-up"
+	}
+	fmt.Fprintf(os.Stderr, "  %s: %s: %s %s %s\n", label, r.Name, num(r.Value), r.Unit, ratioText(r))
+}
+
+// unrecorded runs f (a warm-up) with its figures dropped: results, usage and the index step's
+// rates it leaves for the end-to-end step.
+func (b *bench) unrecorded(f func() error) error {
+	col, rates, cpu := b.col, len(b.indexRates), len(b.indexCPU)
+	b.col, b.warmingUp = newCollector(), true
+	defer func() {
+		b.col, b.indexRates, b.indexCPU, b.warmingUp = col, b.indexRates[:rates], b.indexCPU[:cpu], false
+	}()
+	return f()
 }
 
 // usage records one run's usage of a process.
