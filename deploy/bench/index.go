@@ -143,14 +143,14 @@ func (b *bench) index(ctx context.Context, corpusArts []article.Article) error {
 	var docs []baselineDoc
 	var mapping map[string]any
 	// One unmeasured run first: on a node just started (a fresh clone's make bench) the first
-	// run met a cold JVM, and the stage, which goes first in every run, paid for it alone (run
+	// run met a cold JVM, and the stage, which went first in every run, paid for it alone (run
 	// ratios 0.59, 0.75, 0.78 on a fresh clone, against 0.86-0.93 on a warm node). The warm-up
-	// runs the stage and the baseline both, and its figures are dropped.
+	// runs the stage and the baseline both, and its figures are dropped; after it the two
+	// alternate which goes first (indexOnce).
 	if err := b.unrecorded(func() error {
 		prefix := topic + "-warmup"
 		err := b.indexOnce(ctx, 0, topic, prefix, lines, &docs, &mapping, false)
-		_ = b.sc.Do(context.Background(), http.MethodDelete, "/"+prefix+"-*", nil, nil)
-		_ = b.sc.Do(context.Background(), http.MethodDelete, "/_index_template/"+prefix, nil, nil)
+		b.deleteIndexRun(prefix)
 		return err
 	}); err != nil {
 		return err
@@ -158,8 +158,7 @@ func (b *bench) index(ctx context.Context, corpusArts []article.Article) error {
 	for run := range b.o.runs {
 		prefix := fmt.Sprintf("%s-r%d", topic, run+1)
 		err := b.indexOnce(ctx, run, topic, prefix, lines, &docs, &mapping, true)
-		_ = b.sc.Do(context.Background(), http.MethodDelete, "/"+prefix+"-*", nil, nil) // the baseline's too: <prefix>-baseline-…
-		_ = b.sc.Do(context.Background(), http.MethodDelete, "/_index_template/"+prefix, nil, nil)
+		b.deleteIndexRun(prefix)
 		if err != nil {
 			return err
 		}
@@ -174,89 +173,150 @@ type baselineDoc struct {
 	suffix string
 }
 
+// baselinePrefix names the baseline's indices of the run with index prefix prefix. It does not
+// start with prefix, so that nothing the stage sets up for prefix-* (its template, its alias)
+// can take in the baseline's indices when the baseline goes first.
+func baselinePrefix(prefix string) string { return "baseline-" + prefix }
+
+// deleteIndexRun deletes a run's indices (the stage's, the baseline's and the story lookup
+// run's) and the stages' index templates, so that every run meets the node in the same state.
+func (b *bench) deleteIndexRun(prefix string) {
+	for _, p := range []string{prefix, baselinePrefix(prefix), storiesPrefix(prefix)} {
+		_ = b.sc.Do(context.Background(), http.MethodDelete, "/"+p+"-*", nil, nil)
+		_ = b.sc.Do(context.Background(), http.MethodDelete, "/_index_template/"+p, nil, nil)
+	}
+}
+
+// storiesPrefix is the index prefix of the story lookup run (indexStoriesRun).
+func storiesPrefix(prefix string) string { return "stories-" + prefix }
+
 // indexOnce is one run of the index step: the index stage consuming topic (all of lines) with
-// group and index prefix prefix, then the baseline, then (stories) the stage with the story
-// lookup on. The first run dumps what the stage stored into docs and mapping; every run's
-// baseline posts those same documents.
+// group and index prefix prefix, and the baseline, then (stories) the stage with the story
+// lookup on. The stage goes first in even runs (and in the warm-up, which dumps what it stored
+// into docs and mapping for every baseline to post), the baseline first in odd ones: whoever
+// goes second meets a node the first has just warmed, and alternating spreads that over both.
 func (b *bench) indexOnce(ctx context.Context, run int, topic, prefix string, lines [][]byte, docs *[]baselineDoc, mapping *map[string]any, stories bool) error {
-	s, err := b.start(ctx, "index", "--topic", topic, "--group", prefix, "--index-prefix", prefix, "--dlq-topic", topic+".dlq")
-	if err != nil {
+	var rate, stageCPU, baseRate, baseCPU float64
+	stage := func() error {
+		var err error
+		rate, stageCPU, err = b.indexStageRun(ctx, run, topic, prefix, len(lines))
 		return err
 	}
-	m := b.meter(s)
-	rate, err := b.steadyRate(ctx, prefix, len(lines), 5*time.Minute)
-	w := m.stop(nil)
-	b.usage(s.usage("index"))
-	s.stop()
-	if err != nil {
+	baseline := func() error {
+		var err error
+		baseRate, baseCPU, err = b.indexBaselineRun(ctx, run, baselinePrefix(prefix), *docs, *mapping)
+		return err
+	}
+	first, second := stage, baseline
+	if run%2 == 1 && *docs != nil {
+		first, second = baseline, stage
+	}
+	if err := first(); err != nil {
+		return err
+	}
+	if *docs == nil {
+		if err := b.dumpForBaseline(ctx, prefix, lines, docs, mapping); err != nil {
+			return err
+		}
+	}
+	if err := second(); err != nil {
 		return err
 	}
 	b.indexRates = append(b.indexRates, rate)
-	stageCPU := b.recordCPU(run, "index, newsflow", w, len(lines))
 	b.indexCPU = append(b.indexCPU, stageCPU)
-
-	// Baseline: the same documents (as stored), in the same order as on the topic, into the same
-	// layout (one index per publication month, the same mapping) on the same node, bulk-posted by
-	// a minimal client in requests of ~5 MB, two at a time. The layout matters: a request that
-	// touches nine monthly indices costs the node nine translog syncs where one index costs one.
-	if *docs == nil {
-		stored, m, err := b.dump(ctx, prefix)
-		if err != nil {
-			return err
-		}
-		order := make(map[string]int, len(lines))
-		for i, l := range lines {
-			var a struct {
-				ID string `json:"id"`
-			}
-			_ = json.Unmarshal(l, &a)
-			order[a.ID] = i
-		}
-		sort.SliceStable(stored, func(i, j int) bool { return order[stored[i].id] < order[stored[j].id] })
-		for _, d := range stored {
-			*docs = append(*docs, baselineDoc{storedDoc: d, suffix: strings.TrimPrefix(d.index, prefix)})
-		}
-		*mapping = m
-	}
-	base := prefix + "-baseline"
-	// The baseline's meter starts before it creates its indices: the stage's window holds the
-	// creation of its own (by the index template) too, which costs the node CPU.
-	m = b.meter()
-	created := map[string]bool{}
-	bdocs := make([]storedDoc, len(*docs))
-	for i, d := range *docs {
-		bdocs[i] = d.storedDoc
-		bdocs[i].index = base + d.suffix // e.g. …-baseline-1987.03
-		if !created[bdocs[i].index] {
-			if err := b.sc.Do(ctx, http.MethodPut, "/"+bdocs[i].index, *mapping, nil); err != nil {
-				return fmt.Errorf("creating baseline index: %w", err)
-			}
-			created[bdocs[i].index] = true
-		}
-	}
-	baseRate, err := b.steadyRateOf(ctx, base+"-*", len(bdocs), 5*time.Minute, func(ctx context.Context) error {
-		return bulkPlain(ctx, b.o.searchURL, bdocs, 5<<20, 2)
-	})
-	if err != nil {
-		return err
-	}
-	b.cpuCeiling(run, "index", stageCPU, b.recordCPU(run, "index, plain _bulk", m.stop(nil), len(bdocs)))
+	b.cpuCeiling(run, "index", stageCPU, baseCPU)
 	b.add(run, Result{Name: "index: Kafka → search node", Unit: "docs/s", Value: rate, Baseline: "plain _bulk, same documents, order and monthly indices (minimal client)", BaseVal: baseRate, Goal: "ratio >= 0.85"})
 
 	if !stories {
 		return nil
 	}
-	// What the near-duplicate and story lookup costs: the same stage on the same topic, with
-	// its own group and index prefix, with the lookup on (--story-window 72h; off by default). The corpus is
-	// repeated with new URLs, so from the second copy on every article has a near-duplicate:
-	// the lookup's worst case. (Its own prefix must not start with prefix: templates of
-	// overlapping patterns and equal priority are refused.)
-	on := "stories-" + prefix
-	s, err = b.start(ctx, "index", "--topic", topic, "--group", on, "--index-prefix", on, "--dlq-topic", topic+".dlq", "--story-window", "72h")
+	return b.indexStoriesRun(ctx, run, topic, prefix, len(lines), rate)
+}
+
+// indexStageRun runs the index stage over the n documents of topic into prefix and returns its
+// steady rate and CPU per document (every process metered).
+func (b *bench) indexStageRun(ctx context.Context, run int, topic, prefix string, n int) (rate, cpu float64, err error) {
+	s, err := b.start(ctx, "index", "--topic", topic, "--group", prefix, "--index-prefix", prefix, "--dlq-topic", topic+".dlq")
+	if err != nil {
+		return 0, 0, err
+	}
+	m := b.meter(s)
+	rate, err = b.steadyRate(ctx, prefix, n, 5*time.Minute)
+	w := m.stop(nil)
+	b.usage(s.usage("index"))
+	s.stop()
+	if err != nil {
+		return 0, 0, err
+	}
+	return rate, b.recordCPU(run, "index, newsflow", w, n), nil
+}
+
+// dumpForBaseline reads what the stage stored under prefix into docs (in the topic's order) and
+// mapping, for the baselines.
+func (b *bench) dumpForBaseline(ctx context.Context, prefix string, lines [][]byte, docs *[]baselineDoc, mapping *map[string]any) error {
+	stored, m, err := b.dump(ctx, prefix)
 	if err != nil {
 		return err
 	}
-	onRate, err := b.steadyRate(ctx, on, len(lines), 5*time.Minute)
+	order := make(map[string]int, len(lines))
+	for i, l := range lines {
+		var a struct {
+			ID string `json:"id"`
+		}
+		_ = json.Unmarshal(l, &a)
+		order[a.ID] = i
+	}
+	sort.SliceStable(stored, func(i, j int) bool { return order[stored[i].id] < order[stored[j].id] })
+	for _, d := range stored {
+		*docs = append(*docs, baselineDoc{storedDoc: d, suffix: strings.TrimPrefix(d.index, prefix)})
+	}
+	*mapping = m
+	return nil
+}
+
+// indexBaselineRun is the baseline: the same documents (as stored), in the same order as on the
+// topic, into the same layout (one index per publication month, the same mapping) on the same
+// node, bulk-posted by a minimal client in requests of ~5 MB, two at a time. The layout matters:
+// a request that touches nine monthly indices costs the node nine translog syncs where one index
+// costs one. It returns the steady rate and CPU per document.
+func (b *bench) indexBaselineRun(ctx context.Context, run int, base string, docs []baselineDoc, mapping map[string]any) (rate, cpu float64, err error) {
+	// The meter starts before the baseline creates its indices: the stage's window holds the
+	// creation of its own (by the index template) too, which costs the node CPU.
+	m := b.meter()
+	created := map[string]bool{}
+	bdocs := make([]storedDoc, len(docs))
+	for i, d := range docs {
+		bdocs[i] = d.storedDoc
+		bdocs[i].index = base + d.suffix // e.g. …-baseline-1987.03
+		if !created[bdocs[i].index] {
+			if err := b.sc.Do(ctx, http.MethodPut, "/"+bdocs[i].index, mapping, nil); err != nil {
+				return 0, 0, fmt.Errorf("creating baseline index: %w", err)
+			}
+			created[bdocs[i].index] = true
+		}
+	}
+	rate, err = b.steadyRateOf(ctx, base+"-*", len(bdocs), 5*time.Minute, func(ctx context.Context) error {
+		return bulkPlain(ctx, b.o.searchURL, bdocs, 5<<20, 2)
+	})
+	if err != nil {
+		return 0, 0, err
+	}
+	return rate, b.recordCPU(run, "index, plain _bulk", m.stop(nil), len(bdocs)), nil
+}
+
+// indexStoriesRun measures what the near-duplicate and story lookup costs: the same stage on
+// the same topic, with its own group and index prefix, with the lookup on (--story-window 72h;
+// off by default), against rate, the stage's without it.
+func (b *bench) indexStoriesRun(ctx context.Context, run int, topic, prefix string, n int, rate float64) error {
+	// The corpus is repeated with new URLs, so from the second copy on every article has a
+	// near-duplicate: the lookup's worst case. (Its own prefix must not start with prefix:
+	// templates of overlapping patterns and equal priority are refused.)
+	on := storiesPrefix(prefix)
+	s, err := b.start(ctx, "index", "--topic", topic, "--group", on, "--index-prefix", on, "--dlq-topic", topic+".dlq", "--story-window", "72h")
+	if err != nil {
+		return err
+	}
+	onRate, err := b.steadyRate(ctx, on, n, 5*time.Minute)
 	s.stop()
 	if err != nil {
 		return err
