@@ -109,7 +109,7 @@ func (m *cpuMeter) stop(extra map[string]float64) cpuWindow {
 	return w
 }
 
-// record adds the window's usage rows (phase names the window) and, for n articles, its CPU
+// recordCPU adds the window's usage rows (phase names the window) and, for n articles, its CPU
 // microseconds per article over everything measured.
 func (b *bench) recordCPU(run int, phase string, w cpuWindow, n int) float64 {
 	for name, c := range w.perProc {
