@@ -111,31 +111,9 @@ func AppendEnrichedJSON(dst []byte, e *Enriched) ([]byte, error) {
 	dst = append(dst, `,"enrichment_version":`...)
 	dst = AppendString(dst, e.EnrichmentVersion)
 	dst = append(dst, `,"entities":`...)
-	if e.Entities == nil {
-		dst = append(dst, "null"...)
-	} else {
-		dst = append(dst, '[')
-		for i := range e.Entities {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = appendEntity(dst, &e.Entities[i])
-		}
-		dst = append(dst, ']')
-	}
+	dst = appendArray(dst, e.Entities, appendEntity)
 	dst = append(dst, `,"dates":`...)
-	if e.Dates == nil {
-		dst = append(dst, "null"...)
-	} else {
-		dst = append(dst, '[')
-		for i := range e.Dates {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = appendDate(dst, &e.Dates[i])
-		}
-		dst = append(dst, ']')
-	}
+	dst = appendArray(dst, e.Dates, appendDate)
 	if len(e.Places) > 0 {
 		dst = append(dst, `,"places":[`...)
 		for i := range e.Places {
@@ -170,23 +148,18 @@ func appendEntity(dst []byte, en *Entity) []byte {
 	dst = append(dst, `,"type":`...)
 	dst = AppendString(dst, en.Type)
 	dst = append(dst, `,"mentions":`...)
-	if en.Mentions == nil {
-		return append(dst, "null}"...)
-	}
-	dst = append(dst, '[')
-	for i, m := range en.Mentions {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = append(dst, `{"field":`...)
-		dst = AppendString(dst, m.Field)
-		dst = append(dst, `,"start":`...)
-		dst = strconv.AppendInt(dst, int64(m.Start), 10)
-		dst = append(dst, `,"end":`...)
-		dst = strconv.AppendInt(dst, int64(m.End), 10)
-		dst = append(dst, '}')
-	}
-	return append(dst, "]}"...)
+	dst = appendArray(dst, en.Mentions, appendMention)
+	return append(dst, '}')
+}
+
+func appendMention(dst []byte, m *Mention) []byte {
+	dst = append(dst, `{"field":`...)
+	dst = AppendString(dst, m.Field)
+	dst = append(dst, `,"start":`...)
+	dst = strconv.AppendInt(dst, int64(m.Start), 10)
+	dst = append(dst, `,"end":`...)
+	dst = strconv.AppendInt(dst, int64(m.End), 10)
+	return append(dst, '}')
 }
 
 func appendDate(dst []byte, d *DateMention) []byte {
@@ -238,19 +211,25 @@ func appendPlace(dst []byte, p *Place) ([]byte, error) {
 	return append(dst, '}'), nil
 }
 
-// appendStringArray writes ss as a JSON array, null for a nil slice (no omitempty).
-func appendStringArray(dst []byte, ss []string) []byte {
-	if ss == nil {
+// appendArray writes xs as a JSON array, each element by elem, and null for a nil slice (a
+// field without omitempty, as encoding/json writes it).
+func appendArray[T any](dst []byte, xs []T, elem func([]byte, *T) []byte) []byte {
+	if xs == nil {
 		return append(dst, "null"...)
 	}
 	dst = append(dst, '[')
-	for i, s := range ss {
+	for i := range xs {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = AppendString(dst, s)
+		dst = elem(dst, &xs[i])
 	}
 	return append(dst, ']')
+}
+
+// appendStringArray writes ss as a JSON array, null for a nil slice (no omitempty).
+func appendStringArray(dst []byte, ss []string) []byte {
+	return appendArray(dst, ss, func(dst []byte, s *string) []byte { return AppendString(dst, *s) })
 }
 
 // AppendFloat writes f as encoding/json writes a float64: the shortest decimal that reads back
