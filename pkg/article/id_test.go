@@ -47,3 +47,56 @@ func TestIDFromCanonicalURLIsID(t *testing.T) {
 		t.Fatalf("IDFromCanonicalURL(%q) != ID: %v", c, err)
 	}
 }
+
+// canonicalFastPathCases are URLs on both sides of canonicalFast's line: ones it must take
+// (already canonical, or with a query to sort or tracking parameters to drop), and near misses it
+// must leave to the full path.
+var canonicalFastPathCases = []string{
+	"https://example.com/news/a", "http://example.com/", "https://www.reuters.com/world/2019/08/21/story-id-USKCN1VB0XX",
+	"https://example.com/a?a=1&b=2", "https://example.com/a?a=1&a=2", "https://example.com/a?a=2&a=1",
+	"https://example.com/a?b=2&a=1", "https://example.com/a?utm_source=x", "https://example.com/a?Ref=x&b=1",
+	"https://example.com/a?a", "https://example.com/a?a=", "https://example.com/a?", "https://example.com/a?a=1&",
+	"https://example.com/a?=1", "https://example.com/a?a=1&&b=2", "https://example.com/a?a=%20", "https://example.com/a?a=+",
+	"https://example.com/a?a=1;b=2", "https://example.com/a#x", "https://Example.com/a", "HTTPS://example.com/a",
+	"https://example.com", "https://example.com:443/a", "https://example.com:8443/a", "https://u@example.com/a",
+	"https://example.com/a%20b", "https://example.com/a b", "https://example.com/ü", "https://example.com//a",
+	"https://example.com/a/../b", "https://example.com/$&+,:;=@", "https://example.com/a?copy=3&s=0",
+	"https://example.com/a?s=0&copy=3", " https://example.com/a", "https://example.com/a\n", "https://-/a",
+	"https://[::1]/a", "https://example.com./a", "https://example.com/a?a=1&a=1", "https://example.com/a?A=1&a=1",
+	"https://example.com/a?i=1&h=1&g=1&f=1&e=1&d=1&c=1&b=1&a=1", "https://example.com/a?h=1&g=1&f=1&e=1&d=1&c=1&b=1&a=1",
+	"https://example.com/a?gclid=1&fbclid=2", "https://example.com/a?b=1&UTM_x=2&a=0",
+}
+
+func TestCanonicalFastPath(t *testing.T) {
+	took := 0
+	for _, raw := range canonicalFastPathCases {
+		if checkFastPath(t, raw) {
+			took++
+		}
+	}
+	if took < 18 {
+		t.Fatalf("the fast path took %d of the cases; it should take the ones it can", took)
+	}
+}
+
+// FuzzCanonicalFastPath: whatever canonicalFast takes, it gives the full path's answer.
+func FuzzCanonicalFastPath(f *testing.F) {
+	for _, raw := range canonicalFastPathCases {
+		f.Add(raw)
+	}
+	f.Fuzz(func(t *testing.T, raw string) { checkFastPath(t, raw) })
+}
+
+// checkFastPath reports whether canonicalFast took raw, and fails t when its answer is not the
+// full path's.
+func checkFastPath(t *testing.T, raw string) bool {
+	fast, ok := canonicalFast(raw)
+	if !ok {
+		return false
+	}
+	slow, err := canonicalURLParsed(raw)
+	if err != nil || fast != slow {
+		t.Errorf("canonicalFast(%q) = %q, but the full path gives %q, %v", raw, fast, slow, err)
+	}
+	return true
+}
