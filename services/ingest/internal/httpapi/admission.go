@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math/bits"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -235,46 +237,79 @@ func (c *charge) done() {
 // readBody reads r up to limit bytes (a *http.MaxBytesError beyond), charging the buffer's
 // capacity before it grows: memory is taken as bytes arrive, not when a Content-Length
 // promises them, so a client that announces 8 MiB and trickles holds only what it sent.
-func readBody(ctx context.Context, r io.Reader, contentLength, limit int64, c *charge) ([]byte, error) {
+//
+// The buffers come from bodyPools and the caller gives the body back (putBody) once it is
+// decoded: a request of 1,000 articles grew a buffer five times to 2 MiB, which was two fifths
+// of what ingest allocated.
+func readBody(ctx context.Context, r io.Reader, limit int64, c *charge) ([]byte, error) {
 	r = io.LimitReader(r, limit+1)
-	want := limit + 1
-	if contentLength >= 0 && contentLength < limit {
-		want = contentLength + 1 // +1 to see EOF without growing
-	}
-	next := min(want, 64<<10)
+	next := min(limit+1, minBodyBuffer)
 	if err := c.grow(ctx, next); err != nil {
 		return nil, err
 	}
-	buf := make([]byte, 0, next)
+	buf := getBody(next)
 	for {
 		if len(buf) == cap(buf) {
 			// Doubling leaves the least garbage behind (smaller steps copy the body many
 			// times over); the charge is the new capacity, so a request may hold up to twice
 			// what it sent. (> cap: a full buffer of limit+1 bytes has already returned.)
 			next := min(2*int64(cap(buf)), limit+1)
-			if int64(cap(buf)) < want && next > want {
-				// The last step stops at what Content-Length announced (+1 to see EOF): a
-				// body of 1.1 MB took a 2 MiB buffer, then 4 MiB of allocations in all.
-				next = want
-			}
 			if err := c.grow(ctx, next-int64(cap(buf))); err != nil {
+				putBody(buf)
 				return nil, err
 			}
-			nb := make([]byte, len(buf), next)
+			nb := getBody(next)[:len(buf)]
 			copy(nb, buf)
+			putBody(buf)
 			buf = nb
 		}
 		n, err := r.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
 		if int64(len(buf)) > limit {
+			putBody(buf)
 			return nil, &http.MaxBytesError{Limit: limit}
 		}
 		if errors.Is(err, io.EOF) {
 			return buf, nil
 		}
 		if err != nil {
+			putBody(buf)
 			return nil, err
 		}
+	}
+}
+
+// minBodyBuffer is the first buffer of a request body, and the smallest class of bodyPools.
+const minBodyBuffer = 64 << 10
+
+// bodyPools keep request-body buffers by capacity, minBodyBuffer<<k for class k: readBody's
+// buffers double from minBodyBuffer, so these are the only sizes it asks for, except a last
+// one capped at the request limit + 1, which is not kept.
+var bodyPools [16]sync.Pool
+
+// bodyClass is the class of a buffer of capacity n, or -1 when n is not one of bodyPools'.
+func bodyClass(n int64) int {
+	k := bits.Len64(uint64(n/minBodyBuffer)) - 1
+	if n < minBodyBuffer || n != minBodyBuffer<<k || k >= len(bodyPools) {
+		return -1
+	}
+	return k
+}
+
+// getBody returns an empty buffer of capacity n.
+func getBody(n int64) []byte {
+	if k := bodyClass(n); k >= 0 {
+		if b, ok := bodyPools[k].Get().(*[]byte); ok {
+			return (*b)[:0]
+		}
+	}
+	return make([]byte, 0, n)
+}
+
+// putBody gives b back to its pool; nothing may use b afterwards.
+func putBody(b []byte) {
+	if k := bodyClass(int64(cap(b))); k >= 0 {
+		bodyPools[k].Put(&b)
 	}
 }
 

@@ -199,7 +199,7 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request, c *charge) (code 
 		h.intakeMetrics().Reject(intake.ChannelHTTP, decode.CodeTooLarge, 1)
 		return h.fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body of %d bytes exceeds the limit of %d", r.ContentLength, h.Limits.MaxRequestBytes), nil)
 	}
-	data, err := readBody(r.Context(), r.Body, r.ContentLength, h.Limits.MaxRequestBytes, c)
+	data, err := readBody(r.Context(), r.Body, h.Limits.MaxRequestBytes, c)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.Is(err, errBusy) {
@@ -223,6 +223,7 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request, c *charge) (code 
 	meta := decode.TextMeta{Source: q.Get("source"), URL: q.Get("url"), PublishedAt: q.Get("published_at"),
 		Language: q.Get("language"), Authors: q["author"]}
 	items, err := decode.Decode(format, data, meta, h.Limits.MaxItems)
+	putBody(data) // the items hold copies of what they took from it
 	if err != nil {
 		var me *decode.MalformedError
 		switch {

@@ -1,6 +1,7 @@
 package normalize
 
 import (
+	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -24,6 +25,18 @@ func FuzzArticle(f *testing.F) {
 		}
 		if a.Title == "" || a.Body == "" || a.ID == "" || !utf8.ValidString(a.Title) || !utf8.ValidString(a.Body) || len(a.Body) > 1000 {
 			t.Fatalf("accepted a bad article: %+v", a)
+		}
+	})
+}
+
+// FuzzCollapseSpace holds collapseSpace's shortcut to the answer of strings.Fields.
+func FuzzCollapseSpace(f *testing.F) {
+	for _, s := range []string{"", " ", "a", "a b", "a  b", " a", "a ", "a\tb", "a\u00a0b", "a\u2003 b", "é b", "a\nb", "a\x85b", "a b c"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := collapseSpace(s), strings.Join(strings.Fields(s), " "); got != want {
+			t.Fatalf("collapseSpace(%q) = %q, want %q", s, got, want)
 		}
 	})
 }

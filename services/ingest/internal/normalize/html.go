@@ -15,6 +15,27 @@ var htmlNames = []string{"p", "br", "div", "span", "a", "b", "i", "u", "em", "st
 	"header", "footer", "nav", "aside", "main", "iframe", "noscript", "pre", "code", "hr", "sup",
 	"sub", "small", "time", "meta", "link", "picture", "source", "video", "audio"}
 
+// namesByFirstByte are htmlNames by the first byte of the text that can match them: an ASCII
+// letter in either case, or the first byte of the Kelvin sign (U+212A, 'k') or the long s
+// (U+017F, 's'), the only non-ASCII characters foldPrefix matches. A '<' then tries the few names
+// that can follow it rather than all of them (Reuters copy marks every company as <NAME>).
+var namesByFirstByte = func() (t [256][]string) {
+	for _, name := range htmlNames {
+		c := name[0]
+		t[c] = append(t[c], name)
+		if 'a' <= c && c <= 'z' {
+			t[c-'a'+'A'] = append(t[c-'a'+'A'], name)
+		}
+		switch c {
+		case 'k':
+			t["\u212a"[0]] = append(t["\u212a"[0]], name)
+		case 's':
+			t["\u017f"[0]] = append(t["\u017f"[0]], name)
+		}
+	}
+	return t
+}()
+
 // LooksLikeHTML reports whether s carries HTML markup: a known element name right after "<" or
 // "</" and not followed by a letter, digit or '_', or an HTML comment or doctype. Plain text is
 // left exactly as it came, so that byte offsets computed on it later stay true.
@@ -48,7 +69,10 @@ func tagAfterLT(s string) bool {
 	if len(s) > 0 && s[0] == '/' {
 		s = s[1:]
 	}
-	for _, name := range htmlNames {
+	if len(s) == 0 {
+		return false
+	}
+	for _, name := range namesByFirstByte[s[0]] {
 		n, ok := foldPrefix(s, name)
 		if !ok {
 			continue

@@ -80,7 +80,7 @@ func Article(raw decode.Raw, now time.Time, lim Limits) (article.Article, []stri
 	if LooksLikeHTML(title) {
 		title = HTMLToText(title)
 	}
-	title = strings.Join(strings.Fields(title), " ")
+	title = collapseSpace(title)
 	if title == "" {
 		return a, nil, &decode.FieldError{Field: "title", Code: decode.CodeMissing, Reason: "missing or empty"}
 	}
@@ -145,7 +145,7 @@ func Article(raw decode.Raw, now time.Time, lim Limits) (article.Article, []stri
 	}
 	seen := map[string]bool{}
 	for _, au := range raw.Authors {
-		au = strings.Join(strings.Fields(au), " ")
+		au = collapseSpace(au)
 		if au == "" || seen[au] {
 			continue
 		}
@@ -177,6 +177,20 @@ func Article(raw decode.Raw, now time.Time, lim Limits) (article.Article, []stri
 		a.ID = article.ID(&a)
 	}
 	return a, notes, nil
+}
+
+// collapseSpace trims s and turns every run of white space in it into one space, like
+// strings.Join(strings.Fields(s), " "), but returns s itself, unscanned twice and unallocated,
+// when it is already so: an ASCII string whose only white space is single spaces inside it.
+func collapseSpace(s string) string {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= utf8.RuneSelf, c == '\t', c == '\n', c == '\v', c == '\f', c == '\r',
+			c == ' ' && (i == 0 || i == len(s)-1 || s[i+1] == ' '):
+			return strings.Join(strings.Fields(s), " ")
+		}
+	}
+	return s
 }
 
 const detectBytes = 700
