@@ -149,7 +149,7 @@ func TestByteBudget(t *testing.T) {
 func TestReadBodyChargesCapacity(t *testing.T) {
 	a := NewAdmission(AdmissionConfig{MaxInFlight: 1, MaxBufferedBytes: 64 << 20, FreeBytes: 1}, nil)
 	c, _ := a.enter(context.Background())
-	data, err := readBody(context.Background(), strings.NewReader(strings.Repeat("x", 100_000)), 1<<20, c)
+	data, err := readBody(context.Background(), strings.NewReader(strings.Repeat("x", 100_000)), -1, 1<<20, c)
 	if err != nil || len(data) != 100_000 {
 		t.Fatalf("read %d bytes, %v", len(data), err)
 	}
@@ -158,26 +158,32 @@ func TestReadBodyChargesCapacity(t *testing.T) {
 	}
 	c.done()
 	c, _ = a.enter(context.Background())
-	if _, err := readBody(context.Background(), strings.NewReader("short"), 8<<20, c); err != nil || c.used > 128<<10 {
+	if _, err := readBody(context.Background(), strings.NewReader("short"), 8<<20, 8<<20, c); err != nil || c.used > 128<<10 {
 		t.Fatalf("announced 8 MiB, sent 5 bytes: charged %d, %v", c.used, err)
 	}
 	c.done()
 	c, _ = a.enter(context.Background())
 	var mbe *http.MaxBytesError
-	if _, err := readBody(context.Background(), strings.NewReader(strings.Repeat("x", 2000)), 1000, c); err == nil || !asMaxBytes(err, &mbe) {
+	if _, err := readBody(context.Background(), strings.NewReader(strings.Repeat("x", 2000)), -1, 1000, c); err == nil || !asMaxBytes(err, &mbe) {
 		t.Fatalf("over the limit: %v", err)
 	}
 	c.done()
 }
 
-// TestReadBodyBuffersArePooled: a body ends in one of bodyPools' buffers, the smallest class
-// that holds it and one more byte (to see EOF), and is charged that capacity, which stays
-// under twice the body; a body at the limit ends in a buffer of limit+1, which no pool keeps.
+// TestReadBodyBuffersArePooled: a small body announced as such gets a buffer of its size; a
+// larger one ends in one of bodyPools' buffers, the smallest class that holds it and one more
+// byte (to see EOF), and is charged that capacity, which stays under twice the body; a body at
+// the limit ends in a buffer of limit+1, which no pool keeps.
 func TestReadBodyBuffersArePooled(t *testing.T) {
 	a := NewAdmission(AdmissionConfig{MaxInFlight: 1, MaxBufferedBytes: 64 << 20, FreeBytes: 1}, nil)
-	for _, n := range []int{1, minBodyBuffer - 1, minBodyBuffer, 1_100_000} {
+	c, _ := a.enter(context.Background())
+	if data, err := readBody(context.Background(), strings.NewReader("small"), 5, 8<<20, c); err != nil || cap(data) != 6 || c.used != 6 {
+		t.Fatalf("a small body announced as such: a buffer of %d, charged %d, %v; want 6 (its size, +1 to see EOF)", cap(data), c.used, err)
+	}
+	c.done()
+	for _, n := range []int{minBodyBuffer - 1, minBodyBuffer, 1_100_000} {
 		c, _ := a.enter(context.Background())
-		data, err := readBody(context.Background(), strings.NewReader(strings.Repeat("x", n)), 8<<20, c)
+		data, err := readBody(context.Background(), strings.NewReader(strings.Repeat("x", n)), -1, 8<<20, c)
 		if err != nil || len(data) != n || bodyClass(int64(cap(data))) < 0 || cap(data) <= n || cap(data) > max(2*n, minBodyBuffer) || c.used != int64(cap(data)) {
 			t.Fatalf("%d bytes: read %d into a buffer of %d (class %d), charged %d, %v", n, len(data), cap(data), bodyClass(int64(cap(data))), c.used, err)
 		}
@@ -185,8 +191,8 @@ func TestReadBodyBuffersArePooled(t *testing.T) {
 		c.done()
 	}
 	const limit = 3 * minBodyBuffer
-	c, _ := a.enter(context.Background())
-	data, err := readBody(context.Background(), strings.NewReader(strings.Repeat("x", limit)), limit, c)
+	c, _ = a.enter(context.Background())
+	data, err := readBody(context.Background(), strings.NewReader(strings.Repeat("x", limit)), limit, limit, c)
 	if err != nil || len(data) != limit || cap(data) != limit+1 || bodyClass(limit+1) != -1 || c.used != limit+1 {
 		t.Fatalf("a body at the limit: read %d into a buffer of %d, charged %d, %v", len(data), cap(data), c.used, err)
 	}

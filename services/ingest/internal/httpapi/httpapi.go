@@ -199,7 +199,7 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request, c *charge) (code 
 		h.intakeMetrics().Reject(intake.ChannelHTTP, decode.CodeTooLarge, 1)
 		return h.fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body of %d bytes exceeds the limit of %d", r.ContentLength, h.Limits.MaxRequestBytes), nil)
 	}
-	data, err := readBody(r.Context(), r.Body, h.Limits.MaxRequestBytes, c)
+	data, err := readBody(r.Context(), r.Body, r.ContentLength, h.Limits.MaxRequestBytes, c)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.Is(err, errBusy) {
