@@ -53,6 +53,10 @@ test:
 	$(GO) test -run='^$$' -fuzz=FuzzAppendJSON -fuzztime=$(FUZZ_EXECS) ./pkg/article
 	$(GO) test -run='^$$' -fuzz=FuzzAppendEnrichedJSON -fuzztime=$(FUZZ_EXECS) ./pkg/article
 	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=$(FUZZ_EXECS) ./services/index/internal/document
+	@# The shortcuts that skip the general path are held to it: the article id (canonical URL),
+	@# and the shared copy of a record's string arrays.
+	$(GO) test -run='^$$' -fuzz=FuzzCanonicalFastPath -fuzztime=$(FUZZ_EXECS) ./pkg/article
+	$(GO) test -run='^$$' -fuzz=FuzzStrings -fuzztime=$(FUZZ_EXECS) ./pkg/jsonscan
 	$(GO) test -run='^$$' -fuzz=FuzzAppendJSON -fuzztime=$(FUZZ_EXECS) ./services/index/internal/document
 
 ## test-cluster: a 3-broker Kafka cluster (deploy/local/cluster.sh) loses a broker mid-stream:

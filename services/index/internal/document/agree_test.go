@@ -5,6 +5,9 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/newsflow/newsflow/pkg/article"
 )
 
 // decodeStdlib is Decode as it was with encoding/json: the reference the faster decoder is held to.
@@ -36,6 +39,49 @@ var agreementSeeds = []string{
 	`{"id":"geo-obj","published_at":"2019-08-21T00:00:00Z","places":{"name":"x"}}`,
 }
 
+// enrichedRecords are records as enrich writes them (article.AppendEnrichedJSON), which the
+// fast path must take: every field set, text that needs escapes, and the empty cases.
+func enrichedRecords(t testing.TB) [][]byte {
+	at := func(s string) time.Time { v, _ := time.Parse(time.RFC3339Nano, s); return v }
+	full := article.Enriched{
+		Article: article.Article{ID: "6f1c", Source: "reuters", URL: "https://example.com/a?b=1", Title: "Fed \"raises\" rates <b>&</b>",
+			Body: "WASHINGTON -\tThe Fed\nsaid \u00e9t\u00e9 \u2028 \x7f on Monday.\n", Authors: []string{"A. Writer", "B"}, Language: "en",
+			PublishedAt: at("1987-03-02T10:00:00Z"), IngestedAt: at("2026-12-01T10:00:00.123456Z")},
+		EnrichedAt: at("2026-12-01T10:00:01.5+01:00"), EnrichmentVersion: "newsflow-enrich/6",
+		Entities: []article.Entity{{Name: "Fed", Type: "ORG", Mentions: []article.Mention{{Field: "body", Start: 14, End: 17}}},
+			{Name: "Washington", Type: "LOC"}, {Name: "Ḩamāh", Type: "odd"}},
+		Dates: []article.DateMention{{Text: "Monday", Field: "body", Start: 30, End: 36, Value: "1987-03-02", Granularity: "day", GTE: "1987-03-02", LTE: "1987-03-02", Relative: true},
+			{Text: "now", Field: "title", Value: "PRESENT_REF", Granularity: "ref"}},
+		Places:         []article.Place{{Entity: "Washington", Name: "Washington, D.C.", Kind: "city", Country: "US", Lat: 38.89511, Lon: -77.03637}, {Entity: "Europe", Name: "Europe", Kind: "continent", Lat: 48.69, Lon: 9.14}},
+		Similarity:     &article.Similarity{Signature: "AAEC/w==", NearBands: []string{"9ILIOh1Z3aU", "ePD-GAzvcPI"}, StoryBands: []string{"x4WquG5aREo"}},
+		EnrichmentNote: "mentions cut",
+	}
+	bare := article.Enriched{Article: article.Article{ID: "bare", Title: "t", Body: "b", PublishedAt: at("2020-01-01T00:00:00Z")}}
+	empty := bare
+	empty.ID, empty.Entities, empty.Dates = "empty", []article.Entity{}, []article.DateMention{}
+	empty.Similarity = &article.Similarity{NearBands: []string{}, StoryBands: nil}
+	var out [][]byte
+	for _, e := range []article.Enriched{full, bare, empty} {
+		b, err := article.AppendEnrichedJSON(nil, &e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// TestFastPathTakesWhatEnrichWrites: the records enrich writes go through the fast path (or
+// it would be there for nothing), with encoding/json's result.
+func TestFastPathTakesWhatEnrichWrites(t *testing.T) {
+	for _, rec := range enrichedRecords(t) {
+		if _, ok := decodeFast(rec); !ok {
+			t.Fatalf("the fast path declined %s", rec)
+		}
+		checkAgreement(t, rec)
+	}
+}
+
 // TestDecodeAgreesWithEncodingJSON: on every seed the decoder accepts what encoding/json accepts
 // with the same result, and refuses what it refuses.
 func TestDecodeAgreesWithEncodingJSON(t *testing.T) {
@@ -49,12 +95,18 @@ func FuzzDecode(f *testing.F) {
 	for _, s := range agreementSeeds {
 		f.Add([]byte(s))
 	}
+	for _, rec := range enrichedRecords(f) {
+		f.Add(rec)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) { checkAgreement(t, b) })
 }
 
 func checkAgreement(t *testing.T, value []byte) {
 	t.Helper()
 	want, werr := decodeStdlib(value)
+	if fast, ok := decodeFast(value); ok && (werr != nil || !reflect.DeepEqual(want, fast)) {
+		t.Fatalf("%q: the fast path took it, as %+v; encoding/json gives %+v, %v", value, fast, want, werr)
+	}
 	var got wireEnriched
 	gerr := jsonUnmarshalV2(value, &got)
 	if (werr == nil) != (gerr == nil) {

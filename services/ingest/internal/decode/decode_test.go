@@ -234,18 +234,3 @@ func FuzzFastPath(f *testing.F) {
 		}
 	})
 }
-
-// TestPlain8 tries every byte value at every position of an otherwise plain word: the word test
-// must flag exactly the bytes scanString has to look at one by one.
-func TestPlain8(t *testing.T) {
-	for pos := range 8 {
-		for c := range 256 {
-			w := []byte("abcdefgh")
-			w[pos] = byte(c)
-			special := c < 0x20 || c == '"' || c == '\\' || c >= 0x80
-			if got := plain8(w); got == special {
-				t.Fatalf("plain8(%q) = %v", w, got)
-			}
-		}
-	}
-}
