@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/newsflow/newsflow/pkg/jsonscan"
 )
 
 // Marshal encodes v (an Article or an Enriched) as the value of a Kafka record: JSON without
@@ -275,7 +277,7 @@ func AppendString(dst []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		// Eight bytes at a time past plain ASCII text, which is most of an article.
-		for i+8 <= len(s) && plainWord(load64(s[i:])) {
+		for i+8 <= len(s) && jsonscan.PlainWord(load64(s[i:])) {
 			i += 8
 		}
 		if i >= len(s) {
@@ -329,23 +331,8 @@ func AppendString(dst []byte, s string) []byte {
 	return append(dst, '"')
 }
 
-// plain8 reports whether the eight bytes of s are all ASCII that JSON strings take as they are
-// (no control character, '"' or '\\'). It is split in two (load64, plainWord) so that each
-// part stays small enough for the compiler to inline.
-func plain8(s string) bool { return plainWord(load64(s)) }
-
 // load64 reads the first eight bytes of s as a little-endian word.
 func load64(s string) uint64 {
 	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
 		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
-}
-
-// plainWord tests the eight bytes of x as one word: a byte below 0x20 makes x-0x20 borrow into
-// its high bit, a byte equal to c makes x^c zero, and so on. It may not say which byte, and need
-// not: the caller then looks at them one by one.
-func plainWord(x uint64) bool {
-	const lo, hi = 0x0101010101010101, 0x8080808080808080
-	q := x ^ (lo * '"')
-	b := x ^ (lo * '\\')
-	return ((x-lo*0x20)&^x|(q-lo)&^q|(b-lo)&^b|x)&hi == 0
 }

@@ -67,21 +67,6 @@ func FuzzAppendJSON(f *testing.F) {
 	})
 }
 
-// TestPlain8 tries every byte value at every position of an otherwise plain word: the word test
-// must flag exactly the bytes AppendString escapes or decodes as UTF-8.
-func TestPlain8(t *testing.T) {
-	for pos := range 8 {
-		for c := range 256 {
-			w := []byte("abcdefgh")
-			w[pos] = byte(c)
-			special := c < 0x20 || c == '"' || c == '\\' || c >= 0x80
-			if got := plain8(string(w)); got == special {
-				t.Fatalf("plain8(%q) = %v", w, got)
-			}
-		}
-	}
-}
-
 // fill sets every field reachable from v (structs, pointers, slices of two elements) to a
 // non-zero value that needs escaping where it is text; seed varies the values.
 func fill(t *testing.T, v reflect.Value, seed int) {

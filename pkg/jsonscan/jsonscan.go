@@ -272,11 +272,15 @@ func unescape(raw []byte) string {
 }
 
 // plain8 reports whether the eight bytes of b are all ASCII that a JSON string holds as they
-// are (no control character, '"' or '\\'), testing them as one word: a byte below 0x20 makes
-// x-0x20 borrow into its high bit, a byte equal to c makes x^c zero, and so on. It may not say
-// which byte, and need not: ScanString then looks at them one by one.
-func plain8(b []byte) bool {
-	x := binary.LittleEndian.Uint64(b)
+// are (PlainWord).
+func plain8(b []byte) bool { return PlainWord(binary.LittleEndian.Uint64(b)) }
+
+// PlainWord reports whether the eight bytes of x (little-endian) are all ASCII that a JSON
+// string holds as they are: no control character, '"' or '\\'. It tests them as one word: a
+// byte below 0x20 makes x-0x20 borrow into its high bit, a byte equal to c makes x^c zero, and
+// so on. It may not say which byte, and need not: the caller then looks at them one by one
+// (ScanString here, and article.AppendString, which escapes them).
+func PlainWord(x uint64) bool {
 	const lo, hi = 0x0101010101010101, 0x8080808080808080
 	q := x ^ (lo * '"')
 	s := x ^ (lo * '\\')

@@ -1,6 +1,7 @@
 package document
 
 import (
+	"iter"
 	"strconv"
 	"time"
 
@@ -48,131 +49,103 @@ var (
 func (d *fastDecoder) record(w *wireEnriched) bool {
 	e, a := &w.Enriched, &w.Enriched.Article
 	o := object{names: recordNames}
-	for {
-		i, more := d.member(&o)
-		if !more {
-			return o.ok
-		}
-		var ok bool
+	for i := range d.members(&o) {
 		switch i {
 		case 0:
-			a.ID, ok = d.StringOrNull()
+			a.ID, o.ok = d.StringOrNull()
 		case 1:
-			a.Source, ok = d.StringOrNull()
+			a.Source, o.ok = d.StringOrNull()
 		case 2:
-			a.URL, ok = d.StringOrNull()
+			a.URL, o.ok = d.StringOrNull()
 		case 3:
-			a.Title, ok = d.StringOrNull()
+			a.Title, o.ok = d.StringOrNull()
 		case 4:
-			a.Body, ok = d.StringOrNull()
+			a.Body, o.ok = d.StringOrNull()
 		case 5:
-			a.Authors, ok = d.Strings()
+			a.Authors, o.ok = d.Strings()
 		case 6:
-			a.Language, ok = d.StringOrNull()
+			a.Language, o.ok = d.StringOrNull()
 		case 7:
-			ok = d.time(&a.PublishedAt)
+			o.ok = d.time(&a.PublishedAt)
 		case 8:
-			ok = d.time(&a.IngestedAt)
+			o.ok = d.time(&a.IngestedAt)
 		case 9:
-			ok = d.time(&e.EnrichedAt)
+			o.ok = d.time(&e.EnrichedAt)
 		case 10:
-			e.EnrichmentVersion, ok = d.StringOrNull()
+			e.EnrichmentVersion, o.ok = d.StringOrNull()
 		case 11:
-			w.Entities, ok = jsonscan.Array(&d.Scanner, d.entity)
+			w.Entities, o.ok = jsonscan.Array(&d.Scanner, d.entity)
 		case 12:
-			e.Dates, ok = jsonscan.Array(&d.Scanner, d.date)
+			e.Dates, o.ok = jsonscan.Array(&d.Scanner, d.date)
 		case 13:
-			e.Places, ok = jsonscan.Array(&d.Scanner, d.place)
+			e.Places, o.ok = jsonscan.Array(&d.Scanner, d.place)
 		case 14:
-			ok = d.similarity(&e.Similarity)
+			o.ok = d.similarity(&e.Similarity)
 		case 15:
-			e.EnrichmentNote, ok = d.StringOrNull()
-		}
-		if !ok {
-			return false
+			e.EnrichmentNote, o.ok = d.StringOrNull()
 		}
 	}
+	return o.ok
 }
 
 func (d *fastDecoder) entity(en *wireEntity) bool {
 	o := object{names: entityNames, depth: 2}
-	for {
-		i, more := d.member(&o)
-		if !more {
-			return o.ok
-		}
-		var ok bool
+	for i := range d.members(&o) {
 		if i == 0 {
-			en.Name, ok = d.StringOrNull()
+			en.Name, o.ok = d.StringOrNull()
 		} else {
-			en.Type, ok = d.known(entityTypes)
-		}
-		if !ok {
-			return false
+			en.Type, o.ok = d.known(entityTypes)
 		}
 	}
+	return o.ok
 }
 
 func (d *fastDecoder) date(m *article.DateMention) bool {
 	o := object{names: dateNames, depth: 2}
-	for {
-		i, more := d.member(&o)
-		if !more {
-			return o.ok
-		}
-		var ok bool
+	for i := range d.members(&o) {
 		switch i {
 		case 0:
-			m.Text, ok = d.StringOrNull()
+			m.Text, o.ok = d.StringOrNull()
 		case 1:
-			m.Field, ok = d.known(fieldNames)
+			m.Field, o.ok = d.known(fieldNames)
 		case 2:
-			ok = d.int(&m.Start)
+			o.ok = d.int(&m.Start)
 		case 3:
-			ok = d.int(&m.End)
+			o.ok = d.int(&m.End)
 		case 4:
-			m.Value, ok = d.StringOrNull()
+			m.Value, o.ok = d.StringOrNull()
 		case 5:
-			m.Granularity, ok = d.known(granularities)
+			m.Granularity, o.ok = d.known(granularities)
 		case 6:
-			m.GTE, ok = d.StringOrNull()
+			m.GTE, o.ok = d.StringOrNull()
 		case 7:
-			m.LTE, ok = d.StringOrNull()
+			m.LTE, o.ok = d.StringOrNull()
 		case 8:
-			ok = d.bool(&m.Relative)
-		}
-		if !ok {
-			return false
+			o.ok = d.bool(&m.Relative)
 		}
 	}
+	return o.ok
 }
 
 func (d *fastDecoder) place(p *article.Place) bool {
 	o := object{names: placeNames, depth: 2}
-	for {
-		i, more := d.member(&o)
-		if !more {
-			return o.ok
-		}
-		var ok bool
+	for i := range d.members(&o) {
 		switch i {
 		case 0:
-			p.Entity, ok = d.StringOrNull()
+			p.Entity, o.ok = d.StringOrNull()
 		case 1:
-			p.Name, ok = d.StringOrNull()
+			p.Name, o.ok = d.StringOrNull()
 		case 2:
-			p.Kind, ok = d.known(placeKinds)
+			p.Kind, o.ok = d.known(placeKinds)
 		case 3:
-			p.Country, ok = d.StringOrNull()
+			p.Country, o.ok = d.StringOrNull()
 		case 4:
-			ok = d.float(&p.Lat)
+			o.ok = d.float(&p.Lat)
 		case 5:
-			ok = d.float(&p.Lon)
-		}
-		if !ok {
-			return false
+			o.ok = d.float(&p.Lon)
 		}
 	}
+	return o.ok
 }
 
 func (d *fastDecoder) similarity(dst **article.Similarity) bool {
@@ -182,24 +155,17 @@ func (d *fastDecoder) similarity(dst **article.Similarity) bool {
 	s := &article.Similarity{}
 	*dst = s
 	o := object{names: similarityNames, depth: 1}
-	for {
-		i, more := d.member(&o)
-		if !more {
-			return o.ok
-		}
-		var ok bool
+	for i := range d.members(&o) {
 		switch i {
 		case 0:
-			s.Signature, ok = d.StringOrNull()
+			s.Signature, o.ok = d.StringOrNull()
 		case 1:
-			s.NearBands, ok = d.Strings()
+			s.NearBands, o.ok = d.Strings()
 		case 2:
-			s.StoryBands, ok = d.Strings()
-		}
-		if !ok {
-			return false
+			s.StoryBands, o.ok = d.Strings()
 		}
 	}
+	return o.ok
 }
 
 // The values a few fields nearly always have, which known returns without a copy.
@@ -225,53 +191,53 @@ func (d *fastDecoder) known(common []string) (string, bool) {
 	return d.StringOrNull()
 }
 
-// object is where fastDecoder.member is in one object: names are the member names it reads,
+// object is where fastDecoder.members is in one object: names are the member names it reads,
 // depth the object's nesting (for jsonscan.MaxDepth).
 type object struct {
-	names   []string
-	depth   int
-	seen    uint32 // the names read so far, by position
-	started bool
-	ok      bool // the object was read to its end, as valid JSON
+	names []string
+	depth int
+	seen  uint32 // the names read so far, by position
+	ok    bool   // see members
 }
 
-// member moves to the value of o's next member whose name is in o.names, and returns the name's
-// position there; the values of other names are skipped. false: the end of the object (o.ok
-// says whether it was valid), or a member it declines: a name given twice, or one not in
-// o.names to the letter that might match one when case is ignored (any upper-case or non-ASCII
-// letter), from which encoding/json would fill the field.
-//
-// It is a loop the caller drives, not a function the caller passes a callback to, because a
-// closure per object was a third of the decoder's allocations.
-func (d *fastDecoder) member(o *object) (int, bool) {
-	if !o.started {
-		o.started = true
+// members yields the position in o.names of each member's name of the object at I, with I at
+// the member's value, which the loop body reads and then sets o.ok to whether it could; the
+// values of other names are skipped. It stops at the end of the object, setting o.ok to whether
+// it was valid JSON, at a value the body could not read, and at a member it declines: a name
+// given twice, or one not in o.names to the letter that might match one when case is ignored
+// (any upper-case or non-ASCII letter), from which encoding/json would fill the field. After
+// the loop, o.ok says whether the object was read.
+func (d *fastDecoder) members(o *object) iter.Seq[int] {
+	return func(yield func(int) bool) {
+		o.ok = false
 		empty, ok := d.Open('{', '}')
 		if empty || !ok {
 			o.ok = ok
-			return -1, false
+			return
 		}
-	} else if more, ok := d.Next('}'); !more {
-		o.ok = ok
-		return -1, false
-	}
-	for {
-		key, ok := d.Key()
-		if !ok {
-			return -1, false
-		}
-		i := nameIndex(o.names, key)
-		switch {
-		case i >= 0 && o.seen&(1<<i) == 0:
-			o.seen |= 1 << i
-			return i, true
-		case i < 0 && lowerASCII(key) && d.SkipValue(o.depth+1):
-		default:
-			return -1, false
-		}
-		if more, ok := d.Next('}'); !more {
-			o.ok = ok
-			return -1, false
+		for {
+			key, ok := d.Key()
+			if !ok {
+				return
+			}
+			i := nameIndex(o.names, key)
+			switch {
+			case i >= 0 && o.seen&(1<<i) == 0:
+				o.seen |= 1 << i
+				if !yield(i) || !o.ok {
+					o.ok = false
+					return
+				}
+				o.ok = false // until the object's end is read
+			case i < 0 && lowerASCII(key) && d.SkipValue(o.depth+1):
+			default:
+				return
+			}
+			more, ok := d.Next('}')
+			if !more {
+				o.ok = ok
+				return
+			}
 		}
 	}
 }
