@@ -277,8 +277,12 @@ func AppendString(dst []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		// Eight bytes at a time past plain ASCII text, which is most of an article.
-		for i+8 <= len(s) && jsonscan.PlainWord(load64(s[i:])) {
-			i += 8
+		for i+8 <= len(s) {
+			n := jsonscan.PlainBytes(load64(s[i:]))
+			i += n
+			if n < 8 {
+				break
+			}
 		}
 		if i >= len(s) {
 			break

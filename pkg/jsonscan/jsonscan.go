@@ -9,6 +9,7 @@ package jsonscan
 import (
 	"bytes"
 	"encoding/binary"
+	"math/bits"
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -134,8 +135,12 @@ func (p *Scanner) ScanString() (start int, esc bool, ok bool) {
 	start = p.I
 	for p.I < len(p.Buf) {
 		// Eight bytes at a time past plain ASCII text, which is most of an article.
-		for p.I+8 <= len(p.Buf) && plain8(p.Buf[p.I:p.I+8]) {
-			p.I += 8
+		for p.I+8 <= len(p.Buf) {
+			n := PlainBytes(binary.LittleEndian.Uint64(p.Buf[p.I:]))
+			p.I += n
+			if n < 8 {
+				break
+			}
 		}
 		if p.I >= len(p.Buf) {
 			break
@@ -271,21 +276,21 @@ func unescape(raw []byte) string {
 	return out.String()
 }
 
-// plain8 reports whether the eight bytes of b are all ASCII that a JSON string holds as they
-// are (PlainWord).
-func plain8(b []byte) bool { return PlainWord(binary.LittleEndian.Uint64(b)) }
-
-// PlainWord reports whether the eight bytes of x (little-endian) are all ASCII that a JSON
-// string holds as they are: no control character, '"' or '\\'. It tests them as one word: a
-// byte below 0x20 makes x-0x20 borrow into its high bit, a byte equal to c makes x^c zero, and
-// so on. It may not say which byte, and need not: the caller then looks at them one by one
-// (ScanString here, and article.AppendString, which escapes them).
-func PlainWord(x uint64) bool {
+// PlainBytes returns how many of the eight bytes of x (little-endian), from the first, are
+// ASCII that a JSON string holds as they are: no control character, '"' or '\\'. It tests them
+// as one word: a byte below 0x20 makes x-0x20 borrow into its high bit, a byte equal to c makes
+// x^c zero, and so on. A borrow can also flag a plain byte, but only above a special one, so the
+// lowest flag is exact. Loops over text (ScanString here, article.AppendString, which escapes
+// the bytes) jump to the next special byte with it rather than stepping byte by byte.
+func PlainBytes(x uint64) int {
 	const lo, hi = 0x0101010101010101, 0x8080808080808080
 	q := x ^ (lo * '"')
 	s := x ^ (lo * '\\')
-	return ((x-lo*0x20)&^x|(q-lo)&^q|(s-lo)&^s|x)&hi == 0
+	return bits.TrailingZeros64(((x-lo*0x20)&^x|(q-lo)&^q|(s-lo)&^s|x)&hi) >> 3
 }
+
+// Plain8 reports whether all eight bytes of x are plain (PlainBytes).
+func Plain8(x uint64) bool { return PlainBytes(x) == 8 }
 
 // SkipValue moves past any JSON value at p.I, validating it; depth counts the enclosing
 // objects and arrays.

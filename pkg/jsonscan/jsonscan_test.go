@@ -1,6 +1,7 @@
 package jsonscan
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"reflect"
 	"strings"
@@ -16,8 +17,16 @@ func TestPlain8(t *testing.T) {
 			w := []byte("abcdefgh")
 			w[pos] = byte(c)
 			special := c < 0x20 || c == '"' || c == '\\' || c >= 0x80
-			if got := plain8(w); got == special {
-				t.Fatalf("plain8(%q) = %v", w, got)
+			x := binary.LittleEndian.Uint64(w)
+			if got := Plain8(x); got == special {
+				t.Fatalf("Plain8(%q) = %v", w, got)
+			}
+			if want := map[bool]int{true: pos, false: 8}[special]; PlainBytes(x) != want {
+				t.Fatalf("PlainBytes(%q) = %d, want %d", w, PlainBytes(x), want)
+			}
+			w[7] = '"' // a special byte after the first one never hides it
+			if special && PlainBytes(binary.LittleEndian.Uint64(w)) != pos {
+				t.Fatalf("PlainBytes(%q) = %d, want %d", w, PlainBytes(binary.LittleEndian.Uint64(w)), pos)
 			}
 		}
 	}
