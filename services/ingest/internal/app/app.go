@@ -55,6 +55,9 @@ import:
 `
 
 // Run is ingest's main: it dispatches to serve or import.
+// gcPercent is the collector's GOGC unless the environment sets one.
+const gcPercent = 200
+
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	cmd := "serve"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
@@ -158,6 +161,14 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		limit := 2*cfg.HTTP.MaxBufferedBytes + 64<<20
 		debug.SetMemoryLimit(limit)
 		log.Info("Go soft memory limit set from --max-buffered-bytes", "bytes", limit)
+	}
+	// With the heap bounded by that limit, the collector may wait for the heap to triple rather
+	// than double: ingest allocates every article's text three times over (decoded, normalised,
+	// encoded), and collecting half as often took a tenth off its CPU per article (1,000-article
+	// requests: 16.3 to 14.0-14.8 µs, peak RSS 95 to 135 MB; GOGC=400 gained no more for 190 MB).
+	// GOGC, when set, wins.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
 	}
 	cfg.Kafka.LogWarnings(log)
 	// Say how the API authenticates at once, before waiting for Kafka; /readyz repeats it.
