@@ -29,6 +29,18 @@ func (b *bench) e2e(ctx context.Context, arts []article.Article) error {
 	return nil
 }
 
+// latencyLegs name where the p99 of the latency goes, from the documents' own times: ingest's
+// 202 to enriched_at (Kafka, enrich's queue and its work), enriched_at to indexed_at (enrich's
+// produce, Kafka, the index stage's fetch and batch), indexed_at to found (the bulk request,
+// the refresh and the polling). Each is its own p99, so they need not add up to the total's.
+var latencyLegs = [...]string{
+	"end to end latency p99, leg: 202 → enriched",
+	"end to end latency p99, leg: enriched → indexed",
+	"end to end latency p99, leg: indexed → searchable",
+}
+
+const latencyLegNote = "from each document's enriched_at and indexed_at (same machine, same clock); each leg is its own p99, so the legs need not add up to the total's"
+
 // The names of the latency figures (they share a note).
 const (
 	latencyP50 = "end to end latency p50 (ingest 202 → searchable)"
@@ -140,7 +152,7 @@ func (b *bench) e2eLatency(ctx context.Context, run int, p *pipelineRun, arts []
 	fresh := freshArticles(arts, perTick*10*b.o.latencySeconds)
 	runFor := time.Duration(b.o.latencySeconds) * time.Second
 	acks, sent := sendOpenLoop(ctx, p.url, fresh, perTick, runFor)
-	lat, notSearchable := b.awaitSearchable(ctx, p.prefix, acks, time.Now().Add(runFor+3*time.Minute))
+	lat, legs, notSearchable := b.awaitSearchable(ctx, p.prefix, acks, time.Now().Add(runFor+3*time.Minute))
 	if len(lat) == 0 {
 		return errors.New("latency run: no article became searchable")
 	}
@@ -149,6 +161,12 @@ func (b *bench) e2eLatency(ctx context.Context, run int, p *pipelineRun, arts []
 		run+1, target, sent.Load(), len(lat), notSearchable)
 	b.add(run, Result{Name: latencyP50, Unit: "s", Value: percentile(lat, 0.5), Note: note})
 	b.add(run, Result{Name: latencyP99, Unit: "s", Value: percentile(lat, 0.99), Note: note, Goal: "<= 1.5 s"})
+	for i, name := range latencyLegs {
+		sort.Float64s(legs[i])
+		if len(legs[i]) > 0 {
+			b.add(run, Result{Name: name, Unit: "s", Value: percentile(legs[i], 0.99), Note: latencyLegNote})
+		}
+	}
 	return nil
 }
 
@@ -211,8 +229,9 @@ func sendOpenLoop(ctx context.Context, url string, fresh []article.Article, perT
 // the latencies in seconds and how many articles were still not searchable. Each round it asks
 // only for the 1,000 oldest pending ids (they become searchable first), every 100 ms, so that the
 // polling itself does not load the search node the pipeline is writing to.
-func (b *bench) awaitSearchable(ctx context.Context, index string, acks <-chan ack, deadline time.Time) ([]float64, int) {
+func (b *bench) awaitSearchable(ctx context.Context, index string, acks <-chan ack, deadline time.Time) ([]float64, [len(latencyLegs)][]float64, int) {
 	var lat []float64
+	var legs [len(latencyLegs)][]float64
 	var pending []ack
 	sending := true
 	for (sending || len(pending) > 0) && time.Now().Before(deadline) {
@@ -239,18 +258,25 @@ func (b *bench) awaitSearchable(ctx context.Context, index string, acks <-chan a
 		for i, a := range head {
 			ids[i] = a.id
 		}
-		_, hits, err := pipeline.Search(ctx, b.sc, index, map[string]any{"size": len(ids), "_source": false,
+		_, hits, err := pipeline.Search(ctx, b.sc, index, map[string]any{"size": len(ids), "_source": []string{"enriched_at", "indexed_at"},
 			"query": map[string]any{"ids": map[string]any{"values": ids}}})
 		if err == nil {
 			now := time.Now()
-			seen := map[string]bool{}
+			seen := map[string]map[string]any{}
 			for _, h := range hits {
-				seen[h.ID] = true
+				seen[h.ID] = h.Source
 			}
 			rest := pending[:0]
 			for _, a := range pending {
-				if seen[a.id] {
+				if src, ok := seen[a.id]; ok {
 					lat = append(lat, now.Sub(a.at).Seconds())
+					enriched, e1 := time.Parse(time.RFC3339Nano, fmt.Sprint(src["enriched_at"]))
+					indexed, e2 := time.Parse(time.RFC3339Nano, fmt.Sprint(src["indexed_at"]))
+					if e1 == nil && e2 == nil {
+						legs[0] = append(legs[0], enriched.Sub(a.at).Seconds())
+						legs[1] = append(legs[1], indexed.Sub(enriched).Seconds())
+						legs[2] = append(legs[2], now.Sub(indexed).Seconds())
+					}
 				} else {
 					rest = append(rest, a)
 				}
@@ -259,7 +285,7 @@ func (b *bench) awaitSearchable(ctx context.Context, index string, acks <-chan a
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	return lat, len(pending)
+	return lat, legs, len(pending)
 }
 
 // percentile returns the q quantile (0..1) of sorted: the value at rank q×n, or the largest.
