@@ -77,7 +77,7 @@ func canonicalURLParsed(raw string) (string, error) {
 
 // canonicalFast is CanonicalURL without parsing, for the URLs publishers mostly send: a
 // lower-case http(s) scheme and host of letters, digits, dots and hyphens, no port, user or
-// fragment, a path of characters that need no escaping, and a query of at most eight key=value
+// fragment, a path of characters that need no escaping, and a query of at most sixteen key=value
 // pairs of unreserved characters. It sorts the pairs and drops tracking ones itself, and returns
 // raw unchanged (no allocation) when that changes nothing. Parsing, rebuilding and sorting every
 // URL was a tenth of ingest's CPU. ok is false for anything else, which takes the full path;
@@ -112,7 +112,13 @@ func canonicalFast(raw string) (canonical string, ok bool) {
 	if query == "" {
 		return "", false // a bare "?" is kept by url.URL.String; leave it to the full path
 	}
-	var buf [8]queryPair
+	// At most maxFastPairs pairs, tracking ones included: far below net/url's cap on query
+	// parameters (10,000 in Go 1.26, GODEBUG urlmaxqueryparams), beyond which Query returns
+	// none and the full path drops the whole query.
+	if strings.Count(query, "&") >= maxFastPairs {
+		return "", false
+	}
+	var buf [maxFastPairs]queryPair
 	pairs, sorted, dropped := buf[:0], true, false
 	for query != "" {
 		pair := query
@@ -135,9 +141,6 @@ func canonicalFast(raw string) (canonical string, ok bool) {
 		if lk := strings.ToLower(p.key); strings.HasPrefix(lk, "utm_") || trackingParams[lk] {
 			dropped = true
 			continue
-		}
-		if len(pairs) == cap(buf) {
-			return "", false
 		}
 		if n := len(pairs); n > 0 && p.less(pairs[n-1]) {
 			sorted = false
@@ -169,6 +172,9 @@ func canonicalFast(raw string) (canonical string, ok bool) {
 	}
 	return b.String(), true
 }
+
+// maxFastPairs is the most query pairs canonicalFast takes.
+const maxFastPairs = 16
 
 type queryPair struct{ key, val string }
 
