@@ -24,7 +24,7 @@ func (b *bench) e2e(ctx context.Context, arts []article.Article) error {
 			return err
 		}
 	}
-	note := fmt.Sprintf("open loop at the run's measured max × -latency-fraction (%.2f), for %d s a run; polling every 100 ms adds up to ~150 ms; index defaults (refresh_interval 500 ms, flush-interval 100 ms)", b.o.latencyFraction, b.o.latencySeconds)
+	note := fmt.Sprintf("open loop at the run's measured max × -latency-fraction (%.2f), for %d s a run; polling every 100 ms adds up to ~150 ms; index defaults (refresh_interval 250 ms, flush-interval 100 ms)", b.o.latencyFraction, b.o.latencySeconds)
 	b.col.notes[latencyP50], b.col.notes[latencyP99] = note, note
 	return nil
 }

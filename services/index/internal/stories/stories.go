@@ -18,9 +18,9 @@
 //
 // What can be missed, and why it is bounded: two near-duplicates written at the same moment by
 // different index instances (different partitions, different batches) do not see each other:
-// each searches before the other's write is refreshed (refresh_interval, 1 s by default), so
+// each searches before the other's write is refreshed (refresh_interval, 250 ms by default), so
 // both stay originals, and both may start a story. The window is the time between an
-// instance's search and the moment its write becomes searchable, about a second plus the
+// instance's search and the moment its write becomes searchable, about a refresh interval plus the
 // batch's bulk time; articles arriving further apart are decided correctly. The cost is a copy
 // left visible, never a wrong link, and a third copy arriving later still joins the earlier of
 // the two. A replay (docs/REPLAY.md) searches the read alias, the old version that holds every
