@@ -90,6 +90,7 @@ type report struct {
 	Date    string   `json:"date"`
 	Machine string   `json:"machine"`
 	Sizes   string   `json:"sizes"`
+	Took    string   `json:"took"` // how long each step of this run took, and all of them
 	Repeats int      `json:"repeats"`
 	Results []Result `json:"results"`
 	Usage   []Usage  `json:"usage"`
@@ -211,6 +212,8 @@ func run(o opts) error {
 		"tracing": b.tracing,
 		"scale":   b.scale,
 	}
+	var took []string
+	start := time.Now()
 	for _, s := range steps {
 		if !sel[s] {
 			continue
@@ -225,12 +228,14 @@ func run(o opts) error {
 			return fmt.Errorf("%s: %w", s, err)
 		}
 		fmt.Fprintf(os.Stderr, "== %s: %v ==\n", s, time.Since(began).Round(time.Second))
+		took = append(took, fmt.Sprintf("%s %v", s, time.Since(began).Round(time.Second)))
 	}
+	tookAll := fmt.Sprintf("%s; %v in all", strings.Join(took, ", "), time.Since(start).Round(time.Second))
 	if err := os.MkdirAll(o.outDir, 0o755); err != nil {
 		return err
 	}
 	if len(b.main.order) > 0 {
-		rep := &report{Date: date, Machine: machine(), Repeats: o.runs, Results: b.main.results(), Usage: b.main.usages(),
+		rep := &report{Date: date, Machine: machine(), Took: tookAll, Repeats: o.runs, Results: b.main.results(), Usage: b.main.usages(),
 			Sizes: fmt.Sprintf("%d articles (e2e), %d (index), %d records (ingest), %d (enrich), %d s latency run; each %d times", n, o.indexArticles, o.ingestArticles, min(o.enrichArticles, len(all)), o.latencySeconds, o.runs)}
 		if err := b.write(rep, "results.json", o.doc, mainDoc); err != nil {
 			return err
@@ -241,7 +246,7 @@ func run(o opts) error {
 		if o.scaleGOMAXPROCS > 0 {
 			procs = strconv.Itoa(o.scaleGOMAXPROCS)
 		}
-		rep := &report{Date: date, Machine: machine(), Repeats: o.runs, Results: b.scaled.results(), Usage: b.scaled.usages(),
+		rep := &report{Date: date, Machine: machine(), Took: tookAll, Repeats: o.runs, Results: b.scaled.results(), Usage: b.scaled.usages(),
 			Sizes: fmt.Sprintf("%d articles a run, topics of %d partitions, GOMAXPROCS %s per instance; each %d times", o.scaleArticles, kc.Partitions, procs, o.runs)}
 		if err := b.write(rep, "scale.json", o.scaleDoc, scaleDoc); err != nil {
 			return err

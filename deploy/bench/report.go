@@ -69,7 +69,7 @@ type docKind struct {
 var mainDoc = docKind{
 	title: "newsflow benchmarks",
 	intro: "Written by `make bench` (deploy/bench); every figure is measured against a baseline run on the same machine in the same run, so ratios are what to compare across machines. Nothing here is a pass/fail test.",
-	footer: "Sizes: every run has the sizes a single run had before the bench repeated its steps (each throughput run lasts several seconds, well above the second or two of start-up and group join; each latency run 30 s); what the runs share is prepared once (the enriched documents of the index step, the encoded records of the ingest step), so three runs of everything take about 9 minutes on 2 cores, 4 of them in the index step's three story-lookup runs.\n\n" +
+	footer: "Sizes: every run has the sizes a single run had before the bench repeated its steps (each throughput run lasts several seconds, well above the second or two of start-up and group join; each latency run 30 s); what the runs share is prepared once (the enriched documents of the index step, the encoded records of the ingest step), so three runs of everything take 6 to 11 minutes on 2 cores, depending on the host (the took line above gives this run's steps), about 40% of it in the index step's three story-lookup runs.\n\n" +
 		"Rates: the index step (stage and plain _bulk alike) and the end-to-end throughput are steady rates, timed from the moment a tenth of the documents is searchable to the moment all are; what a run pays once (the stage's first fetch and index creation, the baseline's first request, an empty index filling) is left out of both sides.\n\n" +
 		"The Kafka broker (512 MB heap) and the OpenSearch node (1 GB heap) run on the same machine as the services and the load generator, so every figure includes their cost. " +
 		"CPU: each side of each step is metered (cpu.go): the services, kcat, the broker and the search node (found by the port they listen on), and the bench's own load generator and baseline client. " +
@@ -91,7 +91,7 @@ var scaleDoc = docKind{
 func writeDoc(path string, r *report, d docKind) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# %s\n\n%s\n\n", d.title, d.intro)
-	fmt.Fprintf(&b, "- date: %s\n- machine: %s\n- sizes: %s\n", r.Date, r.Machine, r.Sizes)
+	fmt.Fprintf(&b, "- date: %s\n- machine: %s\n- sizes: %s\n- took: %s\n", r.Date, r.Machine, r.Sizes, r.Took)
 	if r.Repeats > 1 {
 		fmt.Fprintf(&b, "- runs: every step ran %d times, its baseline and measured runs interleaved (A B A B A B) so that the machine's drift hits both. Each cell is the median with (min–max) of the runs; a ratio is the median of the per-run ratios, each run's value over that same run's baseline, so it need not equal value / baseline value of the medians. CPU seconds and peak RSS are per process and phase, the median (min–max) over the runs of that phase.\n", r.Repeats)
 	}
