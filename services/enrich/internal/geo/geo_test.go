@@ -375,3 +375,49 @@ func TestBackgroundResolvesOnceLoaded(t *testing.T) {
 		t.Fatalf("Background: %+v, gazetteer: %+v", got, want)
 	}
 }
+
+// TestSeatsResolveToTheirCity checks every seat of government or finance against the committed
+// table: each must find its city (a renamed or dropped city would otherwise leave it out
+// silently), and the ones with a town of their own name elsewhere must not go there.
+func TestSeatsResolveToTheirCity(t *testing.T) {
+	g, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for key, s := range seats {
+		got := g.Resolve(loc(key))
+		if len(got) != 1 || got[0].Name != s.city || got[0].Country != s.cc || got[0].Kind != City.String() {
+			t.Errorf("%q: resolved to %+v, want the city %s in %s", key, got, s.city, s.cc)
+		}
+	}
+	for _, c := range []struct {
+		name     string
+		lat, lon float64
+	}{
+		{"White House", 38.90, -77.04}, // not White House, Tennessee
+		{"the White House", 38.90, -77.04},
+		{"Whitehall", 51.51, -0.13}, // not Whitehall, Ohio
+		{"Pentagon", 38.88, -77.10}, // Arlington, Virginia, not Texas
+		{"the Kremlin", 55.75, 37.62},
+		{"Élysée Palace", 48.85, 2.35},
+	} {
+		got := g.Resolve(loc(c.name))
+		if len(got) != 1 || km(got[0].Lat, got[0].Lon, c.lat, c.lon) > 15 {
+			t.Errorf("%s: resolved to %+v, want a place near %v,%v", c.name, got, c.lat, c.lon)
+		}
+	}
+}
+
+// TestSeatIsCountryContextOnly: a seat places the article in its country, but it is not the
+// article naming its city, which would make a region of that city win the city's own name.
+func TestSeatIsCountryContextOnly(t *testing.T) {
+	g := mustNew(t, table)
+	got := g.Resolve(loc("Wall Street", "New York"))
+	if len(got) != 2 || got[0].Name != "New York City" || got[1].Name != "New York City" || got[1].Kind != City.String() {
+		t.Errorf("Wall Street, New York: %+v, want the city both times", got)
+	}
+	got = g.Resolve(loc("White House", "Paris"))
+	if len(got) != 2 || got[0].Name != "Washington" || got[0].Country != "US" || got[1].Country != "FR" {
+		t.Errorf("White House, Paris: %+v, want Washington and the French Paris", got)
+	}
+}

@@ -1,6 +1,7 @@
 package geo
 
 import (
+	"bytes"
 	"math"
 	"strings"
 
@@ -44,6 +45,7 @@ var regionWords = []string{" province", " governorate", " region", " state", " c
 // candidates of one LOC entity.
 type located struct {
 	entity string
+	seat   bool // a seat of government or finance (seats): its city is its only candidate
 	cands  []match
 	prior  []float64
 	best   int // index into cands
@@ -62,14 +64,18 @@ func (g *Gazetteer) Resolve(ents []article.Entity) []article.Place {
 			continue
 		}
 		kb = appendKey(kb[:0], en.Name)
-		cands := g.lookup(kb, nil)
+		cands := g.lookupSeat(kb)
+		seat := len(cands) > 0
+		if !seat {
+			cands = g.lookup(kb, nil)
+		}
 		if len(cands) == 0 {
 			cands = g.lookupShorter(kb)
 		}
 		if len(cands) == 0 {
 			continue
 		}
-		l := located{entity: en.Name, cands: cands, prior: make([]float64, len(cands))}
+		l := located{entity: en.Name, seat: seat, cands: cands, prior: make([]float64, len(cands))}
 		for j, m := range cands {
 			l.prior[j] = g.prior(m)
 		}
@@ -158,6 +164,65 @@ func isAcronym(s string) bool {
 func abbreviated(name string) bool {
 	name = strings.TrimSpace(name)
 	return strings.HasSuffix(name, ".") && strings.Count(name, ".") == 1
+}
+
+// seat is the city a seat of government or finance is in, by its name in the table (and the
+// first-level region where the country has a larger city of that name).
+type seat struct{ city, cc, admin1 string }
+
+// seats are the buildings and streets news names for the institution in them ("the White House
+// said", "the Kremlin denied"), by match key. The entity model reads them as places, as its
+// CoNLL-2003 training data marks them, and the gazetteer has towns of some of those names
+// elsewhere (White House, Tennessee; Whitehall, Ohio) and nothing for the rest. Each resolves to
+// the city it is in: a story about the White House is a story from Washington.
+var seats = map[string]seat{
+	"white house":         {"Washington", "US", "DC"},
+	"oval office":         {"Washington", "US", "DC"},
+	"capitol hill":        {"Washington", "US", "DC"},
+	"pentagon":            {"Arlington", "US", "VA"},
+	"wall street":         {"New York City", "US", "NY"},
+	"kremlin":             {"Moscow", "RU", ""},
+	"downing street":      {"London", "GB", ""},
+	"whitehall":           {"London", "GB", ""},
+	"fleet street":        {"London", "GB", ""},
+	"threadneedle street": {"London", "GB", ""},
+	"scotland yard":       {"London", "GB", ""},
+	"holyrood":            {"Edinburgh", "GB", ""},
+	"elysee":              {"Paris", "FR", ""},
+	"elysee palace":       {"Paris", "FR", ""},
+	"quai d'orsay":        {"Paris", "FR", ""},
+	"palazzo chigi":       {"Rome", "IT", ""},
+	"zhongnanhai":         {"Beijing", "CN", ""},
+	"kasumigaseki":        {"Tokyo", "JP", ""},
+	"blue house":          {"Seoul", "KR", ""},
+	"bay street":          {"Toronto", "CA", ""},
+	"dalal street":        {"Mumbai", "IN", ""},
+}
+
+// lookupSeat returns the city a seat's name stands for (see seats), with or without a leading
+// "the", or nothing: the most populous city of that name of its own in the seat's country and
+// region.
+func (g *Gazetteer) lookupSeat(k []byte) []match {
+	k = bytes.TrimPrefix(k, []byte("the "))
+	s, ok := seats[string(k)]
+	if !ok {
+		return nil
+	}
+	best := -1
+	var found match
+	for _, m := range g.lookup(appendKey(nil, s.city), nil) {
+		e := &g.entries[m.i]
+		if m.alt || e.kind != City || e.country() != s.cc || (s.admin1 != "" && g.admin1s[e.admin1] != s.admin1) {
+			continue
+		}
+		if int(e.pop) > best {
+			best, found = int(e.pop), m
+		}
+	}
+	if best < 0 {
+		return nil
+	}
+	return []match{found}
 }
 
 // lookupShorter finds the regions a name with a region word names ("Idlib Province"), and the
@@ -273,7 +338,14 @@ func (g *Gazetteer) inContext(locs []located) {
 		clear(ev.region)
 		clear(ev.regionsCity)
 		for _, l := range locs {
-			ev.add(&g.entries[l.cands[l.best].i], 1)
+			e := &g.entries[l.cands[l.best].i]
+			if l.seat {
+				// A seat places the story in its country; it is not the article naming the
+				// city, which would make "New York" beside "Wall Street" the state.
+				ev.country[e.cc]++
+				continue
+			}
+			ev.add(e, 1)
 		}
 		changed := false
 		for k := range locs {
