@@ -24,8 +24,7 @@ import (
 // NER model (pruned at 3), the second stage no longer scoring plain lower-case text, and
 // signatures from cheaper hash functions (not comparable with version 4's: replay, REPLAY.md).
 // 6: the first stage no longer scoring plain lower-case text after no name (ner.decodeSentence).
-// 7: seats of government and finance ("White House", "Wall Street") placed in their city
-// (geo.seats).
+// 7: the seats of institutions ("White House", "Wall Street") placed in their city (geo.seats).
 const Version = "newsflow-enrich/7"
 
 const usage = `enrich: find the people, organisations, places, nationalities and dates each article mentions.

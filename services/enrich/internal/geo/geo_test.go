@@ -376,48 +376,74 @@ func TestBackgroundResolvesOnceLoaded(t *testing.T) {
 	}
 }
 
-// TestSeatsResolveToTheirCity checks every seat of government or finance against the committed
-// table: each must find its city (a renamed or dropped city would otherwise leave it out
-// silently), and the ones with a town of their own name elsewhere must not go there.
+// TestSeatsResolveToTheirCity checks every seat against the committed table: each key must be
+// a match key (appendKey leaves it as it is), and each must find its city (a renamed or dropped
+// city would otherwise leave it out silently). The names below have a town of their own
+// elsewhere, or come spelt in ways the key must fold.
 func TestSeatsResolveToTheirCity(t *testing.T) {
 	g, err := Default()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for key, s := range seats {
+		if k := string(appendKey(nil, key)); k != key {
+			t.Errorf("seat %q is no match key: appendKey makes it %q", key, k)
+		}
 		got := g.Resolve(loc(key))
 		if len(got) != 1 || got[0].Name != s.city || got[0].Country != s.cc || got[0].Kind != City.String() {
 			t.Errorf("%q: resolved to %+v, want the city %s in %s", key, got, s.city, s.cc)
 		}
 	}
+	const washington, london, paris = "Washington", "London", "Paris"
 	for _, c := range []struct {
-		name     string
-		lat, lon float64
+		name, city string
+		lat, lon   float64
 	}{
-		{"White House", 38.90, -77.04}, // not White House, Tennessee
-		{"the White House", 38.90, -77.04},
-		{"Whitehall", 51.51, -0.13}, // not Whitehall, Ohio
-		{"Pentagon", 38.88, -77.10}, // Arlington, Virginia, not Texas
-		{"the Kremlin", 55.75, 37.62},
-		{"Élysée Palace", 48.85, 2.35},
+		{"White House", washington, 38.90, -77.04}, // not White House, Tennessee
+		{"THE WHITE HOUSE", washington, 38.90, -77.04},
+		{"Pentagon", washington, 38.90, -77.04},
+		{"Whitehall", london, 51.51, -0.13},   // not Whitehall, Ohio
+		{"Westminster", london, 51.51, -0.13}, // not Westminster, Colorado
+		{"10 Downing Street", london, 51.51, -0.13},
+		{"The Kremlin", "Moscow", 55.75, 37.62},
+		{"Élysée Palace", paris, 48.85, 2.35}, // not the 8th arrondissement
+		{"Quai d’Orsay", paris, 48.85, 2.35},  // a typographic apostrophe
+		{"Wall St.", "New York City", 40.71, -74.01},
 	} {
 		got := g.Resolve(loc(c.name))
-		if len(got) != 1 || km(got[0].Lat, got[0].Lon, c.lat, c.lon) > 15 {
-			t.Errorf("%s: resolved to %+v, want a place near %v,%v", c.name, got, c.lat, c.lon)
+		if len(got) != 1 || got[0].Name != c.city || km(got[0].Lat, got[0].Lon, c.lat, c.lon) > 15 {
+			t.Errorf("%s: resolved to %+v, want %s, near %v,%v", c.name, got, c.city, c.lat, c.lon)
 		}
 	}
 }
 
-// TestSeatIsCountryContextOnly: a seat places the article in its country, but it is not the
-// article naming its city, which would make a region of that city win the city's own name.
-func TestSeatIsCountryContextOnly(t *testing.T) {
-	g := mustNew(t, table)
-	got := g.Resolve(loc("Wall Street", "New York"))
-	if len(got) != 2 || got[0].Name != "New York City" || got[1].Name != "New York City" || got[1].Kind != City.String() {
-		t.Errorf("Wall Street, New York: %+v, want the city both times", got)
-	}
-	got = g.Resolve(loc("White House", "Paris"))
-	if len(got) != 2 || got[0].Name != "Washington" || got[0].Country != "US" || got[1].Country != "FR" {
-		t.Errorf("White House, Paris: %+v, want Washington and the French Paris", got)
+// TestSeatsAsContext: a seat of government places the article in its country, but it is not
+// the article naming its city, which would make a region of that city win the city's own name;
+// a market's street is no context at all.
+func TestSeatsAsContext(t *testing.T) {
+	g := mustNew(t, append(slices.Clip(table),
+		Place{Name: "Moscow", Kind: City, Country: "RU", Admin1: "48", Lat: 55.7522, Lon: 37.6156, Population: 10381222},
+		Place{Name: "Moscow", Kind: Region, Country: "RU", Admin1: "48", Lat: 55.76, Lon: 37.61, Population: 12000000},
+		Place{Name: "Birmingham", Kind: City, Country: "GB", Admin1: "ENG", Lat: 52.4814, Lon: -1.8998, Population: 984333},
+		Place{Name: "Birmingham", Kind: City, Country: "US", Admin1: "AL", Lat: 33.5207, Lon: -86.8025, Population: 200733},
+	))
+	for _, c := range []struct {
+		names []string
+		want  []string // each place's name and country
+	}{
+		{[]string{"Kremlin", "Moscow"}, []string{"Moscow RU city", "Moscow RU city"}},
+		{[]string{"Wall Street", "New York"}, []string{"New York City US city", "New York City US city"}},
+		{[]string{"White House", "Birmingham"}, []string{"Washington US city", "Birmingham US city"}},
+		{[]string{"Downing Street", "Birmingham"}, []string{"London GB city", "Birmingham GB city"}},
+		{[]string{"Wall Street", "Birmingham"}, []string{"New York City US city", "Birmingham GB city"}},
+		{[]string{"White House", "Paris"}, []string{"Washington US city", "Paris FR city"}},
+	} {
+		var got []string
+		for _, p := range g.Resolve(loc(c.names...)) {
+			got = append(got, p.Name+" "+p.Country+" "+p.Kind)
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%v: %v, want %v", c.names, got, c.want)
+		}
 	}
 }

@@ -44,11 +44,12 @@ var regionWords = []string{" province", " governorate", " region", " state", " c
 
 // candidates of one LOC entity.
 type located struct {
-	entity string
-	seat   bool // a seat of government or finance (seats): its city is its only candidate
-	cands  []match
-	prior  []float64
-	best   int // index into cands
+	entity  string
+	seat    bool // an institution's seat (seats): its city is its only candidate
+	context bool // the choice is context for the others (all but the markets and the press)
+	cands   []match
+	prior   []float64
+	best    int // index into cands
 }
 
 // Resolve returns a place for each LOC entity of ents that names one, in the entities' order;
@@ -60,13 +61,18 @@ func (g *Gazetteer) Resolve(ents []article.Entity) []article.Place {
 	var locs []located
 	var kb []byte
 	for _, en := range ents {
-		if en.Type != article.TypeLoc || abbreviated(en.Name) {
+		if en.Type != article.TypeLoc {
 			continue
 		}
 		kb = appendKey(kb[:0], en.Name)
-		cands := g.lookupSeat(kb)
-		seat := len(cands) > 0
-		if !seat {
+		m, s, seat := g.lookupSeat(kb) // before abbreviated: "Wall St."
+		if !seat && abbreviated(en.Name) {
+			continue
+		}
+		var cands []match
+		if seat {
+			cands = []match{m}
+		} else {
 			cands = g.lookup(kb, nil)
 		}
 		if len(cands) == 0 {
@@ -75,7 +81,7 @@ func (g *Gazetteer) Resolve(ents []article.Entity) []article.Place {
 		if len(cands) == 0 {
 			continue
 		}
-		l := located{entity: en.Name, seat: seat, cands: cands, prior: make([]float64, len(cands))}
+		l := located{entity: en.Name, seat: seat, context: !seat || s.context, cands: cands, prior: make([]float64, len(cands))}
 		for j, m := range cands {
 			l.prior[j] = g.prior(m)
 		}
@@ -166,63 +172,74 @@ func abbreviated(name string) bool {
 	return strings.HasSuffix(name, ".") && strings.Count(name, ".") == 1
 }
 
-// seat is the city a seat of government or finance is in, by its name in the table (and the
-// first-level region where the country has a larger city of that name).
-type seat struct{ city, cc, admin1 string }
-
-// seats are the buildings and streets news names for the institution in them ("the White House
-// said", "the Kremlin denied"), by match key. The entity model reads them as places, as its
-// CoNLL-2003 training data marks them, and the gazetteer has towns of some of those names
-// elsewhere (White House, Tennessee; Whitehall, Ohio) and nothing for the rest. Each resolves to
-// the city it is in: a story about the White House is a story from Washington.
-var seats = map[string]seat{
-	"white house":         {"Washington", "US", "DC"},
-	"oval office":         {"Washington", "US", "DC"},
-	"capitol hill":        {"Washington", "US", "DC"},
-	"pentagon":            {"Arlington", "US", "VA"},
-	"wall street":         {"New York City", "US", "NY"},
-	"kremlin":             {"Moscow", "RU", ""},
-	"downing street":      {"London", "GB", ""},
-	"whitehall":           {"London", "GB", ""},
-	"fleet street":        {"London", "GB", ""},
-	"threadneedle street": {"London", "GB", ""},
-	"scotland yard":       {"London", "GB", ""},
-	"holyrood":            {"Edinburgh", "GB", ""},
-	"elysee":              {"Paris", "FR", ""},
-	"elysee palace":       {"Paris", "FR", ""},
-	"quai d'orsay":        {"Paris", "FR", ""},
-	"palazzo chigi":       {"Rome", "IT", ""},
-	"zhongnanhai":         {"Beijing", "CN", ""},
-	"kasumigaseki":        {"Tokyo", "JP", ""},
-	"blue house":          {"Seoul", "KR", ""},
-	"bay street":          {"Toronto", "CA", ""},
-	"dalal street":        {"Mumbai", "IN", ""},
+// seat is the city an institution's seat is in, by the city's name in the table (and its
+// first-level region, where it must be pinned down: Washington, DC, New York City, NY), and
+// whether the seat places the story in that city's country.
+type seat struct {
+	city, cc, admin1 string
+	context          bool
 }
 
-// lookupSeat returns the city a seat's name stands for (see seats), with or without a leading
-// "the", or nothing: the most populous city of that name of its own in the seat's country and
-// region.
-func (g *Gazetteer) lookupSeat(k []byte) []match {
+// seats are the buildings and streets news names for the institution in them ("the White House
+// said", "the Kremlin denied", "Wall Street fell"), by match key. The entity model reads them as
+// places, as its CoNLL-2003 training data marks them, and the gazetteer has towns of some of
+// those names elsewhere (White House, Tennessee; Whitehall, Ohio; Westminster, Colorado) and
+// nothing for the rest. Each resolves to the city it is in, whatever else the article names: a
+// story about the White House is a story from Washington, and "Whitehall" beside "Ohio" is
+// still read as London (the rarer miss).
+//
+// The seats of government are context for their country, as the country's name would be
+// ("Birmingham" beside "Downing Street" is the English one). The markets and the press (Wall
+// Street, Fleet Street, ...) are not: "Asian shares rose after Wall Street" says nothing of
+// where the story is, and as context Wall Street would move Cambridge and Manchester to New
+// England. Toronto's Bay Street is left out: it is also the main street of Nassau, among others.
+var seats = map[string]seat{
+	"white house":         {"Washington", "US", "DC", true},
+	"oval office":         {"Washington", "US", "DC", true},
+	"capitol hill":        {"Washington", "US", "DC", true},
+	"pentagon":            {"Washington", "US", "DC", true}, // in Arlington, Virginia; datelined Washington
+	"kremlin":             {"Moscow", "RU", "", true},
+	"downing street":      {"London", "GB", "", true},
+	"downing st":          {"London", "GB", "", true},
+	"10 downing street":   {"London", "GB", "", true},
+	"whitehall":           {"London", "GB", "", true},
+	"westminster":         {"London", "GB", "", true},
+	"scotland yard":       {"London", "GB", "", true},
+	"holyrood":            {"Edinburgh", "GB", "", true},
+	"elysee":              {"Paris", "FR", "", true},
+	"elysee palace":       {"Paris", "FR", "", true},
+	"quai d'orsay":        {"Paris", "FR", "", true},
+	"palazzo chigi":       {"Rome", "IT", "", true},
+	"zhongnanhai":         {"Beijing", "CN", "", true},
+	"kasumigaseki":        {"Tokyo", "JP", "", true},
+	"blue house":          {"Seoul", "KR", "", true},
+	"wall street":         {"New York City", "US", "NY", false},
+	"wall st":             {"New York City", "US", "NY", false},
+	"fleet street":        {"London", "GB", "", false},
+	"threadneedle street": {"London", "GB", "", false},
+	"dalal street":        {"Mumbai", "IN", "", false},
+}
+
+// lookupSeat returns the seat a name is (see seats), with or without a leading "the", and its
+// city: the most populous city of that name of its own in the seat's country and region. ok is
+// false for a name that is no seat, or whose city the table lacks (TestSeatsResolveToTheirCity
+// keeps the committed table complete).
+func (g *Gazetteer) lookupSeat(k []byte) (m match, s seat, ok bool) {
 	k = bytes.TrimPrefix(k, []byte("the "))
-	s, ok := seats[string(k)]
-	if !ok {
-		return nil
+	if s, ok = seats[string(k)]; !ok {
+		return match{}, s, false
 	}
 	best := -1
-	var found match
-	for _, m := range g.lookup(appendKey(nil, s.city), nil) {
-		e := &g.entries[m.i]
-		if m.alt || e.kind != City || e.country() != s.cc || (s.admin1 != "" && g.admin1s[e.admin1] != s.admin1) {
+	for _, c := range g.lookup(appendKey(nil, s.city), nil) {
+		e := &g.entries[c.i]
+		if c.alt || e.kind != City || e.country() != s.cc || (s.admin1 != "" && g.admin1s[e.admin1] != s.admin1) {
 			continue
 		}
 		if int(e.pop) > best {
-			best, found = int(e.pop), m
+			best, m = int(e.pop), c
 		}
 	}
-	if best < 0 {
-		return nil
-	}
-	return []match{found}
+	return m, s, best >= 0
 }
 
 // lookupShorter finds the regions a name with a region word names ("Idlib Province"), and the
@@ -339,9 +356,12 @@ func (g *Gazetteer) inContext(locs []located) {
 		clear(ev.regionsCity)
 		for _, l := range locs {
 			e := &g.entries[l.cands[l.best].i]
+			if !l.context {
+				continue
+			}
 			if l.seat {
 				// A seat places the story in its country; it is not the article naming the
-				// city, which would make "New York" beside "Wall Street" the state.
+				// city, which would make "Moscow" beside "the Kremlin" the oblast.
 				ev.country[e.cc]++
 				continue
 			}
