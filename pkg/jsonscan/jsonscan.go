@@ -302,10 +302,7 @@ func (p *Scanner) SkipValue(depth int) bool {
 	case c == '"':
 		return p.SkipString()
 	case c == '{':
-		p.I++
-		p.WS()
-		if p.I < len(p.Buf) && p.Buf[p.I] == '}' {
-			p.I++
+		if empty, _ := p.Open('{', '}'); empty {
 			return true
 		}
 		for {
@@ -326,10 +323,7 @@ func (p *Scanner) SkipValue(depth int) bool {
 			}
 		}
 	case c == '[':
-		p.I++
-		p.WS()
-		if p.I < len(p.Buf) && p.Buf[p.I] == ']' {
-			p.I++
+		if empty, _ := p.Open('[', ']'); empty {
 			return true
 		}
 		for {
